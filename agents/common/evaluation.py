@@ -1,0 +1,77 @@
+"""Greedy evaluation of a policy on any env id: mean/std return, crash rate, episode count."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from agents.common.envs import done_info, make_vec_env, to_numpy
+
+
+def evaluate_policy(
+    policy,
+    env_id: str,
+    episodes: int = 100,
+    seed: int = 10_000,
+    env_kwargs: dict | None = None,
+    num_envs: int | None = None,
+    deterministic: bool = True,
+    max_steps: int = 10_000_000,
+) -> dict:
+    """Run ``episodes`` full episodes with ``policy.predict`` and summarise them.
+
+    Every env runs a fixed quota of episodes (as stable-baselines3's ``evaluate_policy`` does), so
+    short episodes (crashes) are not over-represented by envs that finish first.
+    ``crash_rate`` is present when the env reports ``info["crashed"]``.
+    """
+    if episodes < 1:
+        raise ValueError(f"episodes must be >= 1, got {episodes}")
+    n = num_envs or min(episodes, 64)
+    n = max(1, min(n, episodes))
+    quota = np.array([episodes // n + (1 if i < episodes % n else 0) for i in range(n)])
+    venv = make_vec_env(env_id, n, seed=seed, env_kwargs=env_kwargs)
+    returns: list[float] = []
+    lengths: list[int] = []
+    crashes: list[float] = []
+    try:
+        obs, _ = venv.reset(seed=seed)
+        ep_ret = np.zeros(n)
+        ep_len = np.zeros(n, dtype=np.int64)
+        done_count = np.zeros(n, dtype=np.int64)
+        prev_done = np.zeros(n, dtype=bool)
+        steps = 0
+        while (done_count < quota).any() and steps < max_steps:
+            actions, _ = policy.predict(obs, deterministic=deterministic)
+            obs, rew, term, trunc, infos = venv.step(actions)
+            steps += 1
+            rew, done = to_numpy(rew), to_numpy(term) | to_numpy(trunc)
+            live = ~prev_done  # NEXT_STEP autoreset: the step after a done is a reset step
+            ep_ret += np.where(live, rew, 0.0)
+            ep_len += live
+            finished = done & live
+            crashed = done_info(infos, "crashed", n)
+            for i in np.flatnonzero(finished):
+                if done_count[i] < quota[i]:
+                    returns.append(float(ep_ret[i]))
+                    lengths.append(int(ep_len[i]))
+                    if crashed is not None:
+                        crashes.append(float(bool(crashed[i])))
+                done_count[i] += 1
+            ep_ret[finished] = 0.0
+            ep_len[finished] = 0
+            prev_done = finished
+    finally:
+        venv.close()
+    result = {
+        "env_id": env_id,
+        "episodes": len(returns),
+        "mean_return": float(np.mean(returns)),
+        "std_return": float(np.std(returns)),
+        "stderr_return": float(np.std(returns) / math.sqrt(max(len(returns), 1))),
+        "mean_length": float(np.mean(lengths)),
+        "seed": seed,
+    }
+    if crashes:
+        result["crash_rate"] = float(np.mean(crashes))
+    return result

@@ -1,0 +1,101 @@
+"""Watch a trained agent: play episodes in a pygame window, or record them to a GIF/MP4 file."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+
+from agents.common.envs import check_env_id
+from agents.common.io import read_yaml
+from agents.run import load_policy
+
+VIDEO_SUFFIXES = (".gif", ".mp4")
+
+
+def _episode_frames(env: gym.Env, policy, seed: int, max_frames: int) -> tuple[list[np.ndarray], float]:
+    obs, _ = env.reset(seed=seed)
+    frames, total = [env.render()], 0.0
+    while len(frames) < max_frames:
+        action, _ = policy.predict(obs, deterministic=True)
+        obs, reward, terminated, truncated, _ = env.step(np.asarray(action).item())
+        total += float(reward)
+        frames.append(env.render())
+        if terminated or truncated:
+            break
+    return frames, total
+
+
+def record_episodes(
+    run_dir: str | Path,
+    path: str | Path,
+    episodes: int = 1,
+    seed: int = 0,
+    fps: int | None = None,
+    env_id: str | None = None,
+) -> Path:
+    """Render ``episodes`` greedy episodes of the run's agent into ``path`` (.gif or .mp4), atomically."""
+    path = Path(path)
+    if path.suffix.lower() not in VIDEO_SUFFIXES:
+        raise ValueError(f"--record needs a .gif or .mp4 path, got {path}")
+    config = read_yaml(Path(run_dir) / "config.yaml")
+    env_id = env_id or config["env_id"]
+    check_env_id(env_id)
+    policy = load_policy(run_dir)
+    env = gym.make(env_id, render_mode="rgb_array", **config["env_kwargs"])
+    try:
+        frames: list[np.ndarray] = []
+        for i in range(episodes):
+            ep_frames, _ = _episode_frames(env, policy, seed + i, max_frames=2000)
+            frames.extend(ep_frames)
+        fps = fps or env.metadata.get("render_fps", 15)
+    finally:
+        env.close()
+    write_video(path, frames, fps)
+    return path
+
+
+def write_video(path: str | Path, frames: list[np.ndarray], fps: int) -> Path:
+    """GIF (Pillow via imageio) or MP4 (imageio-ffmpeg, the ``video`` extra), via a temp file and rename."""
+    import imageio.v3 as iio
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        if path.suffix.lower() == ".gif":
+            iio.imwrite(tmp, np.stack(frames), extension=".gif", duration=1000 / fps, loop=0)
+        else:
+            iio.imwrite(tmp, np.stack(frames), extension=".mp4", fps=fps)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def play(run_dir: str | Path, episodes: int = 1, seed: int = 0, env_id: str | None = None) -> list[float]:
+    """Play greedy episodes in a pygame window; returns their returns."""
+    config = read_yaml(Path(run_dir) / "config.yaml")
+    env_id = env_id or config["env_id"]
+    check_env_id(env_id)
+    policy = load_policy(run_dir)
+    env = gym.make(env_id, render_mode="human", **config["env_kwargs"])
+    returns = []
+    try:
+        for i in range(episodes):
+            obs, _ = env.reset(seed=seed + i)
+            total, done = 0.0, False
+            while not done:
+                action, _ = policy.predict(obs, deterministic=True)
+                obs, reward, terminated, truncated, _ = env.step(np.asarray(action).item())
+                total += float(reward)
+                done = terminated or truncated
+            returns.append(total)
+    finally:
+        env.close()
+    return returns

@@ -1,0 +1,53 @@
+"""Observation views of the gridworld state (the robot's state index), batched over envs.
+
+``index``: the state id (tabular agents). ``grid``: C x H x W one-hot planes (wall, goal, hazard,
+robot). ``rgb``: H x W x 3 top-down pixels. All three are views of the same state array.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from gymnasium import spaces
+
+from envs.gridworld.dynamics import Tables
+from envs.gridworld.maps import Layout
+from envs.gridworld.render import GridPainter
+
+GRID_PLANES = ("wall", "goal", "hazard", "robot")
+
+
+class Observer:
+    def __init__(self, kind: str, layout: Layout, tables: Tables, cell_px: int) -> None:
+        self.kind = kind
+        self.tables = tables
+        h, w = layout.shape
+        if kind == "index":
+            self.space = spaces.Discrete(tables.n_states)
+        elif kind == "grid":
+            self.static = np.stack([layout.walls, layout.goals, layout.hazards]).astype(
+                np.float32
+            )  # (3, H, W)
+            self.space = spaces.Box(0.0, 1.0, shape=(len(GRID_PLANES), h, w), dtype=np.float32)
+        elif kind == "rgb":
+            self.painter = GridPainter(layout, cell_px)
+            self.space = spaces.Box(0, 255, shape=self.painter.shape, dtype=np.uint8)
+        else:  # config validation lists the valid kinds
+            raise ValueError(f"unknown observation {kind!r}")
+
+    def batch(self, states: np.ndarray) -> np.ndarray:
+        """Observations for ``states`` (N,) -> (N, *space.shape)."""
+        states = np.asarray(states)
+        if self.kind == "index":
+            return states.astype(np.int64)
+        cells = self.tables.cells[states]  # (N, 2)
+        if self.kind == "grid":
+            n = len(states)
+            robot = np.zeros((n, 1, *self.static.shape[1:]), dtype=np.float32)
+            robot[np.arange(n), 0, cells[:, 0], cells[:, 1]] = 1.0
+            return np.concatenate([np.broadcast_to(self.static, (n, *self.static.shape)), robot], axis=1)
+        return self.painter.frames(cells)
+
+    def single(self, state: int):
+        if self.kind == "index":
+            return int(state)
+        return self.batch(np.array([state]))[0]

@@ -1,0 +1,89 @@
+#!/usr/bin/env python
+"""Train an agent, evaluate it greedily, and write a run directory (config, weights, metrics, plot).
+
+python scripts/train.py                                   # the main job (see DEFAULT_* below)
+python scripts/train.py --algo qlearning --env autodrive/GridWorld-v0 --env-kwargs map_name=four_rooms slip=0.1
+python scripts/train.py --resume runs/<run>               # continue from the last checkpoint
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+
+from agents import algo_names, resume_run, train_run  # noqa: E402
+from agents.common.hparams import parse_key_values  # noqa: E402
+
+# The README's main job: with no arguments, learn to drive on the fast highway.
+DEFAULT_ALGO = "dqn"
+DEFAULT_ENV = "autodrive/HighwayFast-v0"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--algo", default=DEFAULT_ALGO, help=f"one of: {', '.join(algo_names())}")
+    parser.add_argument("--env", default=DEFAULT_ENV, help="Gymnasium env id, e.g. autodrive/GridWorld-v0")
+    parser.add_argument("--env-kwargs", nargs="*", default=[], metavar="K=V", help="env config fields")
+    parser.add_argument("--hp", nargs="*", default=[], metavar="K=V", help="hyperparameter overrides")
+    parser.add_argument(
+        "--steps", type=int, default=None, help="env transitions (default: the hyperparameter file's)"
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--num-envs", type=int, default=None, help="envs stepped as one batch")
+    parser.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
+    parser.add_argument(
+        "--out", default=None, help="run directory (default: runs/<algo>-<env>-s<seed>-<time>)"
+    )
+    parser.add_argument("--eval-episodes", type=int, default=100)
+    parser.add_argument(
+        "--resume", default=None, metavar="RUN_DIR", help="continue RUN_DIR from its last checkpoint"
+    )
+    parser.add_argument(
+        "--record", default=None, metavar="PATH", help="episode video path (default RUN_DIR/episode.gif)"
+    )
+    parser.add_argument("--no-record", action="store_true", help="do not record an episode after training")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+    try:
+        if args.resume:
+            run_dir = resume_run(args.resume, progress=not args.no_progress)
+        else:
+            run_dir = train_run(
+                args.algo,
+                args.env,
+                env_kwargs=parse_key_values(args.env_kwargs),
+                steps=args.steps,
+                seed=args.seed,
+                num_envs=args.num_envs,
+                device=args.device,
+                out=args.out,
+                hp_overrides=parse_key_values(args.hp),
+                eval_episodes=args.eval_episodes,
+                progress=not args.no_progress,
+            )
+    except (ValueError, FileExistsError, FileNotFoundError) as exc:
+        parser.error(str(exc))
+    from agents.common.io import read_json
+
+    result = read_json(run_dir / "eval.json")
+    summary = f"mean_return={result['mean_return']:.3f} ± {result['std_return']:.3f} over {result['episodes']} episodes"
+    if "crash_rate" in result:
+        summary += f", crash_rate={result['crash_rate']:.1%}"
+    if "optimal_mean_return" in result:
+        summary += f" (value-iteration optimum {result['optimal_mean_return']:.3f})"
+    print(f"{run_dir}: {summary}")
+    if not args.no_record:
+        from agents.replay import record_episodes
+
+        path = record_episodes(run_dir, args.record or run_dir / "episode.gif", episodes=1)
+        print(f"recorded {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
