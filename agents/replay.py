@@ -10,8 +10,7 @@ import gymnasium as gym
 import numpy as np
 
 from agents.common.envs import check_env_id
-from agents.common.io import read_yaml
-from agents.run import load_policy
+from agents.run import load_policy, read_run_config
 
 VIDEO_SUFFIXES = (".gif", ".mp4")
 
@@ -41,7 +40,7 @@ def record_episodes(
     path = Path(path)
     if path.suffix.lower() not in VIDEO_SUFFIXES:
         raise ValueError(f"--record needs a .gif or .mp4 path, got {path}")
-    config = read_yaml(Path(run_dir) / "config.yaml")
+    config = read_run_config(run_dir)
     env_id = env_id or config["env_id"]
     check_env_id(env_id)
     policy = load_policy(run_dir)
@@ -80,7 +79,7 @@ def write_video(path: str | Path, frames: list[np.ndarray], fps: int) -> Path:
 
 def play(run_dir: str | Path, episodes: int = 1, seed: int = 0, env_id: str | None = None) -> list[float]:
     """Play greedy episodes in a pygame window; returns their returns."""
-    config = read_yaml(Path(run_dir) / "config.yaml")
+    config = read_run_config(run_dir)
     env_id = env_id or config["env_id"]
     check_env_id(env_id)
     policy = load_policy(run_dir)

@@ -145,12 +145,8 @@ def train_run(
 
 def resume_run(run_dir: str | Path, progress: bool = True, tensorboard: bool = True) -> Path:
     """Continue a run from its last checkpoint (the same config, the same run directory)."""
-    run_dir = Path(run_dir)
-    if not (run_dir / "config.yaml").exists():
-        raise FileNotFoundError(f"{run_dir} has no config.yaml: not a run directory")
-    return _execute(
-        run_dir, read_yaml(run_dir / "config.yaml"), resume=True, progress=progress, tensorboard=tensorboard
-    )
+    config = read_run_config(run_dir)
+    return _execute(Path(run_dir), config, resume=True, progress=progress, tensorboard=tensorboard)
 
 
 def _execute(run_dir: Path, config: dict, resume: bool, progress: bool, tensorboard: bool) -> Path:
@@ -215,10 +211,15 @@ def finish_run(run_dir: Path, policy, config: dict, train_seconds: float | None 
     return result
 
 
+def read_run_config(run_dir: str | Path) -> dict:
+    """The resolved config of a run directory, or a clear error when ``run_dir`` is not one."""
+    path = Path(run_dir) / "config.yaml"
+    if not path.exists():
+        raise FileNotFoundError(f"{run_dir} has no config.yaml: not a run directory")
+    return read_yaml(path)
+
+
 def load_policy(run_dir: str | Path, device: str = "cpu"):
     """The trained policy of ``run_dir`` with ``predict(obs, deterministic=True) -> (action, None)``."""
-    run_dir = Path(run_dir)
-    if not (run_dir / "config.yaml").exists():
-        raise FileNotFoundError(f"{run_dir} has no config.yaml: not a run directory")
-    config = read_yaml(run_dir / "config.yaml")
-    return get_algorithm(config["algo"]).load(run_dir, resolve_device(device))
+    config = read_run_config(run_dir)
+    return get_algorithm(config["algo"]).load(Path(run_dir), resolve_device(device))

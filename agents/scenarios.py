@@ -1,0 +1,157 @@
+"""Benchmark scenarios: named, reproducible experiments with success criteria.
+
+A scenario fixes env id + config, algorithm + hyperparameters, step budget, seeds, and criteria on the
+final greedy evaluation. ``run_scenario`` trains one run per seed through ``agents.run.train_run``
+(the same path as ``scripts/train.py``), checks the criteria, and writes a result JSON that
+``scripts/report.py`` aggregates. ``pytest -m scenario`` runs every entry of ``SCENARIOS``.
+"""
+
+from __future__ import annotations
+
+import operator
+import os
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from agents.common.io import read_json, write_json
+from agents.run import train_run
+
+OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    algo: str
+    env_id: str
+    steps: int
+    seeds: tuple[int, ...] = (0,)
+    env_kwargs: dict = field(default_factory=dict)
+    hp: dict = field(default_factory=dict)
+    num_envs: int | None = None
+    eval_episodes: int = 100
+    # metric -> (op, threshold), checked on the mean over seeds of each run's eval.json metric;
+    # "optimality_ratio" is mean_return / optimal_mean_return (envs with an exact model)
+    criteria: dict = field(default_factory=dict)
+    slow: bool = False
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        for metric, (op, _) in self.criteria.items():
+            if op not in OPS:
+                raise ValueError(f"scenario {self.name}: criterion {metric} has unknown operator {op!r}")
+
+
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in [
+        Scenario(
+            name="gridworld-qlearning-four-rooms",
+            algo="qlearning",
+            env_id="autodrive/GridWorld-v0",
+            env_kwargs={"map_name": "four_rooms", "slip": 0.1},
+            steps=4_000_000,
+            seeds=(0, 1, 2),
+            eval_episodes=1000,
+            criteria={"optimality_ratio": (">=", 0.99)},
+            description="Q-learning's greedy policy vs the value-iteration optimum, four rooms, slip 0.1",
+        ),
+        Scenario(
+            name="gridworld-value-iteration-maze16",
+            algo="value-iteration",
+            env_id="autodrive/GridWorld-v0",
+            env_kwargs={"map_name": "maze16", "slip": 0.1},
+            steps=1,
+            eval_episodes=1000,
+            criteria={"optimality_ratio": (">=", 0.999)},
+            description="value iteration is the yardstick: its greedy policy evaluates to the optimum",
+        ),
+    ]
+}
+
+
+def machine() -> dict:
+    return {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+    }
+
+
+def _metric(eval_result: dict, name: str) -> float:
+    if name == "optimality_ratio":
+        return eval_result["mean_return"] / eval_result["optimal_mean_return"]
+    return float(eval_result[name])
+
+
+def run_scenario(scenario: Scenario, out_dir: str | Path, results_dir: str | Path | None = None) -> dict:
+    """Train every seed, evaluate, check the criteria; write ``<results_dir>/<name>.json``."""
+    out_dir = Path(out_dir)
+    runs = []
+    for seed in scenario.seeds:
+        t0 = time.perf_counter()
+        run_dir = train_run(
+            scenario.algo,
+            scenario.env_id,
+            env_kwargs=dict(scenario.env_kwargs),
+            steps=scenario.steps,
+            seed=seed,
+            num_envs=scenario.num_envs,
+            device="cpu",
+            out=out_dir / f"{scenario.name}-s{seed}",
+            hp_overrides=dict(scenario.hp),
+            eval_episodes=scenario.eval_episodes,
+            progress=False,
+            tensorboard=False,
+        )
+        wall = time.perf_counter() - t0
+        ev = read_json(run_dir / "eval.json")
+        runs.append(
+            {
+                "seed": seed,
+                "wall_clock_s": round(wall, 2),
+                "steps_per_s": scenario.steps / max(ev.get("train_seconds", wall), 1e-9),
+                **ev,
+            }
+        )
+    metrics = {m: [_metric(r, m) for r in runs] for m in scenario.criteria}
+    checks = {
+        m: {
+            "op": op,
+            "threshold": thr,
+            "value": float(np.mean(metrics[m])),
+            "passed": bool(OPS[op](np.mean(metrics[m]), thr)),
+        }
+        for m, (op, thr) in scenario.criteria.items()
+    }
+    from agents.run import _versions
+
+    result = {
+        "scenario": scenario.name,
+        "description": scenario.description,
+        "algo": scenario.algo,
+        "env_id": scenario.env_id,
+        "env_kwargs": scenario.env_kwargs,
+        "steps": scenario.steps,
+        "seeds": list(scenario.seeds),
+        "returns": [r["mean_return"] for r in runs],
+        "crash_rates": [r["crash_rate"] for r in runs if "crash_rate" in r] or None,
+        "mean_return": float(np.mean([r["mean_return"] for r in runs])),
+        "std_return_over_seeds": float(np.std([r["mean_return"] for r in runs])),
+        "wall_clock_s": [r["wall_clock_s"] for r in runs],
+        "steps_per_s": [round(r["steps_per_s"], 1) for r in runs],
+        "criteria": checks,
+        "passed": all(c["passed"] for c in checks.values()),
+        "runs": runs,
+        "machine": machine(),
+        "versions": _versions(),
+        "metrics_csv": [str(out_dir / f"{scenario.name}-s{r['seed']}" / "metrics.csv") for r in runs],
+    }
+    if results_dir is not None:
+        write_json(Path(results_dir) / f"{scenario.name}.json", result)
+    return result

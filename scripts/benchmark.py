@@ -1,0 +1,42 @@
+#!/usr/bin/env python
+"""Throughput benchmarks, each measured against its peer in the same run; results in docs/results/.
+
+python scripts/benchmark.py gridworld      # vs minigrid
+python scripts/benchmark.py highway        # vs highway-env
+python scripts/benchmark.py agents         # our DQN vs stable-baselines3's on highway-env
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+BENCHMARKS = ("gridworld", "highway", "agents")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="name", required=True, metavar="BENCHMARK", help=", ".join(BENCHMARKS))
+    modules = {}
+    for name in BENCHMARKS:
+        try:
+            modules[name] = importlib.import_module(f"scripts.bench.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"scripts.bench.{name}":
+                raise
+            continue
+        p = sub.add_parser(name, help=(modules[name].__doc__ or "").strip().splitlines()[0])
+        modules[name].add_arguments(p)
+    args = parser.parse_args(argv)
+    modules[args.name].run(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""Shared agent plumbing: typed hyperparameters, atomic files, episode bookkeeping, the registry."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from agents.common.hparams import build_dataclass, parse_key_values, resolve_hyperparams
+from agents.common.io import atomic_write_bytes, load_arrays, read_json, save_arrays, write_json
+from agents.common.logger import EpisodeTracker
+from agents.registry import algo_names, get_algorithm
+
+
+@dataclass(frozen=True)
+class HP:
+    lr: float = 0.1
+    n: int = 3
+    name: str = "x"
+    flag: bool = False
+    sizes: tuple[int, ...] = (64, 64)
+    maybe: float | None = None
+
+
+def test_parse_key_values_types():
+    assert parse_key_values(["a=1", "b=1e-3", "c=true", "d=[1, 2]", "e=abc", "f=null"]) == {
+        "a": 1,
+        "b": 1e-3,
+        "c": True,
+        "d": [1, 2],
+        "e": "abc",
+        "f": None,
+    }
+
+
+def test_build_dataclass_coerces_and_validates():
+    hp = build_dataclass(HP, {"lr": 1, "n": 4.0, "sizes": [32], "maybe": 2})
+    assert hp == HP(lr=1.0, n=4, sizes=(32,), maybe=2.0)
+    with pytest.raises(ValueError, match="did you mean 'lr'"):
+        build_dataclass(HP, {"lrr": 1})
+    with pytest.raises(ValueError, match="n expects an integer"):
+        build_dataclass(HP, {"n": 2.5})
+    with pytest.raises(ValueError, match="flag expects true/false"):
+        build_dataclass(HP, {"flag": "yes"})
+
+
+def test_yaml_resolution_order():
+    from agents.tabular import QLearningConfig
+
+    base = resolve_hyperparams("qlearning", QLearningConfig, "SomethingElse-v0")
+    grid = resolve_hyperparams("qlearning", QLearningConfig, "autodrive/GridWorld-v0")
+    over = resolve_hyperparams("qlearning", QLearningConfig, "autodrive/GridWorld-v0", {"num_envs": 7})
+    assert base.num_envs == 256 and grid.num_envs == 1024 and over.num_envs == 7
+
+
+def test_registry_is_closed_and_suggests():
+    assert {"qlearning", "value-iteration", "dqn", "ppo", "sb3-dqn", "sb3-ppo"} <= set(algo_names())
+    with pytest.raises(ValueError, match="did you mean 'qlearning'"):
+        get_algorithm("q-learning")
+
+
+def test_atomic_write_never_leaves_a_torn_file(tmp_path, monkeypatch):
+    path = tmp_path / "f.json"
+    write_json(path, {"a": 1})
+
+    def boom(fd):
+        raise OSError("disk died mid-write")
+
+    monkeypatch.setattr(os, "fsync", boom)
+    with pytest.raises(OSError):
+        atomic_write_bytes(path, b"{broken")
+    assert read_json(path) == {"a": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["f.json"]
+
+
+def test_safetensors_roundtrip(tmp_path):
+    save_arrays(tmp_path / "w.safetensors", {"q": np.eye(3), "i": np.arange(4)})
+    out = load_arrays(tmp_path / "w.safetensors")
+    assert np.array_equal(out["q"], np.eye(3)) and out["i"].tolist() == [0, 1, 2, 3]
+
+
+def test_episode_tracker_next_step_autoreset():
+    tracker = EpisodeTracker(2)
+    r, ln, _ = tracker.update(np.array([1.0, 2.0]), np.array([False, True]))
+    assert r.tolist() == [2.0] and ln.tolist() == [1]
+    r, ln, _ = tracker.update(np.array([1.0, 5.0]), np.array([True, False]))  # env 1's reset step is ignored
+    assert r.tolist() == [2.0] and ln.tolist() == [2]
+    r, _, _ = tracker.update(np.array([0.0, 3.0]), np.array([False, True]))
+    assert r.tolist() == [3.0]
