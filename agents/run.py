@@ -58,7 +58,7 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _versions() -> dict[str, str]:
+def package_versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"python": platform.python_version()}
@@ -136,7 +136,7 @@ def train_run(
         "device": resolve_device(device),
         "eval_episodes": int(eval_episodes),
         "hyperparams": dataclasses.asdict(hp),
-        "versions": _versions(),
+        "versions": package_versions(),
     }
     run_dir.mkdir(parents=True, exist_ok=True)
     write_yaml(run_dir / "config.yaml", config)

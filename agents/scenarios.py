@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from agents.common.io import read_json, write_json
-from agents.run import train_run
+from agents.run import package_versions, train_run
 
 OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt}
 
@@ -74,10 +74,21 @@ SCENARIOS: dict[str, Scenario] = {
 }
 
 
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def machine() -> dict:
+    """A description of the machine a result was measured on."""
     return {
         "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
+        "processor": _cpu_model(),
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
     }
@@ -87,6 +98,15 @@ def _metric(eval_result: dict, name: str) -> float:
     if name == "optimality_ratio":
         return eval_result["mean_return"] / eval_result["optimal_mean_return"]
     return float(eval_result[name])
+
+
+def _curve(metrics_csv: Path) -> dict:
+    """The learning curve (step, recent mean return) of a run, kept in the result so plots need no run dir."""
+    from agents.common.plots import read_metrics
+
+    cols = read_metrics(metrics_csv)
+    keep = [i for i, v in enumerate(cols.get("return_mean", [])) if v == v]  # drop NaN rows
+    return {"step": [cols["step"][i] for i in keep], "return_mean": [cols["return_mean"][i] for i in keep]}
 
 
 def run_scenario(scenario: Scenario, out_dir: str | Path, results_dir: str | Path | None = None) -> dict:
@@ -113,10 +133,11 @@ def run_scenario(scenario: Scenario, out_dir: str | Path, results_dir: str | Pat
         ev = read_json(run_dir / "eval.json")
         runs.append(
             {
+                **ev,
+                "eval_seed": ev["seed"],
                 "seed": seed,
                 "wall_clock_s": round(wall, 2),
                 "steps_per_s": scenario.steps / max(ev.get("train_seconds", wall), 1e-9),
-                **ev,
             }
         )
     metrics = {m: [_metric(r, m) for r in runs] for m in scenario.criteria}
@@ -129,8 +150,6 @@ def run_scenario(scenario: Scenario, out_dir: str | Path, results_dir: str | Pat
         }
         for m, (op, thr) in scenario.criteria.items()
     }
-    from agents.run import _versions
-
     result = {
         "scenario": scenario.name,
         "description": scenario.description,
@@ -149,8 +168,8 @@ def run_scenario(scenario: Scenario, out_dir: str | Path, results_dir: str | Pat
         "passed": all(c["passed"] for c in checks.values()),
         "runs": runs,
         "machine": machine(),
-        "versions": _versions(),
-        "metrics_csv": [str(out_dir / f"{scenario.name}-s{r['seed']}" / "metrics.csv") for r in runs],
+        "versions": package_versions(),
+        "curves": [_curve(out_dir / f"{scenario.name}-s{r['seed']}" / "metrics.csv") for r in runs],
     }
     if results_dir is not None:
         write_json(Path(results_dir) / f"{scenario.name}.json", result)

@@ -17,7 +17,7 @@ import numpy as np
 
 import envs  # noqa: F401
 from agents.common.io import write_json
-from agents.run import _versions
+from agents.run import package_versions
 from agents.tabular import QLearningConfig, q_learning
 from scripts.bench import machine, rate
 
@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> dict:
     result: dict = {
         "benchmark": "gridworld",
         "machine": machine(),
-        "versions": _versions(),
+        "versions": package_versions(),
         "num_envs": args.num_envs,
         "ours": {
             "single_env_steps_per_s": ours_single,

@@ -1,0 +1,236 @@
+#!/usr/bin/env python
+"""Aggregate result files into docs/RESULTS.md and plots, and copy the headline table into README.md.
+
+    python scripts/report.py [--results docs/results] [--out docs/RESULTS.md]
+
+Inputs are only the JSON files under ``--results`` (scenario results written by ``pytest -m scenario``
+with ``AUTODRIVE_RESULTS=docs/results/scenarios``, benchmark results written by
+``scripts/benchmark.py``), so the report can be regenerated anywhere from them alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from agents.common.io import atomic_write_bytes, atomic_write_text  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+README_START, README_END = "<!-- results:start -->", "<!-- results:end -->"
+
+
+def load(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def fmt(value, spec: str = ",.0f") -> str:
+    if value is None:
+        return "–"
+    return format(value, spec)
+
+
+def mean_std(values: list[float]) -> str:
+    import numpy as np
+
+    if not values:
+        return "–"
+    return f"{np.mean(values):.3f} ± {np.std(values):.3f}" if len(values) > 1 else f"{values[0]:.3f}"
+
+
+# ----------------------------------------------------------------------------- sections
+
+
+def scenario_table(results: list[dict]) -> list[str]:
+    lines = [
+        "| scenario | algo | env | steps | seeds | mean return (± std over seeds) | crash rate | criteria | wall-clock / seed | passed |",
+        "|---|---|---|---:|---:|---:|---:|---|---:|:---:|",
+    ]
+    for r in sorted(results, key=lambda r: r["scenario"]):
+        crash = mean_std(r["crash_rates"]) if r.get("crash_rates") else "–"
+        criteria = "; ".join(f"{m} {c['op']} {c['threshold']} ({c['value']:.3f})" for m, c in r["criteria"].items())
+        wall = sum(r["wall_clock_s"]) / len(r["wall_clock_s"])
+        lines.append(
+            f"| {r['scenario']} | {r['algo']} | `{r['env_id']}` | {r['steps']:,} | {len(r['seeds'])} | "
+            f"{mean_std(r['returns'])} | {crash} | {criteria} | {wall:.1f} s | {'✅' if r['passed'] else '❌'} |"
+        )
+    return lines
+
+
+def gridworld_table(b: dict) -> list[str]:
+    ours, peer = b["ours"], b.get("peer") or {}
+    p = peer.get("steps_per_s")
+    rows = [
+        ("minigrid `MiniGrid-Empty-8x8-v0`, single env (gym.make)", p, p),
+        ("GridWorld `empty`, single env (gym.make)", ours["single_env_steps_per_s"], p),
+        (f"GridWorld `empty`, batched ({b['num_envs']} envs, index obs)", ours["batched_env_steps_per_s"], p),
+        (f"GridWorld `empty`, batched ({b['num_envs']} envs, grid obs)", ours["batched_env_grid_obs_steps_per_s"], p),
+        (f"Q-learning transitions/s ({b['num_envs']} envs)", ours["qlearning_transitions_per_s"], None),
+    ]
+    lines = ["| case | steps/s | × minigrid |", "|---|---:|---:|"]
+    for label, value, ref in rows:
+        if value is None:
+            continue
+        lines.append(f"| {label} | {fmt(value)} | {fmt(value / ref, ',.1f') + '×' if ref else '–'} |")
+    return lines
+
+
+def generic_table(b: dict) -> list[str]:
+    """Benchmarks that carry their own ``table``: a list of rows (dicts with the same keys)."""
+    rows = b.get("table") or []
+    if not rows:
+        return ["(no table in this result file)"]
+    keys = list(rows[0])
+    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    for row in rows:
+        cells = [fmt(row.get(k), ",.4g") if isinstance(row.get(k), float) else str(row.get(k, "–")) for k in keys]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def machine_line(b: dict) -> str:
+    m = b.get("machine") or {}
+    return f"Machine: {m.get('processor', '?')}, {m.get('cpus', '?')} CPUs, {m.get('platform', '?')}, Python {m.get('python', '?')}."
+
+
+# ----------------------------------------------------------------------------- plots
+
+
+def plot_learning_curves(results: list[dict], out: Path) -> Path | None:
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    with_curves = [r for r in results if any(c["step"] for c in r.get("curves") or [])]
+    if not with_curves:
+        return None
+    n = len(with_curves)
+    cols = min(n, 3)
+    rows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 3.6 * rows), dpi=100, squeeze=False)
+    for ax, r in zip(axes.flat, with_curves, strict=False):
+        curves = [c for c in r["curves"] if c["step"]]
+        grid = np.linspace(max(c["step"][0] for c in curves), min(c["step"][-1] for c in curves), 100)
+        ys = np.array([np.interp(grid, c["step"], c["return_mean"]) for c in curves])
+        mean, std = ys.mean(0), ys.std(0)
+        ax.plot(grid, mean, label=f"mean over {len(curves)} seed(s)")
+        ax.fill_between(grid, mean - std, mean + std, alpha=0.25, label="± std")
+        ax.set_title(r["scenario"], fontsize=9)
+        ax.set_xlabel("env steps")
+        ax.set_ylabel("episode return")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="lower right")
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return atomic_write_bytes(out, buf.getvalue())
+
+
+def plot_highway_scaling(b: dict, out: Path) -> Path | None:
+    """Env-steps/s vs num_envs for our simulator, with highway-env's single-env rate as a line."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    curves = b.get("num_envs_scaling")
+    if not curves:
+        return None
+    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=110)
+    for label, points in curves.items():
+        xs = [p["num_envs"] for p in points]
+        ys = [p["steps_per_s"] for p in points]
+        ax.plot(xs, ys, marker="o", label=f"autodrive {label}")
+    for label, value in (b.get("highway_env") or {}).items():
+        ax.axhline(value, linestyle="--", color="grey")
+        ax.text(1, value * 1.15, f"highway-env {label}: {value:,.0f}/s", fontsize=7, color="grey")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("num_envs (one batched env)")
+    ax.set_ylabel("env-steps per second")
+    ax.set_title("Highway simulator throughput vs batch size (CPU)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return atomic_write_bytes(out, buf.getvalue())
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def build(results_dir: Path, out_md: Path, img_dir: Path) -> tuple[str, str]:
+    scenarios = [json.loads(p.read_text()) for p in sorted((results_dir / "scenarios").glob("*.json"))]
+    md = ["# Results", "", "Generated by `python scripts/report.py` from the JSON files in `docs/results/`. Do not edit by hand.", ""]
+    headline: list[str] = []
+    if scenarios:
+        md += ["## Scenarios (`pytest -m scenario`)", "", *scenario_table(scenarios), ""]
+        md.append(machine_line(scenarios[0]))
+        md.append("")
+        curve_png = plot_learning_curves(scenarios, img_dir / "learning_curves.png")
+        if curve_png:
+            md += [f"![learning curves]({Path('img') / curve_png.name})", ""]
+        headline += ["**Scenarios** (`pytest -m scenario`):", "", *scenario_table(scenarios), ""]
+    for name, title, table in [
+        ("gridworld", "GridWorld vs minigrid", gridworld_table),
+        ("highway", "Highway simulator vs highway-env", generic_table),
+        ("agents-peer", "Our DQN vs stable-baselines3 DQN on highway-env", generic_table),
+        ("perception", "Perception throughput", generic_table),
+    ]:
+        b = load(results_dir / f"benchmark-{name}.json") or load(results_dir / f"{name}.json")
+        if not b:
+            continue
+        section = [f"## {title} (`python scripts/benchmark.py {name.split('-')[0]}`)", "", *table(b), "", machine_line(b), ""]
+        if name == "highway":
+            png = plot_highway_scaling(b, img_dir / "highway_scaling.png")
+            if png:
+                section += [f"![throughput]({Path('img') / png.name})", ""]
+        md += section
+        headline += [f"**{title}:**", "", *table(b), ""]
+    text = "\n".join(md).rstrip() + "\n"
+    atomic_write_text(out_md, text)
+    return text, "\n".join(headline).rstrip() + "\n"
+
+
+def sync_readme(readme: Path, headline: str) -> bool:
+    """Replace the README's block between the results markers with the headline tables."""
+    text = readme.read_text()
+    if README_START not in text or README_END not in text:
+        return False
+    head, rest = text.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    block = f"{README_START}\n<!-- generated by scripts/report.py from docs/results; do not edit -->\n\n{headline}\n{README_END}"
+    atomic_write_text(readme, head + block + tail)
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--results", default=str(ROOT / "docs/results"))
+    parser.add_argument("--out", default=str(ROOT / "docs/RESULTS.md"))
+    parser.add_argument("--readme", default=str(ROOT / "README.md"), help="README to sync ('' to skip)")
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    _, headline = build(Path(args.results), out, out.parent / "img")
+    print(f"wrote {out}")
+    if args.readme and sync_readme(Path(args.readme), headline):
+        print(f"updated the results block of {args.readme}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
