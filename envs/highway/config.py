@@ -1,0 +1,236 @@
+"""Typed, frozen configuration of the highway simulator, with highway-env's key names.
+
+``make_config("highway", {"lanes_count": 3}, duration=20)`` merges a preset, a dict (e.g. ported from a
+highway-env ``config={...}``) and keyword overrides. A misspelt key raises with the nearest valid name; an
+invalid value raises ``ValueError`` saying how to fix it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+#: Observation types, a closed registry (see ``envs/highway/observation.py``).
+OBSERVATION_TYPES = ("kinematics", "occupancy_grid")
+#: highway-env's ``{"type": ...}`` names of the observation types, for ported configs.
+HIGHWAY_ENV_OBSERVATION_NAMES = {"Kinematics": "kinematics", "OccupancyGrid": "occupancy_grid"}
+
+
+@dataclass(frozen=True)
+class HighwayConfig:
+    """Everything that defines a highway episode. Field names follow highway-env's config keys."""
+
+    # Road and traffic
+    lanes_count: int = 4  # [lanes]
+    vehicles_count: int = 50  # [vehicles] other than the ego vehicle
+    controlled_vehicles: int = 1  # only one ego vehicle is supported
+    initial_lane_id: int | None = None  # ego's lane at reset; None = uniformly random
+    ego_spacing: float = 2.0  # [] ratio of the ego's spawn gap to the default gap
+    vehicles_density: float = 1.0  # [] traffic density; NPC spawn gaps scale with 1 / density
+    check_npc_collisions: bool = True  # highway-fast-v0 only checks collisions involving the ego
+    # Time
+    duration: float = 40.0  # [s] episode length before truncation
+    simulation_frequency: int = 15  # [Hz] physics sub-steps per second
+    policy_frequency: int = 1  # [Hz] actions per second
+    # Actions and observations
+    target_speeds: tuple[float, ...] = (20.0, 25.0, 30.0)  # [m/s] ego cruise set-points (DiscreteMetaAction)
+    observation: str = "kinematics"
+    # Reward
+    collision_reward: float = -1.0
+    right_lane_reward: float = 0.1
+    high_speed_reward: float = 0.4
+    lane_change_reward: float = 0.0  # accepted for ported configs; unused, exactly as in highway-env
+    reward_speed_range: tuple[float, float] = (20.0, 30.0)  # [m/s] speeds mapped to high_speed in [0, 1]
+    normalize_reward: bool = True
+    offroad_terminal: bool = False
+    # Rendering (highway-env's viewer settings)
+    screen_width: int = 600  # [px]
+    screen_height: int = 150  # [px]
+    centering_position: tuple[float, float] = (0.3, 0.5)  # [] ego position in the frame, as a fraction
+    scaling: float = 5.5  # [px/m]
+
+    def __post_init__(self) -> None:
+        _coerce_fields(self)
+        problems = []
+        if self.lanes_count < 1:
+            problems.append(f"lanes_count={self.lanes_count}: need at least 1 lane")
+        if self.vehicles_count < 0:
+            problems.append(f"vehicles_count={self.vehicles_count}: must be >= 0")
+        if self.controlled_vehicles != 1:
+            problems.append(
+                f"controlled_vehicles={self.controlled_vehicles}: only 1 ego vehicle is supported"
+            )
+        if self.initial_lane_id is not None and not 0 <= self.initial_lane_id < self.lanes_count:
+            problems.append(
+                f"initial_lane_id={self.initial_lane_id}: must be None or in [0, {self.lanes_count - 1}]"
+            )
+        for name in ("ego_spacing", "vehicles_density", "duration", "scaling"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                problems.append(f"{name}={value}: must be a finite number > 0")
+        if self.policy_frequency < 1 or self.simulation_frequency < 1:
+            problems.append("simulation_frequency and policy_frequency must be integers >= 1")
+        elif self.simulation_frequency < self.policy_frequency:
+            problems.append(
+                f"simulation_frequency={self.simulation_frequency} < policy_frequency={self.policy_frequency}: "
+                "an action must last at least one physics sub-step"
+            )
+        if len(self.target_speeds) < 2 or any(
+            b <= a for a, b in zip(self.target_speeds, self.target_speeds[1:])
+        ):
+            problems.append(f"target_speeds={self.target_speeds}: need >= 2 strictly increasing speeds")
+        lo, hi = self.reward_speed_range
+        if not lo < hi:
+            problems.append(f"reward_speed_range={self.reward_speed_range}: need low < high")
+        if self.normalize_reward and self.collision_reward == self.high_speed_reward + self.right_lane_reward:
+            problems.append(
+                "normalize_reward maps [collision_reward, high_speed+right_lane] to [0, 1]: they must differ"
+            )
+        if self.observation not in OBSERVATION_TYPES:
+            problems.append(f"observation={self.observation!r}: choose one of {OBSERVATION_TYPES}")
+        for name in ("collision_reward", "right_lane_reward", "high_speed_reward", "lane_change_reward"):
+            if not math.isfinite(getattr(self, name)):
+                problems.append(f"{name} must be finite")
+        if problems:
+            raise ValueError("invalid HighwayConfig: " + "; ".join(problems))
+
+    @property
+    def frames_per_action(self) -> int:
+        """Physics sub-steps per policy step, ``simulation_frequency // policy_frequency`` as highway-env."""
+        return int(self.simulation_frequency // self.policy_frequency)
+
+    @property
+    def dt(self) -> float:
+        """[s] physics sub-step."""
+        return 1 / self.simulation_frequency
+
+    @property
+    def num_vehicles(self) -> int:
+        """Ego plus NPCs: the second axis of the state arrays."""
+        return self.vehicles_count + 1
+
+    @property
+    def max_episode_steps(self) -> int:
+        return math.ceil(self.duration * self.policy_frequency - 1e-9)
+
+
+def _suggest(name: str, valid: typing.Iterable[str]) -> str:
+    match = difflib.get_close_matches(name, list(valid), n=1)
+    return f" Did you mean {match[0]!r}?" if match else ""
+
+
+def _normalise_value(key: str, value: Any) -> Any:
+    """Accept highway-env's nested ``observation``/``action`` dicts and lists where we keep tuples."""
+    if key == "observation" and isinstance(value, Mapping):
+        extra = set(value) - {"type"}
+        if extra:
+            raise ValueError(f"observation options {sorted(extra)} are not supported; give only the type")
+        kind = value.get("type")
+        if kind not in HIGHWAY_ENV_OBSERVATION_NAMES:
+            raise ValueError(
+                f"observation type {kind!r}: choose one of {sorted(HIGHWAY_ENV_OBSERVATION_NAMES)}"
+            )
+        return HIGHWAY_ENV_OBSERVATION_NAMES[kind]
+    if key == "observation" and value in HIGHWAY_ENV_OBSERVATION_NAMES:
+        return HIGHWAY_ENV_OBSERVATION_NAMES[value]
+    if isinstance(value, list):
+        return tuple(value)
+    return value
+
+
+def make_config(
+    preset: str = "highway", config: HighwayConfig | Mapping[str, Any] | None = None, **overrides
+) -> HighwayConfig:
+    """Build a config from a preset name, then a config (dataclass or dict), then keyword overrides."""
+    if preset not in PRESETS:
+        raise ValueError(
+            f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}.{_suggest(preset, PRESETS)}"
+        )
+    base = config if isinstance(config, HighwayConfig) else PRESETS[preset]
+    changes: dict[str, Any] = {}
+    if isinstance(config, Mapping):
+        changes.update(config)
+    elif config is not None and not isinstance(config, HighwayConfig):
+        raise TypeError(f"config must be a HighwayConfig, a dict or None, not {type(config).__name__}")
+    changes.update(overrides)
+    fields = {f.name for f in dataclasses.fields(HighwayConfig)}
+    action = changes.pop("action", None)
+    if action is not None and dict(action) != {"type": "DiscreteMetaAction"}:
+        raise ValueError(f"action={action!r}: only {{'type': 'DiscreteMetaAction'}} is supported")
+    for key in changes:
+        if key not in fields:
+            raise KeyError(
+                f"unknown highway config key {key!r}.{_suggest(key, fields)} Valid keys: {sorted(fields)}"
+            )
+    changes = {k: _normalise_value(k, v) for k, v in changes.items()}
+    return dataclasses.replace(base, **changes)
+
+
+def _coerce_fields(cfg: HighwayConfig) -> None:
+    """Coerce strings (from a command line) and ints to the declared field types, or raise ValueError."""
+    hints = typing.get_type_hints(HighwayConfig)
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        new = _coerce(f.name, value, hints[f.name])
+        if new is not value:
+            object.__setattr__(cfg, f.name, new)
+
+
+def _coerce(name: str, value: Any, hint: Any) -> Any:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if value is None or (isinstance(value, str) and value.lower() == "none"):
+            return None
+        return _coerce(name, value, args[0])
+    if origin is tuple:
+        if isinstance(value, str):
+            value = [v for v in value.strip("()[] ").split(",") if v.strip()]
+        try:
+            return tuple(float(v) for v in value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name}={value!r}: expected a sequence of numbers") from None
+    try:
+        if hint is bool:
+            if isinstance(value, str):
+                if value.lower() not in ("true", "false", "1", "0"):
+                    raise ValueError
+                return value.lower() in ("true", "1")
+            if not isinstance(value, bool | int):
+                raise ValueError
+            return bool(value)
+        if hint is int:
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError
+            if isinstance(value, bool):
+                raise ValueError
+            return int(value) if not isinstance(value, int) else value
+        if hint is float:
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value) if not isinstance(value, float) else value
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}={value!r}: expected {hint.__name__}") from None
+    if hint is str and not isinstance(value, str):
+        raise ValueError(f"{name}={value!r}: expected a string")
+    return value
+
+
+#: Presets reproducing highway-env's ``highway-v0`` and ``highway-fast-v0`` defaults.
+PRESETS: dict[str, HighwayConfig] = {
+    "highway": HighwayConfig(),
+    "highway-fast": HighwayConfig(
+        lanes_count=3,
+        vehicles_count=20,
+        duration=30.0,
+        simulation_frequency=5,
+        ego_spacing=1.5,
+        check_npc_collisions=False,
+    ),
+}
