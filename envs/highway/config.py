@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 #: Observation types, a closed registry (see ``envs/highway/observation.py``).
-OBSERVATION_TYPES = ("kinematics", "occupancy_grid")
+OBSERVATION_TYPES = ("kinematics", "occupancy_grid", "camera")
 #: highway-env's ``{"type": ...}`` names of the observation types, for ported configs.
 HIGHWAY_ENV_OBSERVATION_NAMES = {"Kinematics": "kinematics", "OccupancyGrid": "occupancy_grid"}
 
@@ -41,6 +41,15 @@ class HighwayConfig:
     # Actions and observations
     target_speeds: tuple[float, ...] = (20.0, 25.0, 30.0)  # [m/s] ego cruise set-points (DiscreteMetaAction)
     observation: str = "kinematics"
+    # Camera (observation="camera", envs/highway/camera.py)
+    camera_width: int = 128  # [px] along x (forward)
+    camera_height: int = 32  # [px] along y, the 3 dashboard rows included
+    camera_channels: int = 1  # 1 grayscale, 3 RGB
+    camera_stack: int = 2  # frames per observation, newest last
+    camera_scale: float = 1.0  # [px/m] rows, and columns from -camera_behind to camera_near
+    camera_behind: float = 32.5  # [m] seen behind the ego
+    camera_near: float = 32.5  # [m] end of the full-resolution zone ahead
+    camera_far_scale: float = 1 / 3  # [px/m] columns beyond camera_near (the long-range view)
     # Reward
     collision_reward: float = -1.0
     right_lane_reward: float = 0.1
@@ -94,6 +103,12 @@ class HighwayConfig:
             )
         if self.observation not in OBSERVATION_TYPES:
             problems.append(f"observation={self.observation!r}: choose one of {OBSERVATION_TYPES}")
+        if self.camera_channels not in (1, 3) or self.camera_stack < 1:
+            problems.append("camera_channels must be 1 or 3 and camera_stack >= 1")
+        if self.camera_width < 8 or self.camera_height < 7:
+            problems.append(f"camera {self.camera_width}x{self.camera_height}: need width >= 8, height >= 7")
+        if not (self.camera_scale > 0 and self.camera_far_scale > 0 and self.camera_behind >= 0):
+            problems.append("camera_scale and camera_far_scale must be > 0, camera_behind >= 0")
         for name in ("collision_reward", "right_lane_reward", "high_speed_reward", "lane_change_reward"):
             if not math.isfinite(getattr(self, name)):
                 problems.append(f"{name} must be finite")

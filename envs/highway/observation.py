@@ -11,7 +11,8 @@ space) and ``observe(xp, state, cfg)`` (a batch, float32). Both reproduce highwa
   11 x 11 grid of 5 m cells centred on the ego, axes aligned with the world; layer[i, j] covers x cell i
   and y cell j. Where several vehicles share a cell, the lowest index (the ego first) wins, as in highway-env.
 
-A later issue adds ``camera``: register it here.
+- ``camera`` (``envs/highway/camera.py``): ego-centred bird's-eye pixels, uint8 (stack * channels, H, W).
+  It keeps a frame stack, so ``get_observation`` gives each simulator its own instance.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any, Protocol
 import numpy as np
 from gymnasium import spaces
 
+from envs.highway.camera import CameraObservation
 from envs.highway.config import HighwayConfig
 from envs.highway.dynamics import MAX_SPEED
 from envs.highway.state import EGO, LANE_WIDTH, ROAD_LENGTH, VEHICLE_LENGTH, TrafficState
@@ -150,10 +152,14 @@ class OccupancyGrid:
 
 
 #: The closed registry of observation types, keyed by ``HighwayConfig.observation``.
-OBSERVATIONS: dict[str, ObservationType] = {obs.name: obs for obs in (Kinematics(), OccupancyGrid())}
+OBSERVATIONS: dict[str, ObservationType] = {
+    obs.name: obs for obs in (Kinematics(), OccupancyGrid(), CameraObservation())
+}
 
 
 def get_observation(name: str) -> ObservationType:
     if name not in OBSERVATIONS:
         raise ValueError(f"unknown observation {name!r}; choose one of {sorted(OBSERVATIONS)}")
+    if isinstance(OBSERVATIONS[name], CameraObservation):
+        return CameraObservation()  # stateful (frame stack): never share one between simulators
     return OBSERVATIONS[name]
