@@ -21,6 +21,7 @@ class NumpyOps:
 
     def __init__(self, float_dtype: Any = np.float64) -> None:
         self.float = np.dtype(float_dtype)
+        self.time = np.dtype(np.float64)
         self.int = np.dtype(np.int64)
         self.bool = np.dtype(bool)
 
@@ -87,6 +88,10 @@ class NumpyOps:
     def take_along_axis(self, a: np.ndarray, idx: np.ndarray, axis: int) -> np.ndarray:
         return np.take_along_axis(a, idx, axis=axis)
 
+    def take(self, a: np.ndarray, flat_idx: np.ndarray) -> np.ndarray:
+        """``a.ravel()[flat_idx]``, the fastest gather."""
+        return np.take(a, flat_idx)
+
     def nonzero(self, a: np.ndarray) -> tuple[np.ndarray, ...]:
         return np.nonzero(a)
 
@@ -95,6 +100,36 @@ class NumpyOps:
 
     def cummax(self, a: np.ndarray, axis: int) -> np.ndarray:
         return np.maximum.accumulate(a, axis=axis)
+
+    def sweep_last(self, member: np.ndarray, value: np.ndarray, reverse: bool) -> np.ndarray:
+        """``out[r] = value[r']`` of the nearest ``r' > r`` (``reverse``; else ``r' < r``) along axis 0 with
+        ``member[r']`` set, -1 if none. ``member`` (N, ...) bool, ``value`` (N, ...) broadcastable."""
+        n = member.shape[0]
+        out = np.empty(member.shape, dtype=self.int)
+        last = np.full(member.shape[1:], -1, dtype=self.int)
+        for r in range(n - 1, -1, -1) if reverse else range(n):
+            out[r] = last
+            np.copyto(last, value[r], where=member[r])
+        return out
+
+    def suffix_min0(self, a: np.ndarray) -> np.ndarray:
+        """``out[r] = min(a[r:])`` along axis 0. A loop of row-wise minimums: ``np.minimum.accumulate``
+        along an outer axis is ~20x slower for these shapes."""
+        if a[0].size < 64:
+            return np.minimum.accumulate(a[::-1], axis=0)[::-1]
+        out = a.copy()
+        for r in range(a.shape[0] - 2, -1, -1):
+            np.minimum(out[r], out[r + 1], out=out[r])
+        return out
+
+    def prefix_max0(self, a: np.ndarray) -> np.ndarray:
+        """``out[r] = max(a[:r + 1])`` along axis 0 (see ``suffix_min0``)."""
+        if a[0].size < 64:
+            return np.maximum.accumulate(a, axis=0)
+        out = a.copy()
+        for r in range(1, a.shape[0]):
+            np.maximum(out[r], out[r - 1], out=out[r])
+        return out
 
     def cumsum(self, a: np.ndarray, axis: int) -> np.ndarray:
         return np.cumsum(a, axis=axis)
@@ -124,14 +159,14 @@ class NumpyOps:
     def uniform(
         self, rng: np.random.Generator, low: float, high: float, shape: tuple[int, ...]
     ) -> np.ndarray:
-        return rng.uniform(low, high, size=shape)
+        return rng.uniform(low, high, size=shape).astype(self.float, copy=False)
 
     def integers(self, rng: np.random.Generator, high: int, shape: tuple[int, ...]) -> np.ndarray:
         return rng.integers(high, size=shape).astype(self.int)
 
 
 class TorchOps:
-    """torch backend on any device; float64 on CPU (bit-comparable with NumPy), float32 on CUDA."""
+    """torch backend on any device (float32 unless ``float_dtype`` says otherwise)."""
 
     name = "torch"
 
@@ -141,8 +176,11 @@ class TorchOps:
         self.torch = torch
         self.device = torch.device(device)
         if float_dtype is None:
-            float_dtype = torch.float32 if self.device.type == "cuda" else torch.float64
+            float_dtype = torch.float32
+        elif not isinstance(float_dtype, torch.dtype):
+            float_dtype = {"float32": torch.float32, "float64": torch.float64}[np.dtype(float_dtype).name]
         self.float = float_dtype
+        self.time = torch.float64
         self.int = torch.int64
         self.bool = torch.bool
         t = torch
@@ -210,6 +248,9 @@ class TorchOps:
     def take_along_axis(self, a: Any, idx: Any, axis: int) -> Any:
         return self.torch.take_along_dim(a, idx, dim=axis)
 
+    def take(self, a: Any, flat_idx: Any) -> Any:
+        return self.torch.take(a, flat_idx)
+
     def nonzero(self, a: Any) -> tuple:
         return self.torch.nonzero(a, as_tuple=True)
 
@@ -218,6 +259,28 @@ class TorchOps:
 
     def cummax(self, a: Any, axis: int) -> Any:
         return self.torch.cummax(a, dim=axis).values
+
+    def sweep_last(self, member: Any, value: Any, reverse: bool) -> Any:
+        """See ``NumpyOps.sweep_last``; here with cumulative max/min over ranks (no Python loop)."""
+        torch = self.torch
+        n = member.shape[0]
+        pos = torch.arange(n, device=self.device).reshape((n,) + (1,) * (member.dim() - 1))
+        if reverse:
+            nearest = self.suffix_min0(torch.where(member, pos, n))  # member rank >= r
+            nearest = torch.cat([nearest[1:], torch.full_like(nearest[:1], n)], 0)
+        else:
+            nearest = self.prefix_max0(torch.where(member, pos, -1))
+            nearest = torch.cat([torch.full_like(nearest[:1], -1), nearest[:-1]], 0)
+        valid = (nearest >= 0) & (nearest < n)
+        value = value.expand(member.shape)
+        picked = torch.gather(value, 0, nearest.clamp(0, n - 1))
+        return torch.where(valid, picked, -1)
+
+    def suffix_min0(self, a: Any) -> Any:
+        return self.torch.flip(self.torch.cummin(self.torch.flip(a, dims=(0,)), dim=0).values, dims=(0,))
+
+    def prefix_max0(self, a: Any) -> Any:
+        return self.torch.cummax(a, dim=0).values
 
     def cumsum(self, a: Any, axis: int) -> Any:
         return self.torch.cumsum(a, dim=axis)
@@ -254,20 +317,26 @@ class TorchOps:
         return self.torch.randint(high, shape, generator=rng, device=self.device, dtype=self.int)
 
 
-def make_ops(device: Any = "cpu", backend: str | None = None) -> NumpyOps | TorchOps:
-    """Pick the backend: NumPy for ``device="cpu"`` without ``backend``; torch for ``backend="torch"`` or CUDA."""
+def make_ops(
+    device: Any = "cpu", backend: str | None = None, float_dtype: Any = np.float32
+) -> NumpyOps | TorchOps:
+    """Pick the backend: NumPy for ``device="cpu"`` without ``backend``; torch for ``backend="torch"`` or CUDA.
+
+    The batch runs in float32 by default (NumPy's float64 sin/cos are ~20x slower than float32 here);
+    the single env uses float64, which reproduces highway-env bit for bit.
+    """
     device_str = str(device)
     if backend not in (None, "numpy", "torch"):
         raise ValueError(f"backend={backend!r}: choose None, 'numpy' or 'torch'")
     if backend == "torch" or device_str.startswith("cuda"):
         if backend == "numpy":
             raise ValueError("backend='numpy' runs on the CPU only; use backend='torch' for a CUDA device")
-        return TorchOps(device)
+        return TorchOps(device, float_dtype)
     if device_str != "cpu":
         raise ValueError(
             f"device={device!r}: the NumPy backend runs on 'cpu'; pass backend='torch' for others"
         )
-    return NumpyOps()
+    return NumpyOps(float_dtype)
 
 
 PI = math.pi

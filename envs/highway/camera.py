@@ -135,7 +135,14 @@ def _coverage(xp: Any, lo: Any, hi: Any, edges: Any) -> Any:
     """
     a, b = edges[:-1], edges[1:]
     overlap = xp.minimum(hi[..., None], b) - xp.maximum(lo[..., None], a)
-    return xp.clip(overlap, 0.0, None) / (b - a)
+    return xp.maximum(overlap, 0.0 * a) / (b - a)
+
+
+def _coverage_t(xp: Any, lo: Any, hi: Any, edges: Any) -> Any:
+    """:func:`_coverage` laid out pixels first: ``lo``/``hi`` (B, N) -> (B, P, N), contiguous for matmul."""
+    a, b = edges[:-1, None], edges[1:, None]
+    overlap = xp.minimum(hi[:, None, :], b) - xp.maximum(lo[:, None, :], a)
+    return xp.maximum(overlap, 0.0 * a) / (b - a)
 
 
 def _float32(xp: Any) -> Any:
@@ -161,7 +168,7 @@ def render(xp: Any, s: TrafficState, spec: CameraSpec, lanes_count: int) -> Any:
     dx = xp.astype(s.x - ex, f32)  # (B, N) [m]
     dy = xp.astype(s.y - ey, f32)
     cov_x = _coverage(xp, dx - VEHICLE_LENGTH / 2, dx + VEHICLE_LENGTH / 2, xe)  # (B, N, W)
-    cov_yt = _coverage(xp, dy - VEHICLE_WIDTH / 2, dy + VEHICLE_WIDTH / 2, ye).swapaxes(1, 2)  # (B, H, N)
+    cov_yt = _coverage_t(xp, dy - VEHICLE_WIDTH / 2, dy + VEHICLE_WIDTH / 2, ye)  # (B, H, N)
     alpha = xp.clip(cov_yt @ cov_x, 0.0, 1.0)  # (B, H, W) vehicle coverage, saturating where boxes overlap
 
     ex32, ey32 = xp.astype(ex[:, 0], f32), xp.astype(ey[:, 0], f32)  # (B,)
@@ -186,8 +193,8 @@ def render(xp: Any, s: TrafficState, spec: CameraSpec, lanes_count: int) -> Any:
         img = background * (1 - alpha) + xp.clip(paint, None, 255.0)
         img[:, h - HUD_ROWS :, :] = pick(palette["hud"]) * hud  # the dashboard replaces the bottom rows
         planes.append(img)
-    frames = xp.stack(planes, axis=1)  # (B, C, H, W), values in [0, 255] by construction
-    return xp.astype(xp.clip(frames, 0.0, 255.0) + 0.5, _uint8(xp))  # round half up
+    frames = xp.stack(planes, axis=1)  # (B, C, H, W), in [0, 255]: alpha compositing of values in [0, 255]
+    return xp.astype(frames + 0.5, _uint8(xp))  # round half up
 
 
 def _hud(xp: Any, s: TrafficState, spec: CameraSpec) -> Any:

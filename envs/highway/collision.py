@@ -99,7 +99,7 @@ def separating_axis_test(
     min_distance = xp.take_along_axis(xp.abs(distance), best, axis=1)[:, 0]
     bnx, bny = xp.take_along_axis(nx, best, axis=1)[:, 0], xp.take_along_axis(ny, best, axis=1)[:, 0]
     cdx, cdy = ax.mean(1) - bx.mean(1), ay.mean(1) - by.mean(1)
-    sign = xp.where(cdx * bnx + cdy * bny > 0, 1.0, -1.0)
+    sign = xp.astype(xp.where(cdx * bnx + cdy * bny > 0, 1.0, -1.0), xp.float)
     return intersecting, will_intersect, min_distance * sign * bnx, min_distance * sign * bny
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from envs.highway.collision import collide
 from envs.highway.config import HighwayConfig
+from envs.highway.neighbours import Neighbours, neighbours
 from envs.highway.state import EGO, LANE_WIDTH, ROAD_LENGTH, SPEED_LIMIT, VEHICLE_LENGTH, TrafficState
 
 # Kinematics (highway-env ``Vehicle``)
@@ -40,13 +41,11 @@ DELTA_RANGE = (3.5, 4.5)  # [] randomised exponent range
 LANE_CHANGE_MIN_ACC_GAIN = 0.2  # [m/s2]
 LANE_CHANGE_MAX_BRAKING_IMPOSED = 2.0  # [m/s2]
 LANE_CHANGE_DELAY = 1.0  # [s]
-# Lane membership for neighbour search: ``lane.on_lane(position, margin=1)``
-ON_LANE_HALF_WIDTH = LANE_WIDTH / 2 + 1.0  # [m]
 SQRT_AB = math.sqrt(-COMFORT_ACC_MAX * COMFORT_ACC_MIN)  # [m/s2]
 
 
 def not_zero(xp: Any, v: Any, eps: float = 1e-2) -> Any:
-    return xp.where(xp.abs(v) > eps, v, xp.where(v >= 0, eps, -eps))
+    return xp.where(xp.abs(v) > eps, v, xp.astype(xp.where(v >= 0, eps, -eps), v.dtype))
 
 
 def wrap_to_pi(xp: Any, a: Any) -> Any:
@@ -64,84 +63,51 @@ def is_reachable(xp: Any, x: Any, y: Any, lane: Any) -> Any:
 
 
 # ---------------------------------------------------------------------------------------------------
-# Neighbours: highway-env ``Road.neighbour_vehicles`` for every vehicle and every lane at once.
-# ---------------------------------------------------------------------------------------------------
-def neighbour_table(xp: Any, x: Any, y: Any, lanes_count: int) -> tuple[Any, Any]:
-    """Preceding and following vehicle of each vehicle, projected on each lane.
-
-    Returns ``front, rear`` shaped (num_envs, lanes_count, num_vehicles): vehicle indexes, -1 for none.
-    A vehicle is on a lane when within ``ON_LANE_HALF_WIDTH`` of its centre. Sorting by x once replaces
-    highway-env's loop over all vehicles: the next lane member after a vehicle in x order is its front.
-    """
-    num_envs, n = x.shape
-    lane_y = xp.astype(xp.arange(lanes_count), xp.float) * LANE_WIDTH
-    in_x = (x >= -VEHICLE_LENGTH) & (x < ROAD_LENGTH + VEHICLE_LENGTH)
-    on_lane = (xp.abs(y[:, None, :] - lane_y[None, :, None]) <= ON_LANE_HALF_WIDTH) & in_x[:, None, :]
-    order = xp.argsort(x, axis=1)  # (B, N) vehicles by increasing x
-    on_sorted = xp.take_along_axis(on_lane, order[:, None, :], axis=2)  # (B, L, N)
-    pos = xp.arange(n)
-    none_idx = xp.full((num_envs, lanes_count, 1), n, dtype=xp.int)
-    nearest_ahead = xp.flip(xp.cummin(xp.flip(xp.where(on_sorted, pos, n), 2), 2), 2)
-    nxt = xp.concatenate([nearest_ahead[:, :, 1:], none_idx], axis=2)
-    nearest_behind = xp.cummax(xp.where(on_sorted, pos, -1), 2)
-    prv = xp.concatenate([none_idx * 0 - 1, nearest_behind[:, :, :-1]], axis=2)
-    prv = xp.where(prv < 0, n, prv)
-    order_ext = xp.concatenate([order, xp.full((num_envs, 1), -1, dtype=xp.int)], axis=1)[:, None, :]
-    front_sorted = xp.take_along_axis(order_ext, nxt, axis=2)
-    rear_sorted = xp.take_along_axis(order_ext, prv, axis=2)
-    rank = xp.zeros((num_envs, n), dtype=xp.int)
-    rank[xp.arange(num_envs)[:, None], order] = pos[None, :]
-    front = xp.take_along_axis(front_sorted, rank[:, None, :], axis=2)
-    rear = xp.take_along_axis(rear_sorted, rank[:, None, :], axis=2)
-    return front, rear
-
-
-def lookup(xp: Any, table: Any, lane: Any) -> Any:
-    """``table[b, lane[b, i], i]`` for a (B, L, N) neighbour table and a (B, N) lane array."""
-    return xp.take_along_axis(table, lane[:, None, :], axis=1)[:, 0, :]
-
-
-def gather(xp: Any, field: Any, idx: Any) -> Any:
-    """``field[b, idx[b, i]]`` for (B, N) arrays, with -1 (no vehicle) read as vehicle 0."""
-    return xp.take_along_axis(field, xp.where(idx >= 0, idx, 0), axis=1)
-
-
-# ---------------------------------------------------------------------------------------------------
 # IDM
 # ---------------------------------------------------------------------------------------------------
-def desired_gap(xp: Any, speed: Any, heading: Any, front_speed: Any, front_heading: Any) -> Any:
-    """IDM desired distance [m] to the front vehicle (velocities projected on the follower's heading)."""
-    c, s = xp.cos(heading), xp.sin(heading)
-    dv = (speed * c - front_speed * xp.cos(front_heading)) * c + (
-        speed * s - front_speed * xp.sin(front_heading)
-    ) * s
+def desired_gap(xp: Any, speed: Any, c: Any, s: Any, front_speed: Any, front_c: Any, front_s: Any) -> Any:
+    """IDM desired distance [m] to the front vehicle; velocities projected on the follower's heading
+    (``c``, ``s`` = cos/sin of headings)."""
+    dv = (speed * c - front_speed * front_c) * c + (speed * s - front_speed * front_s) * s
     return DISTANCE_WANTED + speed * TIME_WANTED + speed * dv / (2 * SQRT_AB)
 
 
 def idm_acceleration(
-    xp: Any, speed: Any, target_speed: Any, heading: Any, delta: Any,
-    has_front: Any, front_dx: Any, front_speed: Any, front_heading: Any,
+    xp: Any, speed: Any, target_speed: Any, c: Any, s: Any, delta: Any,
+    has_front: Any, front_dx: Any, front_speed: Any, front_c: Any, front_s: Any,
 ) -> Any:  # fmt: skip
     """IDM acceleration [m/s2] of a vehicle; ``delta`` is the exponent of the vehicle *computing* it."""
     target = xp.clip(target_speed, 0, SPEED_LIMIT)
     acc = COMFORT_ACC_MAX * (1 - xp.power(xp.maximum(speed, 0) / xp.abs(not_zero(xp, target)), delta))
-    gap = desired_gap(xp, speed, heading, front_speed, front_heading)
+    gap = desired_gap(xp, speed, c, s, front_speed, front_c, front_s)
     braking = COMFORT_ACC_MAX * xp.power(gap / not_zero(xp, front_dx), 2)
     return xp.where(has_front, acc - braking, acc)
 
 
-def idm_behind(xp: Any, s: TrafficState, front: Any, delta: Any) -> Any:
-    """IDM acceleration of every vehicle following the vehicles ``front`` (B, N), -1 for none."""
-    return idm_acceleration(
-        xp, s.speed, s.target_speed, s.heading, delta,
-        front >= 0, gather(xp, s.x, front) - s.x, gather(xp, s.speed, front), gather(xp, s.heading, front),
-    )  # fmt: skip
+class Kin:
+    """Per-sub-step kinematic arrays (B, N), flattened gathers by flat index ``env * N + vehicle``."""
+
+    def __init__(self, xp: Any, s: TrafficState) -> None:
+        self.xp, self.s = xp, s
+        self.n = s.num_vehicles
+        self.c, self.sin = xp.cos(s.heading), xp.sin(s.heading)
+
+    def follower_acc(self, idx: Any, front: Any, delta: Any) -> Any:
+        """IDM acceleration of vehicles at flat indexes ``idx`` behind vehicles ``front`` (same env, -1: none)."""
+        xp, s = self.xp, self.s
+        env_base = idx - idx % self.n
+        f = env_base + xp.where(front >= 0, front, 0)
+        take = xp.take
+        return idm_acceleration(
+            xp, take(s.speed, idx), take(s.target_speed, idx), take(self.c, idx), take(self.sin, idx), delta,
+            front >= 0, take(s.x, f) - take(s.x, idx), take(s.speed, f), take(self.c, f), take(self.sin, f),
+        )  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------------
 # MOBIL lane changes and aborts (highway-env ``IDMVehicle.change_lane_policy``)
 # ---------------------------------------------------------------------------------------------------
-def mobil(xp: Any, s: TrafficState, front: Any, rear: Any, cfg: HighwayConfig) -> tuple[Any, Any]:
+def mobil(xp: Any, s: TrafficState, k: Kin, nb: Neighbours, cfg: HighwayConfig) -> tuple[Any, Any]:
     """Lane decisions of NPCs whose timer expired. Returns (target_lane, timer).
 
     Only the due vehicles (about one in ``simulation_frequency``) are evaluated, compacted into 1-D arrays.
@@ -149,14 +115,15 @@ def mobil(xp: Any, s: TrafficState, front: Any, rear: Any, cfg: HighwayConfig) -
     n = s.num_vehicles
     npc = xp.arange(n)[None, :] != EGO
     due = npc & ~s.crashed & (s.lane == s.target_lane) & (s.timer > LANE_CHANGE_DELAY)
-    timer = xp.where(due, 0.0, s.timer)
     b, i = xp.nonzero(due)
     if b.shape[0] == 0:
-        return s.target_lane, timer
-    x, y, v, h, d = s.x[b, i], s.y[b, i], s.speed[b, i], s.heading[b, i], s.delta[b, i]
-    lane = s.lane[b, i]
-    old_front = front[b, lane, i]
-    self_a = _idm_pair(xp, s, b, i, old_front, d)
+        return s.target_lane, s.timer
+    timer = xp.where(due, 0.0, s.timer)
+    idx = b * n + i
+    x, y, v, d = xp.take(s.x, idx), xp.take(s.y, idx), xp.take(s.speed, idx), xp.take(s.delta, idx)
+    c, sn = xp.take(k.c, idx), xp.take(k.sin, idx)
+    lane = xp.take(s.lane, idx)
+    self_a = k.follower_acc(idx, nb.query(xp, nb.front, b, lane, i), d)
     new_target = lane
     for side in (-1, 1):  # highway-env's side_lanes order: left first, then right (right wins if both pass)
         cand = xp.clip(lane + side, 0, cfg.lanes_count - 1)
@@ -166,14 +133,15 @@ def mobil(xp: Any, s: TrafficState, front: Any, rear: Any, cfg: HighwayConfig) -
             & is_reachable(xp, x, y, cand)
             & (xp.abs(v) >= 1)
         )
-        new_front, new_rear = front[b, cand, i], rear[b, cand, i]
+        new_front, new_rear = nb.query(xp, nb.front, b, cand, i), nb.query(xp, nb.rear, b, cand, i)
         # Is the manoeuvre unsafe for the new follower? (it brakes behind us, with our IDM exponent)
-        r = xp.where(new_rear >= 0, new_rear, 0)
+        r = b * n + xp.where(new_rear >= 0, new_rear, 0)
         new_rear_pred_a = idm_acceleration(
-            xp, s.speed[b, r], s.target_speed[b, r], s.heading[b, r], d, True, x - s.x[b, r], v, h
-        )
+            xp, xp.take(s.speed, r), xp.take(s.target_speed, r), xp.take(k.c, r), xp.take(k.sin, r), d,
+            new_rear >= 0, x - xp.take(s.x, r), v, c, sn,
+        )  # fmt: skip
         ok = ok & ~((new_rear >= 0) & (new_rear_pred_a < -LANE_CHANGE_MAX_BRAKING_IMPOSED))
-        jerk = _idm_pair(xp, s, b, i, new_front, d) - self_a
+        jerk = k.follower_acc(idx, new_front, d) - self_a
         ok = ok & ~(jerk < LANE_CHANGE_MIN_ACC_GAIN)
         new_target = xp.where(ok, cand, new_target)
     target_lane = xp.copy(s.target_lane)
@@ -181,16 +149,7 @@ def mobil(xp: Any, s: TrafficState, front: Any, rear: Any, cfg: HighwayConfig) -
     return target_lane, timer
 
 
-def _idm_pair(xp: Any, s: TrafficState, b: Any, i: Any, f: Any, delta: Any) -> Any:
-    """IDM acceleration of vehicles (b, i) behind vehicles (b, f) (f = -1: free road), 1-D arrays."""
-    fc = xp.where(f >= 0, f, 0)
-    return idm_acceleration(
-        xp, s.speed[b, i], s.target_speed[b, i], s.heading[b, i], delta,
-        f >= 0, s.x[b, fc] - s.x[b, i], s.speed[b, fc], s.heading[b, fc],
-    )  # fmt: skip
-
-
-def abort_lane_changes(xp: Any, s: TrafficState, decided_target: Any) -> Any:
+def abort_lane_changes(xp: Any, s: TrafficState, k: Kin, decided_target: Any) -> Any:
     """Abort a lane change if another vehicle merging into the same lane is within our desired gap ahead.
 
     highway-env checks vehicles in road order, seeing this sub-step's decisions of the vehicles before it:
@@ -208,7 +167,9 @@ def abort_lane_changes(xp: Any, s: TrafficState, decided_target: Any) -> Any:
     others = xp.arange(n)[None, :]
     others_target = xp.where(others < i[:, None], decided_target[b], s.target_lane[b])  # (C, N)
     dx = s.x[b] - s.x[b, i][:, None]
-    gap = desired_gap(xp, s.speed[b, i][:, None], s.heading[b, i][:, None], s.speed[b], s.heading[b])
+    gap = desired_gap(
+        xp, s.speed[b, i][:, None], k.c[b, i][:, None], k.sin[b, i][:, None], s.speed[b], k.c[b], k.sin[b]
+    )
     blocking = (
         (others != i[:, None]) & (s.lane[b] != target) & (others_target == target) & (dx > 0) & (dx < gap)
     )
@@ -261,16 +222,24 @@ def steering_control(xp: Any, s: TrafficState, target_lane: Any) -> Any:
 # ---------------------------------------------------------------------------------------------------
 def act(xp: Any, s: TrafficState, cfg: HighwayConfig) -> tuple[TrafficState, Any, Any]:
     """Every vehicle decides (highway-env ``road.act()``): returns (state with new targets, steering, acc)."""
-    front, rear = neighbour_table(xp, s.x, s.y, cfg.lanes_count)
-    decided, timer = mobil(xp, s, front, rear, cfg)
-    target_lane = abort_lane_changes(xp, s, decided)
+    b, n = s.x.shape
+    k = Kin(xp, s)
+    nb = neighbours(xp, s.x, s.y, cfg.lanes_count)
+    decided, timer = mobil(xp, s, k, nb, cfg)
+    target_lane = abort_lane_changes(xp, s, k, decided)
     s = s.replace(target_lane=target_lane, timer=timer)
-    acc = idm_behind(xp, s, lookup(xp, front, s.lane), s.delta)
-    acc_target = idm_behind(xp, s, lookup(xp, front, target_lane), s.delta)
-    acc = xp.where(s.lane != target_lane, xp.minimum(acc, acc_target), acc)
+    k.s = s
+    flat = xp.arange(b)[:, None] * n + xp.arange(n)[None, :]
+    acc = k.follower_acc(flat, nb.dense(xp, nb.front, s.lane), s.delta)
+    # while changing lane, also keep distance to the front vehicle on the target lane
+    npc = xp.arange(n)[None, :] != EGO
+    eb, ei = xp.nonzero(npc & ~s.crashed & (s.lane != target_lane))
+    if eb.shape[0] > 0:
+        idx = eb * n + ei
+        front = nb.query(xp, nb.front, eb, xp.take(target_lane, idx), ei)
+        acc[eb, ei] = xp.minimum(xp.take(acc, idx), k.follower_acc(idx, front, xp.take(s.delta, idx)))
     acc = xp.clip(acc, -ACC_MAX, ACC_MAX)
-    is_ego = xp.arange(s.num_vehicles)[None, :] == EGO
-    acc = xp.where(is_ego, KP_A * (s.target_speed - s.speed), acc)
+    acc[:, EGO] = KP_A * (s.target_speed[:, EGO] - s.speed[:, EGO])
     return s, steering_control(xp, s, target_lane), acc
 
 

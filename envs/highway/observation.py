@@ -73,7 +73,7 @@ class Kinematics:
         present = xp.take_along_axis(visible, nearest, axis=1)
         y_range = LANE_WIDTH * cfg.lanes_count
         rows = [
-            xp.where(present, 1.0, 0.0),
+            xp.astype(present, xp.float),
             xp.clip(
                 _lmap(xp.take_along_axis(dx, nearest, 1), -PERCEPTION_DISTANCE, PERCEPTION_DISTANCE), -1, 1
             ),
@@ -127,7 +127,7 @@ class OccupancyGrid:
         rel_vx = xp.take_along_axis(vx - vx[:, :1], w, axis=1)
         rel_vy = xp.take_along_axis(vy - vy[:, :1], w, axis=1)
         occupied = occupied.reshape(b, cells)
-        presence = xp.where(occupied, 1.0, 0.0)
+        presence = xp.astype(occupied, xp.float)
         gvx = xp.where(occupied, xp.clip(_lmap(rel_vx, -2 * MAX_SPEED, 2 * MAX_SPEED), -1, 1), 0.0)
         gvy = xp.where(occupied, xp.clip(_lmap(rel_vy, -2 * MAX_SPEED, 2 * MAX_SPEED), -1, 1), 0.0)
         on_road = self._on_road(xp, s, cfg).reshape(b, cells)
@@ -148,7 +148,7 @@ class OccupancyGrid:
         lane_y = xp.astype(xp.arange(cfg.lanes_count), xp.float) * LANE_WIDTH
         j = xp.astype(xp.floor((lane_y[None, :] - ey + GRID_HALF_SIZE) / GRID_STEP), xp.int)  # (B, L)
         col_hit = xp.any(j[:, :, None] == cols[None, None, :], axis=1)  # (B, 11) y cells with a lane
-        return xp.where(row_hit[:, :, None] & col_hit[:, None, :], 1.0, 0.0)
+        return xp.astype(row_hit[:, :, None] & col_hit[:, None, :], xp.float)
 
 
 #: The closed registry of observation types, keyed by ``HighwayConfig.observation``.

@@ -35,10 +35,10 @@ def reward_terms(xp: Any, s: TrafficState, cfg: HighwayConfig) -> dict[str, Any]
     scaled_speed = 0 + (forward_speed - lo) * (1 - 0) / (hi - lo)
     lane = xp.astype(s.target_lane[:, EGO], s.x.dtype)
     return {
-        "collision_reward": xp.where(s.crashed[:, EGO], 1.0, 0.0),
+        "collision_reward": xp.astype(s.crashed[:, EGO], xp.float),
         "right_lane_reward": lane / max(cfg.lanes_count - 1, 1),
         "high_speed_reward": xp.clip(scaled_speed, 0, 1),
-        "on_road_reward": xp.where(on_road(xp, s), 1.0, 0.0),
+        "on_road_reward": xp.astype(on_road(xp, s), xp.float),
     }
 
 

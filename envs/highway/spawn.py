@@ -62,5 +62,5 @@ def spawn(xp: Any, rng: Any, cfg: HighwayConfig, num_envs: int) -> TrafficState:
         target_lane=lane,
         crashed=xp.zeros((b, n), dtype=xp.bool),
         has_impact=xp.zeros((b, n), dtype=xp.bool),
-        time=xp.zeros((b,)),
+        time=xp.zeros((b,), dtype=xp.time),
     )
