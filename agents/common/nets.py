@@ -1,0 +1,93 @@
+"""Networks shared by the deep agents: an MLP torso, a (dueling) Q head, an actor-critic pair.
+
+Observations of any Box shape are flattened: highway's Kinematics ``(5, 5)`` becomes 25 inputs.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU, "silu": nn.SiLU}
+
+
+def activation(name: str) -> type[nn.Module]:
+    if name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; valid: {', '.join(ACTIVATIONS)}")
+    return ACTIVATIONS[name]
+
+
+def mlp(in_dim: int, hidden: tuple[int, ...], act: str, out_dim: int | None = None) -> nn.Sequential:
+    """``in_dim → hidden[0] → ... → hidden[-1] (→ out_dim)`` with ``act`` between layers."""
+    layers: list[nn.Module] = []
+    last = in_dim
+    for width in hidden:
+        layers += [nn.Linear(last, width), activation(act)()]
+        last = width
+    if out_dim is not None:
+        layers.append(nn.Linear(last, out_dim))
+    return nn.Sequential(*layers)
+
+
+def orthogonal_init(module: nn.Module, gain: float = math.sqrt(2)) -> None:
+    """CleanRL's ``layer_init`` for every Linear: orthogonal weights, zero bias."""
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.orthogonal_(m.weight, gain)
+            nn.init.zeros_(m.bias)
+
+
+class QNetwork(nn.Module):
+    """Q(s, ·) for Discrete actions; with ``dueling`` it is V(s) + A(s, a) - mean_a A(s, a)."""
+
+    def __init__(
+        self, obs_dim: int, n_actions: int, hidden: tuple[int, ...], act: str, dueling: bool
+    ) -> None:
+        super().__init__()
+        self.dueling = dueling
+        self.torso = mlp(obs_dim, hidden[:-1], act)
+        width = hidden[-2] if len(hidden) > 1 else obs_dim
+        head = hidden[-1]
+        self.advantage = mlp(width, (head,), act, n_actions)
+        self.value = mlp(width, (head,), act, 1) if dueling else None
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        x = self.torso(obs.flatten(1))  # (B, hidden[-2])
+        adv = self.advantage(x)  # (B, A)
+        if self.value is None:
+            return adv
+        return self.value(x) + adv - adv.mean(dim=1, keepdim=True)  # (B, A)
+
+
+class ActorCritic(nn.Module):
+    """Separate policy and value MLPs (no shared torso), initialised as in CleanRL's PPO."""
+
+    def __init__(self, obs_dim: int, n_actions: int, hidden: tuple[int, ...], act: str) -> None:
+        super().__init__()
+        self.actor = mlp(obs_dim, hidden, act, n_actions)
+        self.critic = mlp(obs_dim, hidden, act, 1)
+        orthogonal_init(self)
+        nn.init.orthogonal_(self.actor[-1].weight, 0.01)  # near-uniform initial policy
+        nn.init.orthogonal_(self.critic[-1].weight, 1.0)
+
+    def value(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.critic(obs.flatten(1)).squeeze(-1)  # (B,)
+
+    def logits(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.actor(obs.flatten(1))  # (B, A)
+
+    def act(self, obs: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, ...]:
+        """Sample ``(action, log_prob, value)`` for a batch; sampling uses ``generator`` for reproducibility."""
+        logits = self.logits(obs)  # (B, A)
+        probs = torch.softmax(logits, dim=-1)
+        action = torch.multinomial(probs, 1, generator=generator).squeeze(-1)  # (B,)
+        log_prob = torch.log_softmax(logits, dim=-1).gather(1, action[:, None]).squeeze(1)
+        return action, log_prob, self.value(obs)
+
+    def evaluate(self, obs: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """``(log_prob(action), entropy, value)`` for a minibatch."""
+        log_probs = torch.log_softmax(self.logits(obs), dim=-1)  # (B, A)
+        entropy = -(log_probs.exp() * log_probs).sum(-1)  # (B,)
+        return log_probs.gather(1, action[:, None]).squeeze(1), entropy, self.value(obs)
