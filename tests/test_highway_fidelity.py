@@ -116,3 +116,18 @@ def test_float32_batch_matches_single_env(preset: str) -> None:
             assert abs(vec_r[k] - r) <= REWARD_TOL
             assert (bool(vec_term[k]), bool(vec_info["crashed"][k])) == (term, info["crashed"])
             done[k] = term or trunc
+
+
+@pytest.mark.parametrize("preset, seeds", [("highway-fast", range(6)), ("highway", range(1))])
+def test_occupancy_grid_matches_highway_env(preset: str, seeds) -> None:
+    """highway-env's default OccupancyGrid (4 x 11 x 11) from the same scenes, step by step."""
+    for seed in seeds:
+        he = gym.make(HIGHWAY_ENV_IDS[preset], config={"observation": {"type": "OccupancyGrid"}}).unwrapped
+        he.reset(seed=seed)
+        ours = HighwayEnv(preset, observation="occupancy_grid")
+        obs, _ = ours.reset(options={"scene": scene_from_highway_env(he)})
+        np.testing.assert_allclose(obs, he.observation_type.observe(), atol=OBS_TOL)
+        for action in _actions("random", seed)[:4]:
+            he_obs, *_ = he.step(action)
+            obs, *_ = ours.step(action)
+            np.testing.assert_allclose(obs, he_obs, atol=OBS_TOL)

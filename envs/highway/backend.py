@@ -105,8 +105,9 @@ class NumpyOps:
         """``out[r] = value[r']`` of the nearest ``r' > r`` (``reverse``; else ``r' < r``) along axis 0 with
         ``member[r']`` set, -1 if none. ``member`` (N, ...) bool, ``value`` (N, ...) broadcastable."""
         n = member.shape[0]
-        out = np.empty(member.shape, dtype=self.int)
-        last = np.full(member.shape[1:], -1, dtype=self.int)
+        small = np.int16 if n < 2**15 else self.int  # vehicle indexes: halve the memory traffic
+        out = np.empty(member.shape, dtype=small)
+        last = np.full(member.shape[1:], -1, dtype=small)
         for r in range(n - 1, -1, -1) if reverse else range(n):
             out[r] = last
             np.copyto(last, value[r], where=member[r])

@@ -78,7 +78,7 @@ def idm_acceleration(
 ) -> Any:  # fmt: skip
     """IDM acceleration [m/s2] of a vehicle; ``delta`` is the exponent of the vehicle *computing* it."""
     target = xp.clip(target_speed, 0, SPEED_LIMIT)
-    acc = COMFORT_ACC_MAX * (1 - xp.power(xp.maximum(speed, 0) / xp.abs(not_zero(xp, target)), delta))
+    acc = COMFORT_ACC_MAX * (1 - xp.power(xp.clip(speed, 0, None) / xp.abs(not_zero(xp, target)), delta))
     gap = desired_gap(xp, speed, c, s, front_speed, front_c, front_s)
     braking = COMFORT_ACC_MAX * xp.power(gap / not_zero(xp, front_dx), 2)
     return xp.where(has_front, acc - braking, acc)

@@ -6,7 +6,9 @@ arrays of the chosen backend. It knows nothing of Gymnasium's API; ``env.py`` an
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -19,6 +21,9 @@ from envs.highway.observation import get_observation
 from envs.highway.spawn import spawn
 from envs.highway.state import EGO, FLOAT_FIELDS, VEHICLE_FIELDS, Scene, TrafficState
 
+#: NumPy batches of at least 2 * MIN_ENVS_PER_THREAD envs are stepped by this many threads
+DEFAULT_THREADS = int(os.environ.get("AUTODRIVE_HIGHWAY_THREADS", "2"))
+MIN_ENVS_PER_THREAD = 128
 NUM_ACTIONS = 5  # DiscreteMetaAction: LANE_LEFT, IDLE, LANE_RIGHT, FASTER, SLOWER
 ACTION_NAMES = ("LANE_LEFT", "IDLE", "LANE_RIGHT", "FASTER", "SLOWER")
 IDLE = 1
@@ -35,6 +40,8 @@ class HighwaySim:
         self.xp = xp
         self.observation = get_observation(cfg.observation)
         self.state: TrafficState | None = None
+        self.threads = min(DEFAULT_THREADS, os.cpu_count() or 1)
+        self._pool: ThreadPoolExecutor | None = None
 
     # state ----------------------------------------------------------------------------------------
     def spawn(self, rng: Any, num_envs: int | None = None) -> TrafficState:
@@ -86,7 +93,26 @@ class HighwaySim:
         return obs, reward, rewards.terminated(xp, s, cfg), rewards.truncated(xp, s, cfg), info
 
     def step(self, state: TrafficState, action: Any) -> TrafficState:
-        return policy_step(self.xp, state, action, self.cfg)
+        """Advance every env by one policy step. On NumPy, large batches are cut into ``threads`` slices
+        stepped in parallel threads (NumPy releases the GIL inside its loops); envs are independent, so
+        the result does not depend on the slicing."""
+        if self.threads <= 1 or self.xp.name != "numpy" or self.num_envs < 2 * MIN_ENVS_PER_THREAD:
+            return policy_step(self.xp, state, action, self.cfg)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="highway")
+        bounds = np.linspace(0, state.num_envs, self.threads + 1).astype(int)
+        parts = list(
+            self._pool.map(
+                lambda lo_hi: policy_step(
+                    self.xp, _slice(state, *lo_hi), action[lo_hi[0] : lo_hi[1]], self.cfg
+                ),
+                zip(bounds[:-1], bounds[1:]),
+            )
+        )
+        fields = {
+            name: np.concatenate([getattr(p, name) for p in parts]) for name in (*VEHICLE_FIELDS, "time")
+        }
+        return TrafficState(**fields)
 
     def check_state(self, s: TrafficState) -> None:
         """Raise if the physics produced non-finite numbers (never return a silently wrong step)."""
@@ -94,6 +120,10 @@ class HighwaySim:
         bad = [name for name in FLOAT_FIELDS if not bool(xp.scalar(xp.all(xp.isfinite(getattr(s, name)))))]
         if bad:
             raise FloatingPointError(f"highway state became non-finite in {bad}; please report the scene")
+
+
+def _slice(s: TrafficState, lo: int, hi: int) -> TrafficState:
+    return TrafficState(**{name: getattr(s, name)[lo:hi] for name in (*VEHICLE_FIELDS, "time")})
 
 
 def validate_actions(xp: NumpyOps | TorchOps, actions: Any, num_envs: int) -> Any:

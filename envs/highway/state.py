@@ -130,9 +130,7 @@ class Scene:
             name: xp.asarray(np.asarray(getattr(self, name))[None], dtype=dtypes[name])
             for name in VEHICLE_FIELDS
         }
-        return TrafficState(
-            **fields, time=xp.asarray(np.array([self.time], dtype=np.float64), dtype=xp.float)
-        )
+        return TrafficState(**fields, time=xp.asarray(np.array([self.time], dtype=np.float64), dtype=xp.time))
 
     @classmethod
     def from_state(cls, xp: Any, state: TrafficState, config: HighwayConfig, env_index: int = 0) -> Scene:

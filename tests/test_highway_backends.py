@@ -1,0 +1,81 @@
+"""The torch backend (tested on CPU; the same code runs on CUDA) against the NumPy backend."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from envs.highway.env import HighwayEnv  # noqa: E402
+from envs.highway.vector import HighwayVectorEnv  # noqa: E402
+
+
+def _scenes(preset: str, count: int) -> list:
+    scenes = []
+    for seed in range(count):
+        env = HighwayEnv(preset)
+        env.reset(seed=seed)
+        scenes.append(env.scene())
+    return scenes
+
+
+def _compare(preset: str, device: str) -> None:
+    scenes = _scenes(preset, 6)
+    ref = HighwayVectorEnv(6, preset=preset)
+    tor = HighwayVectorEnv(6, preset=preset, device=device, backend="torch")
+    ref_obs, _ = ref.reset(options={"scene": scenes})
+    tor_obs, tor_info = tor.reset(options={"scene": scenes})
+    assert isinstance(tor_obs, torch.Tensor) and tor_obs.dtype == torch.float32
+    assert isinstance(tor_info["rewards"]["high_speed_reward"], torch.Tensor)
+    np.testing.assert_allclose(tor_obs.cpu().numpy(), ref_obs, atol=1e-5)
+    rng = np.random.default_rng(0)
+    live = np.ones(6, dtype=bool)  # after an autoreset the two backends draw different episodes
+    for _ in range(10):
+        actions = rng.integers(5, size=6)
+        r_obs, r_rew, r_term, r_trunc, r_info = ref.step(actions)
+        t_obs, t_rew, t_term, t_trunc, t_info = tor.step(torch.as_tensor(actions, device=device))
+        assert t_rew.dtype == torch.float32 and t_term.dtype == torch.bool and t_obs.device.type == device
+        np.testing.assert_allclose(t_obs.cpu().numpy()[live], r_obs[live], atol=1e-4)
+        np.testing.assert_allclose(t_rew.cpu().numpy()[live], r_rew[live], atol=1e-4)
+        np.testing.assert_array_equal(t_term.cpu().numpy()[live], r_term[live])
+        np.testing.assert_array_equal(t_info["crashed"].cpu().numpy()[live], r_info["crashed"][live])
+        live &= ~(r_term | r_trunc)
+
+
+@pytest.mark.parametrize("preset", ["highway", "highway-fast"])
+def test_torch_cpu_backend_matches_numpy(preset: str) -> None:
+    _compare(preset, "cpu")
+
+
+def test_torch_backend_rejects_numpy_float_actions() -> None:
+    env = HighwayVectorEnv(3, preset="highway-fast", backend="torch")
+    env.reset(seed=0)
+    with pytest.raises(TypeError):
+        env.step(torch.ones(3))
+    obs, reward, term, trunc, info = env.step(torch.ones(3, dtype=torch.int64))
+    assert obs.shape == (3, 5, 5) and reward.shape == (3,)
+
+
+def test_torch_autoreset_and_seeding() -> None:
+    def rollout() -> list:
+        env = HighwayVectorEnv(4, preset="highway-fast", backend="torch", duration=2)
+        out = [env.reset(seed=3)[0]]
+        for _ in range(5):
+            out.append(env.step(torch.full((4,), 3, dtype=torch.int64))[0])
+        return out
+
+    assert all(torch.equal(a, b) for a, b in zip(rollout(), rollout()))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("preset", ["highway", "highway-fast"])
+def test_cuda_backend_matches_numpy(preset: str) -> None:
+    _compare(preset, "cuda")
+
+
+@pytest.mark.gpu
+def test_cuda_device_selects_torch() -> None:
+    env = HighwayVectorEnv(8, preset="highway-fast", device="cuda")
+    obs, _ = env.reset(seed=0)
+    assert obs.is_cuda
