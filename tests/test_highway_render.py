@@ -1,0 +1,70 @@
+"""Rendering: rgb_array frames, a headless human window, and Gymnasium's RecordVideo."""
+
+from __future__ import annotations
+
+import os
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import envs  # noqa: F401
+
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+IDS = ["autodrive/Highway-v0", "autodrive/HighwayFast-v0"]
+
+
+@pytest.mark.parametrize("env_id", IDS)
+def test_rgb_array_follows_the_ego(env_id: str) -> None:
+    env = gym.make(env_id, render_mode="rgb_array")
+    env.reset(seed=0)
+    first = env.render()
+    assert first.shape == (150, 600, 3) and first.dtype == np.uint8
+    for _ in range(3):
+        env.step(3)
+    frame = env.render()
+    ego_green = np.all(frame == (50, 200, 0), axis=-1)
+    assert ego_green.any()
+    cols = np.nonzero(ego_green.any(axis=0))[0]
+    assert 0.2 * 600 < cols.mean() < 0.4 * 600  # ego kept at centering_position (0.3)
+    env.close()
+
+
+def test_human_mode_headless() -> None:
+    env = gym.make("autodrive/HighwayFast-v0", render_mode="human")
+    env.reset(seed=0)
+    env.step(1)
+    assert env.render() is None
+    env.close()
+
+
+def test_render_without_mode_warns() -> None:
+    env = gym.make("autodrive/HighwayFast-v0")
+    env.reset(seed=0)
+    with pytest.warns(UserWarning):
+        assert env.render() is None
+
+
+def test_vector_env_renders_env_zero() -> None:
+    venv = gym.make_vec(
+        "autodrive/HighwayFast-v0",
+        num_envs=2,
+        vectorization_mode="vector_entry_point",
+        render_mode="rgb_array",
+    )
+    venv.reset(seed=0)
+    assert venv.render().shape == (150, 600, 3)
+
+
+def test_record_video(tmp_path) -> None:
+    pytest.importorskip("moviepy")
+    env = gym.wrappers.RecordVideo(
+        gym.make("autodrive/HighwayFast-v0", render_mode="rgb_array"),
+        str(tmp_path),
+        episode_trigger=lambda e: True,
+    )
+    env.reset(seed=0)
+    for _ in range(3):
+        env.step(1)
+    env.close()
+    assert list(tmp_path.glob("*.mp4"))
