@@ -124,26 +124,31 @@ def mobil(xp: Any, s: TrafficState, k: Kin, nb: Neighbours, cfg: HighwayConfig) 
     c, sn = xp.take(k.c, idx), xp.take(k.sin, idx)
     lane = xp.take(s.lane, idx)
     self_a = k.follower_acc(idx, nb.query(xp, nb.front, b, lane, i), d)
-    new_target = lane
-    for side in (-1, 1):  # highway-env's side_lanes order: left first, then right (right wins if both pass)
-        cand = xp.clip(lane + side, 0, cfg.lanes_count - 1)
-        ok = (
-            (lane + side >= 0)
-            & (lane + side < cfg.lanes_count)
-            & is_reachable(xp, x, y, cand)
-            & (xp.abs(v) >= 1)
-        )
-        new_front, new_rear = nb.query(xp, nb.front, b, cand, i), nb.query(xp, nb.rear, b, cand, i)
-        # Is the manoeuvre unsafe for the new follower? (it brakes behind us, with our IDM exponent)
-        r = b * n + xp.where(new_rear >= 0, new_rear, 0)
-        new_rear_pred_a = idm_acceleration(
-            xp, xp.take(s.speed, r), xp.take(s.target_speed, r), xp.take(k.c, r), xp.take(k.sin, r), d,
-            new_rear >= 0, x - xp.take(s.x, r), v, c, sn,
-        )  # fmt: skip
-        ok = ok & ~((new_rear >= 0) & (new_rear_pred_a < -LANE_CHANGE_MAX_BRAKING_IMPOSED))
-        jerk = k.follower_acc(idx, new_front, d) - self_a
-        ok = ok & ~(jerk < LANE_CHANGE_MIN_ACC_GAIN)
-        new_target = xp.where(ok, cand, new_target)
+    # both side lanes in one pass: left candidates first, then right (highway-env's side_lanes order)
+    q = b.shape[0]
+    side = xp.concatenate([lane - 1, lane + 1])
+    b2, i2, idx2 = xp.concatenate([b, b]), xp.concatenate([i, i]), xp.concatenate([idx, idx])
+    x2, y2, v2, d2 = (
+        xp.concatenate([x, x]),
+        xp.concatenate([y, y]),
+        xp.concatenate([v, v]),
+        xp.concatenate([d, d]),
+    )
+    c2, s2 = xp.concatenate([c, c]), xp.concatenate([sn, sn])
+    cand = xp.clip(side, 0, cfg.lanes_count - 1)
+    ok = (side >= 0) & (side < cfg.lanes_count) & is_reachable(xp, x2, y2, cand) & (xp.abs(v2) >= 1)
+    new_front, new_rear = nb.query(xp, nb.front, b2, cand, i2), nb.query(xp, nb.rear, b2, cand, i2)
+    # Is the manoeuvre unsafe for the new follower? (it brakes behind us, with our IDM exponent)
+    r = b2 * n + xp.where(new_rear >= 0, new_rear, 0)
+    new_rear_pred_a = idm_acceleration(
+        xp, xp.take(s.speed, r), xp.take(s.target_speed, r), xp.take(k.c, r), xp.take(k.sin, r), d2,
+        new_rear >= 0, x2 - xp.take(s.x, r), v2, c2, s2,
+    )  # fmt: skip
+    ok = ok & ~((new_rear >= 0) & (new_rear_pred_a < -LANE_CHANGE_MAX_BRAKING_IMPOSED))
+    jerk = k.follower_acc(idx2, new_front, d2) - xp.concatenate([self_a, self_a])
+    ok = ok & ~(jerk < LANE_CHANGE_MIN_ACC_GAIN)
+    # the right lane, evaluated last, wins when both qualify
+    new_target = xp.where(ok[q:], cand[q:], xp.where(ok[:q], cand[:q], lane))
     target_lane = xp.copy(s.target_lane)
     target_lane[b, i] = new_target
     return target_lane, timer
