@@ -7,7 +7,7 @@ import difflib
 from dataclasses import dataclass
 from typing import Any
 
-OBSERVATIONS = ("index", "grid", "rgb")
+OBSERVATIONS = ("index", "grid", "rgb", "camera", "camera_gray")
 
 
 @dataclass(frozen=True)
@@ -21,8 +21,8 @@ class GridWorldConfig:
     goal_reward: float = 1.0  # reward of the step that enters a goal (terminates)
     hazard_reward: float = -1.0  # reward of the step that enters a hazard (terminates)
     max_steps: int = 200  # truncation after this many steps
-    observation: str = "index"  # index | grid | rgb
-    cell_pixels: int = 8  # [px] size of a cell in the rgb observation
+    observation: str = "index"  # index | grid | rgb | camera | camera_gray
+    cell_pixels: int = 8  # [px] size of a cell in the rgb and camera observations
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.slip < 1.0:
