@@ -11,7 +11,7 @@ tie-breaks) and (2) chained MOBIL aborts of three vehicles merging into one lane
 (``dynamics.abort_lane_changes``). The float32 CPU batch is checked against the single env below
 within the same tolerances.
 
-The default run checks all 20 highway-fast scenes and 4 highway-v0 scenes (highway-env's highway-v0
+The default run checks all 20 highway-fast scenes and 2 highway-v0 scenes (highway-env's highway-v0
 steps ~6 times a second); ``-m slow`` runs all 20 highway-v0 scenes.
 """
 
