@@ -129,17 +129,21 @@ def run(args: argparse.Namespace) -> dict:
     for n in sizes:
         value = vector_env_rate(OURS["highway-fast"], n, seconds)
         record(f"ours HighwayFast (CPU batch, {n} envs)", value, "highway-fast", num_envs=n)
+    import torch
+
+    # torch's CPU thread pool spins badly when the cores are shared (30x slower under load): one thread
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     for n in (16, 1024):
         value = vector_env_rate(OURS["highway-fast"], n, seconds, backend="torch")
         record(
-            f"ours HighwayFast (torch CPU backend, {n} envs)",
+            f"ours HighwayFast (torch CPU, 1 thread, {n} envs)",
             value,
             "highway-fast",
             num_envs=n,
             backend="torch-cpu",
         )
-
-    import torch
+    torch.set_num_threads(threads)
 
     if torch.cuda.is_available():
         result["cuda_device"] = torch.cuda.get_device_name(0)
