@@ -1,0 +1,352 @@
+"""stable-baselines3's DQN and PPO on any of our envs, with our run directory, logging and checkpoints.
+
+``--algo sb3-dqn|sb3-ppo`` trains SB3's own algorithm. Our natively batched envs reach SB3 through
+:class:`SB3VecEnv`, an SB3 ``VecEnv`` over a Gymnasium vector env, so SB3 users get the batched
+simulator's speed; other ids use SB3's ``DummyVecEnv``. Weights and checkpoints are safetensors (SB3's
+``.zip`` pickles parts of the model, so it is not used). Checkpoints hold the policy and optimizer;
+SB3's replay buffer is not checkpointed (a resumed sb3-dqn refills it while it keeps learning).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from agents.base import Algorithm, TrainSpec
+from agents.common.checkpoint import load_checkpoint, save_checkpoint
+from agents.common.envs import check_env_id, is_torch, to_numpy
+from agents.common.io import load_arrays, load_metadata, save_arrays
+from agents.common.nets import activation
+from agents.common.schedules import crossed
+from agents.common.torch_utils import (
+    load_module_arrays,
+    load_optimizer_arrays,
+    module_arrays,
+    optimizer_arrays,
+    rng_arrays,
+    set_rng_arrays,
+)
+
+# --- configs (fields are SB3's constructor arguments, plus our run settings) -----------------------
+
+
+@dataclass(frozen=True)
+class SB3DQNConfig:
+    total_steps: int = 100_000
+    num_envs: int = 1
+    learning_rate: float = 1e-4
+    buffer_size: int = 1_000_000
+    learning_starts: int = 100
+    batch_size: int = 32
+    tau: float = 1.0
+    gamma: float = 0.99
+    train_freq: int = 4  # env steps (per env) between training phases
+    gradient_steps: int = 1
+    target_update_interval: int = 10_000
+    exploration_fraction: float = 0.1
+    exploration_initial_eps: float = 1.0
+    exploration_final_eps: float = 0.05
+    max_grad_norm: float = 10.0
+    net_arch: tuple[int, ...] = (64, 64)
+    activation: str = "relu"
+    log_interval: int = 5_000
+    checkpoint_interval: int = 50_000
+    cpu_threads: int = 1  # torch intra-op threads on CPU: small MLPs run fastest on one
+
+    def __post_init__(self) -> None:
+        activation(self.activation)
+        if self.train_freq < 1 or self.batch_size < 1:
+            raise ValueError("train_freq and batch_size must be >= 1")
+
+
+@dataclass(frozen=True)
+class SB3PPOConfig:
+    total_steps: int = 100_000
+    num_envs: int = 1
+    learning_rate: float = 3e-4
+    n_steps: int = 2048
+    batch_size: int = 64
+    n_epochs: int = 10
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    clip_range: float = 0.2
+    ent_coef: float = 0.0
+    vf_coef: float = 0.5
+    max_grad_norm: float = 0.5
+    net_arch: tuple[int, ...] = (64, 64)
+    activation: str = "tanh"
+    log_interval: int = 5_000
+    checkpoint_interval: int = 50_000
+    cpu_threads: int = 1  # torch intra-op threads on CPU: small MLPs run fastest on one
+
+    def __post_init__(self) -> None:
+        activation(self.activation)
+        if self.n_steps < 1 or self.batch_size < 1:
+            raise ValueError("n_steps and batch_size must be >= 1")
+
+
+RUN_FIELDS = (
+    "total_steps",
+    "num_envs",
+    "log_interval",
+    "checkpoint_interval",
+    "cpu_threads",
+    "net_arch",
+    "activation",
+)
+
+
+# --- a stable-baselines3 VecEnv over a Gymnasium vector env -----------------------------------------
+
+
+def _vec_env_base():
+    from stable_baselines3.common.vec_env import VecEnv
+
+    return VecEnv
+
+
+class SB3VecEnv(_vec_env_base()):
+    """SB3's ``VecEnv`` API over a Gymnasium vector env that supports ``reset(options={"reset_mask": m})``.
+
+    SB3 expects envs that finished to be reset within the same ``step`` (returning the reset observation,
+    with the final one in ``info["terminal_observation"]`` and ``TimeLimit.truncated`` for time limits);
+    Gymnasium's NEXT_STEP vector envs reset on the following step, so finished envs are reset here with
+    a masked partial reset. Tensors from a torch-backend env are converted to NumPy for SB3.
+    """
+
+    def __init__(self, venv: gym.vector.VectorEnv) -> None:
+        self.venv = venv
+        super().__init__(venv.num_envs, venv.single_observation_space, venv.single_action_space)
+        self._actions: np.ndarray | None = None
+        self._seed: int | None = None
+
+    def reset(self) -> np.ndarray:
+        obs, _ = self.venv.reset(seed=self._seed)
+        self._seed = None
+        return to_numpy(obs).copy()
+
+    def step_async(self, actions: np.ndarray) -> None:
+        self._actions = np.asarray(actions, dtype=np.int64)
+
+    def step_wait(self):
+        obs, reward, terminated, truncated, infos = self.venv.step(self._actions)
+        obs, reward = to_numpy(obs).copy(), to_numpy(reward).astype(np.float32)
+        terminated, truncated = to_numpy(terminated).astype(bool), to_numpy(truncated).astype(bool)
+        done = terminated | truncated
+        crashed = infos.get("crashed")
+        crashed = to_numpy(crashed).astype(bool) if crashed is not None else None
+        info_list: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
+        if crashed is not None:
+            for i in range(self.num_envs):
+                info_list[i]["crashed"] = bool(crashed[i])
+        if done.any():
+            for i in np.flatnonzero(done):
+                info_list[i]["terminal_observation"] = obs[i].copy()
+                info_list[i]["TimeLimit.truncated"] = bool(truncated[i] and not terminated[i])
+            reset_obs, _ = self.venv.reset(options={"reset_mask": done})
+            obs[done] = to_numpy(reset_obs)[done]
+        return obs, reward, done, info_list
+
+    def close(self) -> None:
+        self.venv.close()
+
+    def get_attr(self, attr_name: str, indices=None) -> list[Any]:
+        return [getattr(self.venv, attr_name, None)] * len(self._get_indices(indices))
+
+    def set_attr(self, attr_name: str, value: Any, indices=None) -> None:
+        setattr(self.venv, attr_name, value)
+
+    def env_method(self, method_name: str, *args, indices=None, **kwargs) -> list[Any]:
+        return [getattr(self.venv, method_name)(*args, **kwargs)] * len(self._get_indices(indices))
+
+    def env_is_wrapped(self, wrapper_class, indices=None) -> list[bool]:
+        return [False] * len(self._get_indices(indices))
+
+    def seed(self, seed: int | None = None):
+        self._seed = seed
+        return [seed] * self.num_envs
+
+
+def supports_reset_mask(venv: gym.vector.VectorEnv) -> bool:
+    """Whether ``venv`` can reset a subset of its envs (Gymnasium's ``reset_mask`` option)."""
+    venv.reset(seed=0)
+    mask = np.zeros(venv.num_envs, dtype=bool)
+    mask[0] = True
+    try:
+        venv.reset(options={"reset_mask": mask})
+    except (ValueError, TypeError, KeyError):
+        return False
+    return True
+
+
+def make_sb3_env(env_id: str, num_envs: int, seed: int, env_kwargs: dict):
+    """Our batched env through :class:`SB3VecEnv` when it supports partial resets, else SB3's DummyVecEnv."""
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.vec_env import VecMonitor
+
+    spec = check_env_id(env_id)
+    if spec.vector_entry_point is not None:
+        venv = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", **env_kwargs)
+        if supports_reset_mask(venv):
+            env = SB3VecEnv(venv)
+            env.seed(seed)
+            return VecMonitor(env)
+        venv.close()
+    return make_vec_env(env_id, n_envs=num_envs, seed=seed, env_kwargs=env_kwargs)
+
+
+# --- training ---------------------------------------------------------------------------------------
+
+
+def _sb3_kwargs(hp) -> dict[str, Any]:
+    kwargs = {k: v for k, v in asdict(hp).items() if k not in RUN_FIELDS}
+    kwargs["policy_kwargs"] = {"net_arch": list(hp.net_arch), "activation_fn": activation(hp.activation)}
+    return kwargs
+
+
+def _logging_callback(spec: TrainSpec, log_interval: int, checkpoint_interval: int, checkpoint):
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class RunLoggerCallback(BaseCallback):
+        """Finished episodes and scalars into our RunLogger; periodic safetensors checkpoints."""
+
+        def _on_step(self) -> bool:
+            finished = [(i["episode"], i.get("crashed")) for i in self.locals["infos"] if "episode" in i]
+            if finished:
+                crashed = [bool(c) for _, c in finished] if finished[0][1] is not None else None
+                spec.logger.add_episodes(
+                    [e["r"] for e, _ in finished], [e["l"] for e, _ in finished], crashed
+                )
+            step, prev = self.num_timesteps, self.num_timesteps - self.training_env.num_envs
+            if crossed(prev, step, log_interval):
+                scalars = {
+                    k.split("/")[-1]: v
+                    for k, v in self.logger.name_to_value.items()
+                    if k.startswith("train/")
+                }
+                spec.logger.log(step, **scalars)
+            if crossed(prev, step, checkpoint_interval):
+                checkpoint(self.model)
+            return True
+
+    return RunLoggerCallback()
+
+
+def _train(kind: str, spec: TrainSpec):
+    from stable_baselines3 import DQN as SB3DQNAlgo
+    from stable_baselines3 import PPO as SB3PPOAlgo
+
+    hp = spec.hp
+    if spec.device == "cpu":
+        torch.set_num_threads(hp.cpu_threads)
+    env = make_sb3_env(spec.env_id, spec.num_envs, spec.seed, spec.env_kwargs)
+    cls = SB3DQNAlgo if kind == "dqn" else SB3PPOAlgo
+    model = cls("MlpPolicy", env, seed=spec.seed, device=spec.device, verbose=0, **_sb3_kwargs(hp))
+
+    def checkpoint(model) -> None:
+        arrays = module_arrays("policy", model.policy) | rng_arrays()
+        opt_arrays, opt_state = optimizer_arrays("optimizer", model.policy.optimizer)
+        save_checkpoint(spec.run_dir, model.num_timesteps, arrays | opt_arrays, {"optimizer": opt_state})
+
+    ckpt = load_checkpoint(spec.run_dir) if spec.resume else None
+    if ckpt is not None:
+        step, arrays, state = ckpt
+        load_module_arrays("policy", model.policy, arrays)
+        load_optimizer_arrays("optimizer", model.policy.optimizer, arrays, state["optimizer"])
+        set_rng_arrays(arrays)
+        model.num_timesteps = step
+    remaining = spec.total_steps - model.num_timesteps
+    if remaining > 0:
+        callback = _logging_callback(spec, hp.log_interval, hp.checkpoint_interval, checkpoint)
+        model.learn(total_timesteps=remaining, callback=callback, reset_num_timesteps=ckpt is None)
+    spec.logger.log(model.num_timesteps)
+    checkpoint(model)
+    env.close()
+    obs_space = env.observation_space
+    return SB3Policy(model.policy, kind, tuple(obs_space.shape), int(env.action_space.n), hp)
+
+
+# --- policy -----------------------------------------------------------------------------------------
+
+
+class SB3Policy:
+    """An SB3 policy with our ``predict``/``save``: NumPy or tensor, one observation or a batch."""
+
+    def __init__(self, policy, kind: str, obs_shape: tuple[int, ...], n_actions: int, hp) -> None:
+        self.policy, self.kind = policy.eval(), kind
+        self.obs_shape, self.n_actions = obs_shape, n_actions
+        self.arch = {"net_arch": list(hp.net_arch), "activation": hp.activation}
+        self.device = policy.device
+
+    def predict(self, observation, state=None, episode_start=None, deterministic: bool = True):
+        obs = to_numpy(observation).astype(np.float32)
+        actions, _ = self.policy.predict(obs, deterministic=deterministic)
+        actions = np.asarray(actions, dtype=np.int64)
+        if is_torch(observation):
+            return torch.as_tensor(actions, device=observation.device), None
+        return actions, None
+
+    def save(self, run_dir: str | Path) -> Path:
+        meta = {
+            "obs_shape": json.dumps(list(self.obs_shape)),
+            "n_actions": str(self.n_actions),
+            "arch": json.dumps(self.arch),
+        }
+        return save_arrays(Path(run_dir) / f"sb3-{self.kind}.safetensors", self.policy.state_dict(), meta)
+
+
+def _load(kind: str, run_dir: Path, device: str = "cpu") -> SB3Policy:
+    from stable_baselines3.common.policies import ActorCriticPolicy
+    from stable_baselines3.dqn.policies import DQNPolicy
+
+    path = Path(run_dir) / f"sb3-{kind}.safetensors"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: the run did not finish (try --resume)")
+    meta = load_metadata(path)
+    obs_shape, n_actions, arch = (
+        tuple(json.loads(meta["obs_shape"])),
+        int(meta["n_actions"]),
+        json.loads(meta["arch"]),
+    )
+    obs_space = gym.spaces.Box(-np.inf, np.inf, obs_shape, np.float32)
+    act_space = gym.spaces.Discrete(n_actions)
+    cls = DQNPolicy if kind == "dqn" else ActorCriticPolicy
+    policy = cls(
+        obs_space,
+        act_space,
+        lambda _: 0.0,
+        net_arch=arch["net_arch"],
+        activation_fn=activation(arch["activation"]),
+    )
+    policy.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in load_arrays(path).items()})
+    hp = SB3DQNConfig(net_arch=tuple(arch["net_arch"]), activation=arch["activation"])
+    return SB3Policy(policy.to(device), kind, obs_shape, n_actions, hp)
+
+
+SB3_DQN = Algorithm(
+    name="sb3-dqn",
+    hyperparams=SB3DQNConfig,
+    train=lambda spec: _train("dqn", spec),
+    load=lambda run_dir, device="cpu": _load("dqn", run_dir, device),
+    description="stable-baselines3's DQN on our envs (batched through an SB3 VecEnv adapter)",
+    default_steps=SB3DQNConfig.total_steps,
+    extra_metrics=("loss", "learning_rate", "n_updates"),
+)
+SB3_PPO = Algorithm(
+    name="sb3-ppo",
+    hyperparams=SB3PPOConfig,
+    train=lambda spec: _train("ppo", spec),
+    load=lambda run_dir, device="cpu": _load("ppo", run_dir, device),
+    description="stable-baselines3's PPO on our envs (batched through an SB3 VecEnv adapter)",
+    default_steps=SB3PPOConfig.total_steps,
+    extra_metrics=(
+        "loss", "learning_rate", "n_updates", "policy_gradient_loss", "value_loss", "entropy_loss",
+        "approx_kl", "clip_fraction", "explained_variance",
+    ),
+)  # fmt: skip

@@ -1,0 +1,71 @@
+"""stable-baselines3 adapters: the VecEnv adapter's reset semantics, short runs, loading without pickle."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from agents import load_policy, train_run
+from agents.common.io import read_json
+from agents.sb3 import SB3VecEnv, supports_reset_mask
+
+
+def _sync_cartpole(n: int) -> gym.vector.VectorEnv:
+    return gym.make_vec("CartPole-v1", num_envs=n, vectorization_mode="sync")
+
+
+def test_vec_env_adapter_resets_finished_envs_in_the_same_step():
+    venv = _sync_cartpole(3)
+    assert supports_reset_mask(venv)
+    env = SB3VecEnv(venv)
+    env.seed(0)
+    obs = env.reset()
+    assert obs.shape == (3, 4)
+    seen_done = False
+    for _ in range(200):
+        env.step_async(np.zeros(3, dtype=np.int64))  # always left: episodes end fast
+        obs, reward, done, infos = env.step_wait()
+        assert obs.shape == (3, 4) and reward.shape == (3,) and len(infos) == 3
+        for i in np.flatnonzero(done):
+            seen_done = True
+            final = infos[i]["terminal_observation"]
+            assert abs(final[2]) > 0.2 or abs(final[0]) > 2.4  # the pole fell: a real final state
+            assert np.all(np.abs(obs[i]) <= 0.05)  # the returned obs is a fresh reset
+            assert infos[i]["TimeLimit.truncated"] is False
+    assert seen_done
+    env.close()
+
+
+def test_vec_env_adapter_passes_sb3_env_checker():
+    from stable_baselines3.common.vec_env import VecEnv
+
+    env = SB3VecEnv(_sync_cartpole(2))
+    assert isinstance(env, VecEnv)
+    assert env.observation_space.shape == (4,) and env.action_space.n == 2
+    env.close()
+
+
+@pytest.mark.parametrize("algo", ["sb3-dqn", "sb3-ppo"])
+def test_short_sb3_run_is_loadable_without_pickle(tmp_path, algo):
+    hp = (
+        {"learning_starts": 100, "log_interval": 256}
+        if algo == "sb3-dqn"
+        else {"n_steps": 128, "log_interval": 256}
+    )
+    run = train_run(
+        algo, "CartPole-v1", steps=512, num_envs=2, device="cpu", out=tmp_path / algo,
+        hp_overrides=hp, eval_episodes=2, progress=False, tensorboard=False,
+    )  # fmt: skip
+    assert not list(run.glob("*.zip")) and (run / f"{algo}.safetensors").exists()
+    assert read_json(run / "eval.json")["episodes"] == 2
+    policy = load_policy(run)
+    action, state = policy.predict(np.zeros(4, dtype=np.float32))
+    assert state is None and np.shape(action) == () and int(action) in (0, 1)
+    actions, _ = policy.predict(np.zeros((6, 4), dtype=np.float32))
+    assert actions.shape == (6,)
+
+
+def test_unknown_sb3_hyperparameter_is_an_error(tmp_path):
+    with pytest.raises(ValueError, match="n_epochs"):
+        train_run("sb3-ppo", "CartPole-v1", steps=64, out=tmp_path / "x", hp_overrides={"n_epoch": 3})
