@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -12,6 +16,8 @@ from agents.common.hparams import resolve_hyperparams
 from agents.common.io import read_json
 from agents.common.plots import read_metrics
 from agents.dqn import DQNConfig, dqn_loss, epsilon_greedy
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # one env, rows as a NEXT_STEP vector env writes them; obs = row index
 #   row: 0    1    2        3      4    5       6      7    8    9
@@ -140,6 +146,13 @@ def test_short_run_writes_a_loadable_policy(tmp_path):
     assert sampled.shape == (7,)
     with pytest.raises(ValueError, match="shape"):
         policy.predict(np.zeros(5, dtype=np.float32))
+
+    evaluate = [sys.executable, str(ROOT / "scripts" / "evaluate.py"), str(run), "--episodes", "2"]
+    subprocess.run([*evaluate, "--out", str(tmp_path / "e.json")], check=True, capture_output=True)
+    result = read_json(tmp_path / "e.json")
+    assert result["episodes"] == 2 and {"mean_return", "std_return"} <= set(result)
+    proc = subprocess.run([*evaluate, "--env", "Acrobot-v1"], capture_output=True, text=True)
+    assert proc.returncode != 0 and "policy expects" in proc.stderr
 
 
 def test_same_seed_same_training_curve(tmp_path):
