@@ -90,7 +90,7 @@ def build_q_network(obs_shape: tuple[int, ...], n_actions: int, arch: dict) -> Q
     return QNetwork(obs_dim, n_actions, tuple(arch["hidden"]), arch["activation"], arch["dueling"])
 
 
-def epsilon_greedy(q: torch.Tensor, eps: float, n_actions: int, gen: torch.Generator) -> torch.Tensor:
+def epsilon_greedy(q: torch.Tensor, eps: float, n_actions: int, gen: torch.Generator | None) -> torch.Tensor:
     """Greedy actions of ``q`` (B, A), each replaced by a uniform one with probability ``eps``."""
     B = q.shape[0]
     explore = torch.rand(B, generator=gen, device=q.device) < eps  # (B,)
@@ -217,7 +217,7 @@ POLICY_FILE = "dqn.safetensors"
 
 def make_policy(q_net: QNetwork, obs_shape: tuple[int, ...], n_actions: int, arch: dict) -> TorchPolicy:
     def explore(q: torch.Tensor) -> torch.Tensor:  # SB3's predict(deterministic=False) for DQN: ε = 0.05
-        return epsilon_greedy(q, 0.05, n_actions, torch.default_generator if q.is_cpu else None)
+        return epsilon_greedy(q, 0.05, n_actions, None)
 
     return TorchPolicy(q_net, q_net, obs_shape, n_actions, POLICY_FILE, arch, explore)
 
