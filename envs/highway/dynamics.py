@@ -123,7 +123,7 @@ def mobil(xp: Any, s: TrafficState, k: Kin, nb: Neighbours, cfg: HighwayConfig) 
     x, y, v, d = xp.take(s.x, idx), xp.take(s.y, idx), xp.take(s.speed, idx), xp.take(s.delta, idx)
     c, sn = xp.take(k.c, idx), xp.take(k.sin, idx)
     lane = xp.take(s.lane, idx)
-    self_a = k.follower_acc(idx, nb.query(xp, nb.front, b, lane, i), d)
+    self_a = k.follower_acc(idx, nb.front(xp, b, lane, i), d)
     # both side lanes in one pass: left candidates first, then right (highway-env's side_lanes order)
     q = b.shape[0]
     side = xp.concatenate([lane - 1, lane + 1])
@@ -137,7 +137,7 @@ def mobil(xp: Any, s: TrafficState, k: Kin, nb: Neighbours, cfg: HighwayConfig) 
     c2, s2 = xp.concatenate([c, c]), xp.concatenate([sn, sn])
     cand = xp.clip(side, 0, cfg.lanes_count - 1)
     ok = (side >= 0) & (side < cfg.lanes_count) & is_reachable(xp, x2, y2, cand) & (xp.abs(v2) >= 1)
-    new_front, new_rear = nb.query(xp, nb.front, b2, cand, i2), nb.query(xp, nb.rear, b2, cand, i2)
+    new_front, new_rear = nb.front(xp, b2, cand, i2), nb.rear(xp, b2, cand, i2)
     # Is the manoeuvre unsafe for the new follower? (it brakes behind us, with our IDM exponent)
     r = b2 * n + xp.where(new_rear >= 0, new_rear, 0)
     new_rear_pred_a = idm_acceleration(
@@ -235,13 +235,13 @@ def act(xp: Any, s: TrafficState, cfg: HighwayConfig) -> tuple[TrafficState, Any
     s = s.replace(target_lane=target_lane, timer=timer)
     k.s = s
     flat = xp.arange(b)[:, None] * n + xp.arange(n)[None, :]
-    acc = k.follower_acc(flat, nb.dense(xp, nb.front, s.lane), s.delta)
+    acc = k.follower_acc(flat, nb.dense_front(xp, s.lane), s.delta)
     # while changing lane, also keep distance to the front vehicle on the target lane
     npc = xp.arange(n)[None, :] != EGO
     eb, ei = xp.nonzero(npc & ~s.crashed & (s.lane != target_lane))
     if eb.shape[0] > 0:
         idx = eb * n + ei
-        front = nb.query(xp, nb.front, eb, xp.take(target_lane, idx), ei)
+        front = nb.front(xp, eb, xp.take(target_lane, idx), ei)
         acc[eb, ei] = xp.minimum(xp.take(acc, idx), k.follower_acc(idx, front, xp.take(s.delta, idx)))
     acc = xp.clip(acc, -ACC_MAX, ACC_MAX)
     acc[:, EGO] = KP_A * (s.target_speed[:, EGO] - s.speed[:, EGO])
