@@ -1,0 +1,292 @@
+"""Labelled camera datasets: sharded safetensors arrays plus a JSON manifest, deterministic by seed.
+
+Every camera frame comes with its ground truth, computed from the same simulator state by the
+simulator's own observation functions (``envs.highway.observation``): the Kinematics rows and the
+occupancy grid (highway-env layouts), plus the raw relative vehicle states the CNN's dense targets are
+built from.
+
+Layout of ``DIR``::
+
+    manifest.json             format, env id and config, camera, seed, policy, shards, array specs
+    shard-00000.safetensors   arrays shaped (T, E, ...): T steps of E envs, time-major
+
+A shard is one independent rollout of ``E`` envs of the batched env for ``T`` steps (NEXT_STEP
+autoreset, so each env column is a chain of whole episodes), so shards can be generated in parallel and
+frame stacks are rebuilt by index arithmetic (``first`` marks reset frames) instead of stored.
+The manifest is written last: a directory without one is an interrupted run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import math
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from perception.io import load_arrays, read_json, save_arrays, write_json
+
+FORMAT = "autodrive-perception-dataset/1"
+NUM_ACTIONS = 5
+#: name -> (dtype, per-frame shape or None when it depends on the env) of every shard array.
+ARRAYS = {
+    "frames": "uint8 (T, E, channels, H, W): one camera frame (stacks are rebuilt from `first`)",
+    "kinematics": "float32 (T, E, 5, 5): envs.highway.observation.Kinematics rows",
+    "occupancy": "float32 (T, E, 4, 11, 11): envs.highway.observation.OccupancyGrid (presence, vx, vy, on_road)",
+    "vehicles": "float32 (T, E, N-1, 4): every NPC's dx, dy [m], relative vx, vy [m/s] in the ego frame",
+    "ego": "float32 (T, E, 4): ego x, y [m], speed [m/s], heading [rad]",
+    "first": "bool (T, E): the frame is an episode's reset observation",
+    "actions": "int64 (T, E): the action taken after seeing the frame",
+}
+
+Policy = Callable[[np.ndarray], np.ndarray]  # Kinematics obs (E, 5, 5) -> actions (E,)
+
+
+@dataclass(frozen=True)
+class GenerateConfig:
+    env_id: str = "autodrive/HighwayFast-v0"
+    frames: int = 100_000  # total labelled frames (rounded up to whole steps of the batch)
+    seed: int = 0
+    num_envs: int = 512  # envs per shard rollout
+    steps_per_shard: int = 32  # T
+    workers: int = 2  # processes; shards are independent
+    env_kwargs: tuple[tuple[str, Any], ...] = ()  # highway config overrides, e.g. (("camera_channels", 3),)
+
+    def __post_init__(self) -> None:
+        if self.frames < 1 or self.num_envs < 1 or self.steps_per_shard < 1 or self.workers < 1:
+            raise ValueError("frames, num_envs, steps_per_shard and workers must all be >= 1")
+        if not self.env_id.startswith("autodrive/Highway"):
+            raise ValueError(
+                f"env_id={self.env_id!r}: datasets are generated from autodrive/Highway*-v0 envs"
+            )
+        if "observation" in dict(self.env_kwargs):
+            raise ValueError("env_kwargs must not set 'observation': labels and camera come from the state")
+
+    @property
+    def shard_frames(self) -> int:
+        return self.num_envs * self.steps_per_shard
+
+    @property
+    def num_shards(self) -> int:
+        return math.ceil(self.frames / self.shard_frames)
+
+
+def make_vec(env_id: str, num_envs: int, env_kwargs: dict | None = None, **extra: Any):
+    import gymnasium as gym
+
+    import envs  # noqa: F401  registers autodrive/*
+
+    kwargs = {**(env_kwargs or {}), **extra}
+    return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", **kwargs)
+
+
+def label_state(xp: Any, state: Any, cfg: Any) -> dict[str, Any]:
+    """Camera frame and ground truth of a batched state, all from the simulator's own functions."""
+    from envs.highway import camera
+    from envs.highway.observation import OBSERVATIONS
+
+    s = state
+    vx, vy = s.speed * xp.cos(s.heading), s.speed * xp.sin(s.heading)
+    rel = [s.x - s.x[:, :1], s.y - s.y[:, :1], vx - vx[:, :1], vy - vy[:, :1]]
+    return {
+        "frames": camera.render(xp, s, camera.CameraSpec.from_config(cfg), cfg.lanes_count),
+        "kinematics": OBSERVATIONS["kinematics"].observe(xp, s, cfg),
+        "occupancy": OBSERVATIONS["occupancy_grid"].observe(xp, s, cfg),
+        "vehicles": xp.astype(xp.stack([r[:, 1:] for r in rel], axis=2), np.float32),
+        "ego": xp.astype(
+            xp.stack([s.x[:, 0], s.y[:, 0], s.speed[:, 0], s.heading[:, 0]], axis=1), np.float32
+        ),
+    }
+
+
+def rollout(
+    env_id: str, num_envs: int, steps: int, seed: int, env_kwargs: dict, policy: Policy | None = None
+) -> dict[str, np.ndarray]:
+    """``steps`` steps of ``num_envs`` envs -> labelled arrays shaped (steps, num_envs, ...)."""
+    venv = make_vec(env_id, num_envs, env_kwargs, observation="kinematics")
+    sim = venv.unwrapped.sim
+    action_rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
+    obs, _ = venv.reset(seed=seed)
+    first = np.ones(num_envs, dtype=bool)
+    done = np.zeros(num_envs, dtype=bool)
+    out: dict[str, list] = {name: [] for name in ARRAYS}
+    for _ in range(steps):
+        for name, value in label_state(sim.xp, sim.state, sim.cfg).items():
+            out[name].append(value)
+        actions = policy(obs) if policy is not None else action_rng.integers(NUM_ACTIONS, size=num_envs)
+        actions = np.asarray(actions, dtype=np.int64)
+        out["first"].append(first)
+        out["actions"].append(actions)
+        obs, _, terminated, truncated, _ = venv.step(actions)
+        first = done  # NEXT_STEP: an env done at the previous step was reset by this one
+        done = np.asarray(terminated | truncated)
+    venv.close()
+    return {name: np.stack(values) for name, values in out.items()}
+
+
+@dataclass(frozen=True)
+class _ShardJob:
+    cfg: GenerateConfig
+    index: int
+    steps: int
+    out: str
+    policy_factory: Callable[[], Any] | None
+
+
+def _shard_seed(seed: int, index: int) -> int:
+    return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
+
+
+def _write_shard(job: _ShardJob) -> dict[str, Any]:
+    policy = None
+    if job.policy_factory is not None:
+        agent = job.policy_factory()  # anything with predict(obs, deterministic) -> (actions, state)
+
+        def policy(obs: np.ndarray) -> np.ndarray:
+            return np.asarray(agent.predict(obs, deterministic=True)[0])
+
+    seed = _shard_seed(job.cfg.seed, job.index)
+    arrays = rollout(job.cfg.env_id, job.cfg.num_envs, job.steps, seed, dict(job.cfg.env_kwargs), policy)
+    name = f"shard-{job.index:05d}.safetensors"
+    save_arrays(Path(job.out) / name, arrays, {"format": FORMAT, "seed": str(seed)})
+    return {
+        "file": name,
+        "steps": job.steps,
+        "envs": job.cfg.num_envs,
+        "seed": seed,
+        "sha256": content_hash(arrays),
+    }
+
+
+def content_hash(arrays: dict[str, np.ndarray]) -> str:
+    """sha256 over names, dtypes, shapes and bytes (the file's JSON header order is not stable)."""
+    h = hashlib.sha256()
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        h.update(f"{name}:{a.dtype.str}:{a.shape};".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def generate(
+    cfg: GenerateConfig,
+    out: str | os.PathLike,
+    policy_factory: Callable[[], Any] | None = None,
+    policy_name: str = "random",
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Write ``cfg.frames`` labelled frames to ``out``; returns the manifest (with frames/s measured).
+
+    ``policy_factory`` (picklable, e.g. ``functools.partial(agents.load_policy, run_dir)``) builds, in each
+    worker, an agent with ``predict(kinematics_obs, deterministic=True) -> (actions, _)``; None acts
+    uniformly at random. The same ``cfg`` always writes the same arrays.
+    """
+    from tqdm import tqdm
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "manifest.json").unlink(missing_ok=True)
+    steps_total = math.ceil(cfg.frames / cfg.num_envs)
+    jobs = []
+    for k in range(cfg.num_shards):
+        steps = min(cfg.steps_per_shard, steps_total - k * cfg.steps_per_shard)
+        jobs.append(_ShardJob(cfg, k, steps, str(out), policy_factory))
+    t0 = time.perf_counter()
+    bar = tqdm(total=steps_total * cfg.num_envs, unit="frame", disable=not progress, desc="generate")
+    shards = []
+    if cfg.workers == 1 or len(jobs) == 1:
+        for job in jobs:
+            shards.append(_write_shard(job))
+            bar.update(job.steps * cfg.num_envs)
+    else:
+        import multiprocessing as mp
+
+        # one BLAS thread per worker: the workers already fill the cores
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+        with ProcessPoolExecutor(cfg.workers, mp_context=mp.get_context("spawn")) as pool:
+            for shard in pool.map(_write_shard, jobs):
+                shards.append(shard)
+                bar.update(shard["steps"] * cfg.num_envs)
+    bar.close()
+    seconds = time.perf_counter() - t0
+    manifest = _manifest(cfg, shards, policy_name, seconds)
+    write_json(out / "manifest.json", manifest)
+    return manifest
+
+
+def _manifest(cfg: GenerateConfig, shards: list[dict], policy_name: str, seconds: float) -> dict[str, Any]:
+    from envs.highway.camera import CameraSpec
+
+    venv = make_vec(cfg.env_id, 1, dict(cfg.env_kwargs))
+    env_config = dataclasses.asdict(venv.unwrapped.config)
+    venv.close()
+    frames = sum(s["steps"] * s["envs"] for s in shards)
+    return {
+        "format": FORMAT,
+        "env_id": cfg.env_id,
+        "env_kwargs": dict(cfg.env_kwargs),
+        "env_config": env_config,
+        "camera": dataclasses.asdict(CameraSpec.from_config(venv.unwrapped.config)),
+        "seed": cfg.seed,
+        "policy": policy_name,
+        "frames": frames,
+        "shards": shards,
+        "arrays": ARRAYS,
+        "generation": {"seconds": seconds, "frames_per_s": frames / seconds, "workers": cfg.workers},
+    }
+
+
+@dataclass
+class Dataset:
+    """A loaded dataset as flat arrays over frames (shards concatenated, time-major within a shard)."""
+
+    manifest: dict[str, Any]
+    arrays: dict[str, np.ndarray]  # each (M, ...)
+    history: np.ndarray  # (M, stack) int64: frame indices of each stack, oldest first
+
+    def __len__(self) -> int:
+        return len(self.arrays["first"])
+
+    def stacked_frames(self, index: np.ndarray) -> np.ndarray:
+        """(B,) frame indices -> (B, stack * channels, H, W) uint8, as the env's FrameStack returns."""
+        frames = self.arrays["frames"][self.history[index]]  # (B, stack, C, H, W)
+        return frames.reshape(len(index), -1, *frames.shape[-2:])
+
+
+def load_dataset(path: str | os.PathLike, stack: int | None = None) -> Dataset:
+    """Load every shard of a generated dataset (checks the manifest's format and shard list)."""
+    path = Path(path)
+    manifest_path = path / "manifest.json"
+    if not manifest_path.exists():
+        raise FileNotFoundError(
+            f"{manifest_path} missing: generate the dataset (an interrupted run leaves none)"
+        )
+    manifest = read_json(manifest_path)
+    if manifest.get("format") != FORMAT:
+        raise ValueError(f"{path}: format {manifest.get('format')!r}, expected {FORMAT!r}")
+    stack = stack or manifest["camera"]["stack"]
+    parts: dict[str, list] = {name: [] for name in ARRAYS}
+    histories, offset = [], 0
+    for shard in manifest["shards"]:
+        arrays = load_arrays(path / shard["file"])
+        t, e = arrays["first"].shape
+        flat = offset + np.arange(t * e).reshape(t, e)  # (T, E) global indices
+        hist = [flat]
+        first = arrays["first"].reshape(-1)  # row 0 is all True: a shard starts with reset frames
+        for _ in range(stack - 1):  # one step back in time (-E), unless the newer frame starts an episode
+            newer = hist[0]
+            hist.insert(0, np.where(first[newer - offset], newer, newer - e))
+        histories.append(np.stack(hist, axis=-1).reshape(t * e, stack))
+        for name in ARRAYS:
+            parts[name].append(arrays[name].reshape(t * e, *arrays[name].shape[2:]))
+        offset += t * e
+    arrays = {name: np.concatenate(values) for name, values in parts.items()}
+    return Dataset(manifest, arrays, np.concatenate(histories))
