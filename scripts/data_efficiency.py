@@ -1,0 +1,83 @@
+#!/usr/bin/env python
+"""The data-efficiency experiment (GAN augmentation, autoencoder pretraining vs plain training): runs every
+arm x label regime x seed, writes docs/results/data-efficiency.json and prints the table.
+
+python scripts/data_efficiency.py                        # the full experiment (<= 30 min on 2 CPU cores)
+python scripts/data_efficiency.py --reduced              # a ~1 minute smoke version (the default test run's)
+python scripts/data_efficiency.py --agent runs/<highway-dqn-run>  # also the perception tax per arm
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def tax_function(agent: str, episodes: int, workdir: Path):
+    """model -> perception tax (1 - return kept through the CNN) of the agent in ``agent``'s run dir."""
+    from agents import load_policy
+    from agents.common.evaluation import evaluate_policy
+    from perception.model import save_model
+    from perception.tax import perception_tax
+
+    policy = load_policy(agent)
+
+    def tax(model) -> float:
+        save_model(model, workdir / "tax-model")
+        return (
+            1.0
+            - perception_tax(policy, evaluate_policy, workdir / "tax-model", episodes=episodes)["return_kept"]
+        )
+
+    return tax
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--reduced", action="store_true", help="tiny budgets: checks the pipeline, not the method"
+    )
+    parser.add_argument(
+        "--workdir", default=str(ROOT / "runs" / "data-efficiency"), help="datasets and cache"
+    )
+    parser.add_argument(
+        "--out", default=None, help="results JSON (default docs/results/data-efficiency.json)"
+    )
+    parser.add_argument(
+        "--samples", default=str(ROOT / "docs" / "img" / "gan_samples.png"), help="GAN sample grid"
+    )
+    parser.add_argument(
+        "--agent", default=None, help="a highway agent's run dir: also measure the perception tax"
+    )
+    parser.add_argument("--tax-episodes", type=int, default=20)
+    parser.add_argument("--quiet", action="store_true")
+    args = parser.parse_args(argv)
+
+    from perception.data_efficiency import ExperimentConfig, format_table, run
+    from perception.io import write_json
+
+    cfg = ExperimentConfig.reduced() if args.reduced else ExperimentConfig()
+    workdir = Path(args.workdir) / ("reduced" if args.reduced else "full")
+    out = (
+        Path(args.out)
+        if args.out
+        else ROOT / "docs" / "results" / f"data-efficiency{'-reduced' if args.reduced else ''}.json"
+    )
+    tax_fn = tax_function(args.agent, args.tax_episodes, workdir) if args.agent else None
+    samples = None if args.reduced else args.samples
+    result = run(cfg, workdir, progress=not args.quiet, tax_fn=tax_fn, samples_png=samples)
+    write_json(out, result)
+    print(format_table(result))
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
