@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 
 from agents.common.envs import check_env_id
+from agents.common.io import atomic_path
 from agents.run import load_policy, read_run_config
 
 VIDEO_SUFFIXES = (".gif", ".mp4")
@@ -61,20 +60,12 @@ def write_video(path: str | Path, frames: list[np.ndarray], fps: int) -> Path:
     """GIF (Pillow via imageio) or MP4 (imageio-ffmpeg, the ``video`` extra), via a temp file and rename."""
     import imageio.v3 as iio
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        if path.suffix.lower() == ".gif":
+    with atomic_path(path) as tmp:
+        if Path(path).suffix.lower() == ".gif":
             iio.imwrite(tmp, np.stack(frames), extension=".gif", duration=1000 / fps, loop=0)
         else:
             iio.imwrite(tmp, np.stack(frames), extension=".mp4", fps=fps)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return Path(path)
 
 
 def play(run_dir: str | Path, episodes: int = 1, seed: int = 0, env_id: str | None = None) -> list[float]:

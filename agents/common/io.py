@@ -17,6 +17,7 @@ import yaml
 # because data flows envs <- perception <- agents, and agents may import what perception has.
 from perception.io import (  # noqa: F401  (re-exported)
     _jsonable,
+    atomic_path,
     atomic_write_bytes,
     load_arrays,
     load_metadata,
