@@ -70,6 +70,42 @@ SCENARIOS: dict[str, Scenario] = {
             criteria={"optimality_ratio": (">=", 0.999)},
             description="value iteration is the yardstick: its greedy policy evaluates to the optimum",
         ),
+        Scenario(
+            name="cartpole-dqn",
+            algo="dqn",
+            env_id="CartPole-v1",
+            steps=50_000,
+            criteria={"mean_return": (">=", 475.0)},
+            slow=True,
+            description="DQN on a foreign Box/Discrete env, the shipped CartPole hyperparameters",
+        ),
+        Scenario(
+            name="cartpole-ppo",
+            algo="ppo",
+            env_id="CartPole-v1",
+            steps=100_000,
+            criteria={"mean_return": (">=", 475.0)},
+            slow=True,
+            description="PPO on a foreign Box/Discrete env, the shipped CartPole hyperparameters",
+        ),
+        Scenario(
+            name="highway-fast-dqn",
+            algo="dqn",
+            env_id="autodrive/HighwayFast-v0",
+            steps=200_000,
+            criteria={"mean_return": (">=", 25.0), "crash_rate": ("<=", 0.05)},
+            slow=True,
+            description="the main job: DQN learns to drive on the batched HighwayFast (issue target 25, 5%)",
+        ),
+        Scenario(
+            name="highway-fast-ppo",
+            algo="ppo",
+            env_id="autodrive/HighwayFast-v0",
+            steps=500_000,
+            criteria={"mean_return": (">=", 25.0), "crash_rate": ("<=", 0.05)},
+            slow=True,
+            description="PPO learns to drive on the batched HighwayFast (issue target 25, 5%)",
+        ),
     ]
 }
 
