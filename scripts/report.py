@@ -84,6 +84,35 @@ def gridworld_table(b: dict) -> list[str]:
     return lines
 
 
+def highway_table(b: dict) -> list[str]:
+    """``scripts/bench/highway.py`` cases: env-steps/s and the ratio to highway-env in the same run."""
+    lines = ["| case | env-steps/s | × highway-env (same run) |", "|---|---:|---:|"]
+    for name, value in (b.get("peer") or {}).items():
+        lines.append(f"| highway-env `{name}-v0`, single env (gym.make) | {fmt(value, ',.1f')} | 1.0× |")
+    for c in b.get("cases", []):
+        if c["case"].startswith("highway-env"):
+            continue
+        ratio = c.get("vs_highway_env")
+        lines.append(
+            f"| {c['case']} | {fmt(c['env_steps_per_s'])} | {fmt(ratio, ',.1f')}{'×' if ratio else ''} |"
+        )
+    return lines
+
+
+def gridworld_chain_table(b: dict) -> list[str]:
+    """``scripts/perception.py gridworld``: success from pixels vs from the true map, per named map."""
+    lines = [
+        "| map | slip | episodes | map read exactly | success (pixels) | success (true map) | return (pixels) | return (true map) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for m in b.get("maps", []):
+        lines.append(
+            f"| `{m['map']}` | {m['slip']} | {m['episodes']} | {m['map_exact_rate']:.0%} | {m['success_rate']:.0%} "
+            f"| {m['truth_success_rate']:.0%} | {m['mean_return']:.4f} | {m['truth_mean_return']:.4f} |"
+        )
+    return lines
+
+
 def generic_table(b: dict) -> list[str]:
     """Benchmarks that carry their own ``table``: a list of rows (dicts with the same keys)."""
     rows = b.get("table") or []
@@ -153,7 +182,14 @@ def plot_highway_scaling(b: dict, out: Path) -> Path | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    curves = b.get("num_envs_scaling")
+    curves: dict[str, list[dict]] = {}
+    for c in b.get("cases", []):  # the num_envs sweep: default vehicles, NumPy backend
+        if "num_envs" in c and "vehicles_count" not in c and "backend" not in c and "batch" in c["case"]:
+            label = "Highway" if "ours autodrive/Highway-v0" in c["case"] else "HighwayFast"
+            curves.setdefault(label, []).append(
+                {"num_envs": c["num_envs"], "steps_per_s": c["env_steps_per_s"]}
+            )
+    curves = {k: sorted(v, key=lambda p: p["num_envs"]) for k, v in curves.items() if len(v) > 1}
     if not curves:
         return None
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=110)
@@ -161,7 +197,7 @@ def plot_highway_scaling(b: dict, out: Path) -> Path | None:
         xs = [p["num_envs"] for p in points]
         ys = [p["steps_per_s"] for p in points]
         ax.plot(xs, ys, marker="o", label=f"autodrive {label}")
-    for label, value in (b.get("highway_env") or {}).items():
+    for label, value in (b.get("peer") or {}).items():
         ax.axhline(value, linestyle="--", color="grey")
         ax.text(1, value * 1.15, f"highway-env {label}: {value:,.0f}/s", fontsize=7, color="grey")
     ax.set_xscale("log", base=2)
@@ -198,23 +234,30 @@ def build(results_dir: Path, out_md: Path, img_dir: Path) -> tuple[str, str]:
         if curve_png:
             md += [f"![learning curves]({Path('img') / curve_png.name})", ""]
         headline += ["**Scenarios** (`pytest -m scenario`):", "", *scenario_table(scenarios), ""]
-    for name, title, table in [
-        ("gridworld", "GridWorld vs minigrid", gridworld_table),
-        ("highway", "Highway simulator vs highway-env", generic_table),
-        ("agents-peer", "Our DQN vs stable-baselines3 DQN on highway-env", generic_table),
-        ("perception", "Perception throughput", generic_table),
-    ]:
+    sections = [  # result file stem, title, table, the command that writes the file
+        ("gridworld", "GridWorld vs minigrid", gridworld_table, "scripts/benchmark.py gridworld"),
+        ("highway", "Highway simulator vs highway-env", highway_table, "scripts/benchmark.py highway"),
+        (
+            "agents-peer",
+            "Our DQN vs stable-baselines3 DQN on highway-env",
+            generic_table,
+            "scripts/benchmark.py agents",
+        ),
+        ("perception", "Perception throughput", generic_table, "scripts/perception.py evaluate"),
+        (
+            "perception-gridworld",
+            "GridWorld chain: pixels -> CNN -> map -> value iteration",
+            gridworld_chain_table,
+            "scripts/perception.py gridworld",
+        ),
+    ]
+    for name, title, table, command in sections:
         b = load(results_dir / f"benchmark-{name}.json") or load(results_dir / f"{name}.json")
         if not b:
             continue
-        section = [
-            f"## {title} (`python scripts/benchmark.py {name.split('-')[0]}`)",
-            "",
-            *table(b),
-            "",
-            machine_line(b),
-            "",
-        ]
+        section = [f"## {title} (`python {command}`)", "", *table(b), ""]
+        if b.get("machine"):
+            section += [machine_line(b), ""]
         if name == "highway":
             png = plot_highway_scaling(b, img_dir / "highway_scaling.png")
             if png:
