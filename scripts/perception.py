@@ -142,7 +142,12 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("train", help="train the perception CNN (progress bar; safetensors checkpoint)")
     p.add_argument("--data", required=True)
     p.add_argument("--out", required=True)
-    p.add_argument("--minutes", type=float, default=15.0, help="budget in minutes of this process's CPU time")
+    p.add_argument(
+        "--minutes",
+        type=float,
+        default=15.0,
+        help="wall-clock budget in minutes (training also stops at --max-steps)",
+    )
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--max-steps", type=int, default=1_000_000)
     p.add_argument("--seed", type=int, default=0)
