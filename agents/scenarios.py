@@ -92,7 +92,7 @@ SCENARIOS: dict[str, Scenario] = {
             name="highway-fast-dqn",
             algo="dqn",
             env_id="autodrive/HighwayFast-v0",
-            steps=200_000,
+            steps=400_000,
             criteria={"mean_return": (">=", 25.0), "crash_rate": ("<=", 0.05)},
             slow=True,
             description="the main job: DQN learns to drive on the batched HighwayFast (issue target 25, 5%)",
