@@ -113,6 +113,21 @@ def gridworld_chain_table(b: dict) -> list[str]:
     return lines
 
 
+def evaluation_table(evals: list[dict]) -> list[str]:
+    """``scripts/evaluate.py`` results: one trained agent evaluated in our simulator and in highway-env."""
+    lines = [
+        "| agent | trained on | evaluated on | episodes | mean return ± std | crash rate |",
+        "|---|---|---|---:|---:|---:|",
+    ]
+    for e in sorted(evals, key=lambda e: (e["algo"], e["trained_on"], e["env_id"])):
+        crash = f"{e['crash_rate']:.0%}" if "crash_rate" in e else "–"
+        lines.append(
+            f"| {e['algo']} | `{e['trained_on']}` | `{e['env_id']}` | {e['episodes']} "
+            f"| {e['mean_return']:.2f} ± {e['std_return']:.2f} | {crash} |"
+        )
+    return lines
+
+
 def generic_table(b: dict) -> list[str]:
     """Benchmarks that carry their own ``table``: a list of rows (dicts with the same keys)."""
     rows = b.get("table") or []
@@ -234,6 +249,11 @@ def build(results_dir: Path, out_md: Path, img_dir: Path) -> tuple[str, str]:
         if curve_png:
             md += [f"![learning curves]({Path('img') / curve_png.name})", ""]
         headline += ["**Scenarios** (`pytest -m scenario`):", "", *scenario_table(scenarios), ""]
+    evals = [json.loads(p.read_text()) for p in sorted((results_dir / "evaluations").glob("*.json"))]
+    if evals:
+        title = "Trained agents in our simulator and in highway-env (`python scripts/evaluate.py`)"
+        md += [f"## {title}", "", *evaluation_table(evals), ""]
+        headline += [f"**{title}:**", "", *evaluation_table(evals), ""]
     sections = [  # result file stem, title, table, the command that writes the file
         ("gridworld", "GridWorld vs minigrid", gridworld_table, "scripts/benchmark.py gridworld"),
         ("highway", "Highway simulator vs highway-env", highway_table, "scripts/benchmark.py highway"),
