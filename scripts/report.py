@@ -249,6 +249,8 @@ def build(results_dir: Path, out_md: Path, img_dir: Path) -> tuple[str, str]:
         if curve_png:
             md += [f"![learning curves]({Path('img') / curve_png.name})", ""]
         headline += ["**Scenarios** (`pytest -m scenario`):", "", *scenario_table(scenarios), ""]
+        if curve_png:  # the README sits one folder above docs/
+            headline += [f"![learning curves](docs/img/{curve_png.name})", ""]
     evals = [json.loads(p.read_text()) for p in sorted((results_dir / "evaluations").glob("*.json"))]
     if evals:
         title = "Trained agents in our simulator and in highway-env (`python scripts/evaluate.py`)"
@@ -284,6 +286,8 @@ def build(results_dir: Path, out_md: Path, img_dir: Path) -> tuple[str, str]:
                 section += [f"![throughput]({Path('img') / png.name})", ""]
         md += section
         headline += [f"**{title}:**", "", *table(b), ""]
+        if name == "highway" and png:
+            headline += [f"![throughput](docs/img/{png.name})", ""]
     text = "\n".join(md).rstrip() + "\n"
     atomic_write_text(out_md, text)
     return text, "\n".join(headline).rstrip() + "\n"
