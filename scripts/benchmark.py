@@ -4,6 +4,7 @@
 python scripts/benchmark.py gridworld      # vs minigrid
 python scripts/benchmark.py highway        # vs highway-env
 python scripts/benchmark.py agents         # our DQN vs stable-baselines3's on highway-env
+python scripts/benchmark.py perception --model runs/perception --agent runs/<run>   # frames/s, driving from pixels
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-BENCHMARKS = ("gridworld", "highway", "agents")
+BENCHMARKS = ("gridworld", "highway", "agents", "perception")
 
 
 def main(argv: list[str] | None = None) -> int:

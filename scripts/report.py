@@ -128,6 +128,44 @@ def evaluation_table(evals: list[dict]) -> list[str]:
     return lines
 
 
+def perception_eval_table(b: dict) -> list[str]:
+    """``scripts/perception.py evaluate``: the CNN against the simulator's labels on held-out episodes."""
+    rows = [
+        ("held-out frames (dataset seed)", f"{b['frames']:,} ({b['data_seed']})"),
+        (
+            "occupancy F1 (all cells / without the ego's cell)",
+            f"{b['occupancy_f1']:.4f} / {b['occupancy_f1_without_ego_cell']:.4f}",
+        ),
+        (
+            "position MAE, nearest four vehicles",
+            f"{b['position_mae_m']:.3f} m (x {b['x_mae_m']:.3f}, y {b['y_mae_m']:.3f})",
+        ),
+        ("speed MAE, nearest four vehicles", f"{b['speed_mae_m_s']:.3f} m/s"),
+        ("presence accuracy, nearest four vehicles", f"{b['presence_accuracy']:.4f}"),
+        (
+            "CNN / whole pipeline frames/s",
+            f"{b['cnn_frames_per_s']:,.0f} / {b['pipeline_frames_per_s']:,.0f}",
+        ),
+    ]
+    return ["| metric | value |", "|---|---:|", *(f"| {k} | {v} |" for k, v in rows)]
+
+
+def perception_tax_table(b: dict) -> list[str]:
+    """``scripts/perception.py tax``: the same agent from the ground-truth state and through the CNN."""
+    lines = ["| observation | episodes | mean return ± std | crash rate |", "|---|---:|---:|---:|"]
+    for label, key in (
+        ("ground-truth Kinematics", "ground_truth"),
+        ("camera -> CNN -> Kinematics", "pixels"),
+    ):
+        e = b[key]
+        lines.append(
+            f"| {label} (`{e['env_id']}`) | {e['episodes']} | {e['mean_return']:.2f} ± {e['std_return']:.2f} "
+            f"| {e['crash_rate']:.0%} |"
+        )
+    lines.append(f"| return kept through perception | | {b['return_kept']:.1%} | |")
+    return lines
+
+
 def generic_table(b: dict) -> list[str]:
     """Benchmarks that carry their own ``table``: a list of rows (dicts with the same keys)."""
     rows = b.get("table") or []
@@ -137,7 +175,12 @@ def generic_table(b: dict) -> list[str]:
     lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
     for row in rows:
         cells = [
-            fmt(row.get(k), ",.4g") if isinstance(row.get(k), float) else str(row.get(k, "–")) for k in keys
+            (
+                fmt(row[k], ",.0f" if abs(row[k]) >= 100 else ",.4g")
+                if isinstance(row.get(k), float)
+                else str(row.get(k, "–"))
+            )
+            for k in keys
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
@@ -265,7 +308,19 @@ def build(results_dir: Path, out_md: Path, img_dir: Path) -> tuple[str, str]:
             generic_table,
             "scripts/benchmark.py agents",
         ),
-        ("perception", "Perception throughput", generic_table, "scripts/perception.py evaluate"),
+        (
+            "perception-eval",
+            "Perception CNN on held-out episodes",
+            perception_eval_table,
+            "scripts/perception.py evaluate",
+        ),
+        (
+            "perception-tax",
+            "Perception tax: the highway agent driving from pixels",
+            perception_tax_table,
+            "scripts/perception.py tax",
+        ),
+        ("perception", "Perception throughput", generic_table, "scripts/benchmark.py perception"),
         (
             "perception-gridworld",
             "GridWorld chain: pixels -> CNN -> map -> value iteration",

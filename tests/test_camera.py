@@ -120,3 +120,25 @@ def test_geometry():
 def test_bad_camera_config_raises(key, value):
     with pytest.raises(ValueError, match="camera"):
         gym.make("autodrive/HighwayFast-v0", observation="camera", **{key: value})
+
+
+def test_camera_wrapper_draws_what_the_camera_observation_draws():
+    from envs.highway.wrappers import CameraWrapper
+
+    plain = gym.make("autodrive/HighwayFast-v0", observation="camera", camera_stack=3)
+    wrapped = CameraWrapper(gym.make("autodrive/HighwayFast-v0"), camera_stack=3)
+    assert wrapped.observation_space == plain.observation_space
+    a, _ = plain.reset(seed=5)
+    b, _ = wrapped.reset(seed=5)
+    np.testing.assert_array_equal(a, b)
+    for action in (3, 0, 1, 4):
+        a, *_ = plain.step(action)
+        b, *_ = wrapped.step(action)
+        np.testing.assert_array_equal(a, b)
+    assert wrapped.observation_space.contains(b)
+    with pytest.raises(ValueError, match="unknown camera fields"):
+        CameraWrapper(gym.make("autodrive/HighwayFast-v0"), camera_widht=64)
+    with pytest.raises(ValueError):
+        CameraWrapper(gym.make("autodrive/HighwayFast-v0"), camera_channels=2)
+    with pytest.raises(TypeError, match="autodrive highway env"):
+        CameraWrapper(gym.make("CartPole-v1"))
