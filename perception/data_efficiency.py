@@ -345,3 +345,29 @@ def _summarise(cfg, runs, quality, pretrain_info, ref_scores, ts, seconds, tax_f
             "torch": torch.__version__,
         },
     }
+
+
+def format_table(result: dict[str, Any]) -> str:
+    """The experiment's results as a Markdown table (F1 in points, mean ± std over seeds) + the targets."""
+
+    def cell(stats: dict[str, float] | None, scale: float = 100.0) -> str:
+        if not stats:
+            return "–"
+        return f"{scale * stats['mean']:.1f} ± {scale * stats['std']:.1f}"
+
+    has_tax = any("tax" in c for arm in result["table"].values() for c in arm.values())
+    head = "| arm | labels | occupancy F1, ordinary frames | occupancy F1, rare layouts |"
+    head += " perception tax (% of return lost) |" if has_tax else ""
+    lines = [head, "|---|---:|---:|---:|" + ("---:|" if has_tax else "")]
+    for arm, regimes in result["table"].items():
+        for labels, c in regimes.items():
+            row = f"| {arm} | {labels} | {cell(c['overall'])} | {cell(c['rare'])} |"
+            row += f" {cell(c.get('tax'))} |" if has_tax else ""
+            lines.append(row)
+    for arm, t in result.get("targets", {}).items():
+        verdict = "met" if t["met"] else "missed"
+        lines.append(
+            f"\n{arm} vs real-only at {t['labels']} labels: rare-layout F1 {t['rare_f1_gain_points']:+.1f} points "
+            f"(target +{t['target_points']:.0f}): {verdict}."
+        )
+    return "\n".join(lines)

@@ -134,7 +134,7 @@ def test_gan_augment_appends_labelled_generated_samples(data):
 
 def test_reduced_experiment(tmp_path):
     """Every arm, one regime, one seed, a few steps: the pipeline and the results structure (~1 min)."""
-    from perception.data_efficiency import ARMS, ExperimentConfig, run
+    from perception.data_efficiency import ARMS, ExperimentConfig, format_table, run
 
     t0 = time.perf_counter()
     res = run(
@@ -151,6 +151,8 @@ def test_reduced_experiment(tmp_path):
     assert set(res["targets"]) == {"gan", "pretrain"}
     assert res["gan_quality"][0]["frechet_real_vs_real"] >= 0
     assert (tmp_path / "s.png").exists()
+    table = format_table(res)
+    assert all(f"| {arm} | " in table for arm in ARMS) and "gan vs real-only" in table
     assert time.perf_counter() - t0 < 120
 
 
