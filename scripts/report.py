@@ -166,6 +166,14 @@ def perception_tax_table(b: dict) -> list[str]:
     return lines
 
 
+def data_efficiency_table(b: dict) -> list[str]:
+    """``scripts/data_efficiency.py``: the experiment's own table (one definition, in perception)."""
+    from perception.data_efficiency import format_table
+
+    minutes = b.get("seconds", 0) / 60
+    return [*format_table(b).splitlines(), "", f"Whole experiment: {minutes:.1f} min on this machine."]
+
+
 def generic_table(b: dict) -> list[str]:
     """Benchmarks that carry their own ``table``: a list of rows (dicts with the same keys)."""
     rows = b.get("table") or []
@@ -321,6 +329,12 @@ def build(results_dir: Path, out_md: Path, img_dir: Path) -> tuple[str, str]:
             "scripts/perception.py tax",
         ),
         ("perception", "Perception throughput", generic_table, "scripts/benchmark.py perception"),
+        (
+            "data-efficiency",
+            "Data-efficient perception: GAN augmentation and pretraining",
+            data_efficiency_table,
+            "scripts/data_efficiency.py",
+        ),
         (
             "perception-gridworld",
             "GridWorld chain: pixels -> CNN -> map -> value iteration",
