@@ -78,7 +78,12 @@ def default_run_dir(algo: str, env_id: str, seed: int) -> Path:
 def optimal_reference(
     env_id: str, env_kwargs: dict, episodes: int, seed: int, gamma: float = 0.99
 ) -> dict | None:
-    """For envs with an exact transition model, the value-iteration policy's greedy evaluation (the yardstick)."""
+    """For envs with an exact transition model, the value-iteration policy's greedy evaluation (the yardstick).
+
+    The optimum is a property of the dynamics, not of the view: it is evaluated on the state-id
+    observation (``observation="index"``) of the same env, so agents that see pixels or planes compare
+    against the same number.
+    """
     import gymnasium as gym
 
     env = gym.make(env_id, **env_kwargs)
@@ -91,6 +96,8 @@ def optimal_reference(
         policy = TabularPolicy(q)
     finally:
         env.close()
+    if "observation" in env_kwargs:
+        env_kwargs = {**env_kwargs, "observation": "index"}
     result = evaluate_policy(policy, env_id, episodes=episodes, seed=seed, env_kwargs=env_kwargs)
     return {"optimal_mean_return": result["mean_return"], "optimal_std_return": result["std_return"]}
 

@@ -46,18 +46,40 @@ def mean_std(values: list[float]) -> str:
 
 def scenario_table(results: list[dict]) -> list[str]:
     lines = [
-        "| scenario | algo | env | steps | seeds | mean return (± std over seeds) | crash rate | criteria | wall-clock / seed | passed |",
+        "| scenario | algo | env | steps | seeds | mean return (± std over seeds) | crash rate | criteria (measured) | wall-clock / seed | passed |",
         "|---|---|---|---:|---:|---:|---:|---|---:|:---:|",
     ]
     for r in sorted(results, key=lambda r: r["scenario"]):
         crash = mean_std(r["crash_rates"]) if r.get("crash_rates") else "–"
+        returns = mean_std(r["returns"]) if r.get("returns") else "–"
+        steps = f"{r['steps']:,}" if r.get("steps") else "–"
         criteria = "; ".join(
-            f"{m} {c['op']} {c['threshold']} ({c['value']:.3f})" for m, c in r["criteria"].items()
+            f"{m} {c['op']} {c['threshold']:g} ({c['value']:.3f})" for m, c in r["criteria"].items()
         )
         wall = sum(r["wall_clock_s"]) / len(r["wall_clock_s"])
         lines.append(
-            f"| {r['scenario']} | {r['algo']} | `{r['env_id']}` | {r['steps']:,} | {len(r['seeds'])} | "
-            f"{mean_std(r['returns'])} | {crash} | {criteria} | {wall:.1f} s | {'✅' if r['passed'] else '❌'} |"
+            f"| {r['scenario']} | {r['algo']} | `{r['env_id']}` | {steps} | {len(r['seeds'])} | "
+            f"{returns} | {crash} | {criteria} | {wall:.1f} s | {'✅' if r['passed'] else '❌'} |"
+        )
+    return lines
+
+
+def peer_table(results: list[dict]) -> list[str]:
+    """Scenario pairs: the same recipe and budget on our env and on the peer's (``peer_of``)."""
+    by_name = {r["scenario"]: r for r in results}
+    pairs = [(by_name[r["peer_of"]], r) for r in results if r.get("peer_of") in by_name]
+    if not pairs:
+        return []
+    lines = [
+        "| recipe | ours: env, mean return, wall-clock | peer: env, mean return, wall-clock | wall-clock ratio (peer / ours) |",
+        "|---|---|---|---:|",
+    ]
+    for ours, peer in sorted(pairs, key=lambda p: p[0]["scenario"]):
+        wo = sum(ours["wall_clock_s"]) / len(ours["wall_clock_s"])
+        wp = sum(peer["wall_clock_s"]) / len(peer["wall_clock_s"])
+        lines.append(
+            f"| {ours['algo']}, {ours['steps']:,} steps | `{ours['env_id']}`, {mean_std(ours['returns'])}, {wo:.0f} s | "
+            f"`{peer['env_id']}`, {mean_std(peer['returns'])}, {wp:.0f} s | {wp / wo:.1f}× |"
         )
     return lines
 
@@ -299,7 +321,17 @@ def build(results_dir: Path, out_md: Path, img_dir: Path) -> tuple[str, str]:
         curve_png = plot_learning_curves(scenarios, img_dir / "learning_curves.png")
         if curve_png:
             md += [f"![learning curves]({Path('img') / curve_png.name})", ""]
+        peers = peer_table(scenarios)
+        if peers:
+            md += ["### Peer pairs: the same recipe on our simulator and on the peer's", "", *peers, ""]
         headline += ["**Scenarios** (`pytest -m scenario`):", "", *scenario_table(scenarios), ""]
+        if peers:
+            headline += [
+                "**Peer pairs** (same recipe and budget, one `pytest -m scenario` run):",
+                "",
+                *peers,
+                "",
+            ]
         if curve_png:  # the README sits one folder above docs/
             headline += [f"![learning curves](docs/img/{curve_png.name})", ""]
     evals = [json.loads(p.read_text()) for p in sorted((results_dir / "evaluations").glob("*.json"))]

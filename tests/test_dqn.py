@@ -163,25 +163,3 @@ def test_same_seed_same_training_curve(tmp_path):
     pa, pb = load_policy(a), load_policy(b)
     for (ka, va), (_, vb) in zip(pa.net.state_dict().items(), pb.net.state_dict().items()):
         assert torch.equal(va, vb), ka
-
-
-@pytest.mark.scenario
-@pytest.mark.slow
-def test_dqn_solves_cartpole(tmp_path):
-    run = train_run("dqn", "CartPole-v1", seed=0, device="cpu", out=tmp_path / "run", progress=False)
-    assert read_json(run / "eval.json")["mean_return"] >= 475
-
-
-@pytest.mark.scenario
-@pytest.mark.slow
-def test_dqn_drives_highway(tmp_path):
-    """Acceptance: the default main job (≤ 10 min on 2 cores) drives ours and highway-env's highway."""
-    from agents.common.evaluation import evaluate_policy
-
-    run = train_run(
-        "dqn", "autodrive/HighwayFast-v0", seed=0, device="cpu", out=tmp_path / "run", progress=False
-    )
-    ours = read_json(run / "eval.json")
-    assert ours["mean_return"] >= 25 and ours["crash_rate"] <= 0.05
-    theirs = evaluate_policy(load_policy(run), "highway-fast-v0", episodes=100)
-    assert theirs["mean_return"] >= 24 and theirs["crash_rate"] <= 0.08

@@ -1,0 +1,80 @@
+"""Scenarios that are more than one agent's training run: perception chains and the data-efficiency study.
+
+Each experiment is ``fn(work_dir, seed) -> metrics`` (a flat dict of numbers, plus optional ``details``),
+registered in ``agents.scenarios.SCENARIOS`` as an :class:`agents.scenarios.Experiment` with criteria on
+those metrics. They live in ``agents`` because they combine perception with trained agents (data flows
+envs <- perception <- agents).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from agents.common.evaluation import evaluate_policy
+from agents.run import load_policy, train_run
+
+HIGHWAY_FAST = "autodrive/HighwayFast-v0"
+
+
+def perception_driving(
+    work_dir: Path,
+    seed: int,
+    train_frames: int = 65_536,
+    test_frames: int = 8192,
+    cnn_minutes: float = 4.0,
+    agent_steps: int = 200_000,
+    episodes: int = 100,
+) -> dict[str, Any]:
+    """Camera -> CNN -> state -> DQN on HighwayFast, end to end from nothing.
+
+    Generates a labelled dataset and held-out episodes from the simulator, trains the perception CNN for
+    ``cnn_minutes``, trains the DQN on ground-truth state, then drives it from ground truth and from
+    pixels on the same seeded episodes (``perception.tax``). Metrics: the CNN's held-out occupancy F1 and
+    position error, both drives' return and crash rate, and ``return_kept`` (pixels / ground truth).
+    """
+    from perception.dataset import GenerateConfig, generate, load_dataset
+    from perception.metrics import evaluate
+    from perception.tax import perception_tax
+    from perception.train import TrainConfig, env_config_of, train
+
+    work_dir = Path(work_dir)
+    generate(GenerateConfig(frames=train_frames, seed=1000 * seed + 1), work_dir / "train", progress=False)
+    generate(GenerateConfig(frames=test_frames, seed=1000 * seed + 1001), work_dir / "test", progress=False)
+    cnn = train(
+        TrainConfig(minutes=cnn_minutes, seed=seed), work_dir / "train", out=work_dir / "cnn", progress=False
+    )
+    test = load_dataset(work_dir / "test")
+    quality = evaluate(cnn["model"], test, env_config_of(test.manifest))
+    agent = train_run(
+        "dqn", HIGHWAY_FAST, steps=agent_steps, seed=seed, device="cpu", out=work_dir / "agent",
+        eval_episodes=episodes, progress=False, tensorboard=False,
+    )  # fmt: skip
+    tax = perception_tax(load_policy(agent), evaluate_policy, work_dir / "cnn", episodes=episodes)
+    return {
+        "occupancy_f1_without_ego_cell": quality["occupancy_f1_without_ego_cell"],
+        "position_mae_m": quality["position_mae_m"],
+        "speed_mae_m_s": quality["speed_mae_m_s"],
+        "cnn_steps": cnn["steps"],
+        "ground_truth_mean_return": tax["ground_truth"]["mean_return"],
+        "ground_truth_crash_rate": tax["crash_rate_ground_truth"],
+        "mean_return": tax["pixels"]["mean_return"],
+        "crash_rate": tax["crash_rate_pixels"],
+        "return_kept": tax["return_kept"],
+    }
+
+
+def data_efficiency(work_dir: Path, seed: int) -> dict[str, Any]:
+    """The full GAN-augmentation / pretraining experiment (``perception.data_efficiency``; its own seeds).
+
+    Metrics: rare-layout F1 gains over real-only at the smallest label count, in points, and the wall-clock.
+    """
+    import dataclasses
+
+    from perception.data_efficiency import ExperimentConfig, run
+
+    result = run(
+        dataclasses.replace(ExperimentConfig(), seed=seed), work_dir, progress=False, log=lambda _: None
+    )
+    gains = {f"{arm}_rare_f1_gain_points": t["rare_f1_gain_points"] for arm, t in result["targets"].items()}
+    return {**gains, "experiment_seconds": result["seconds"], "details": result}

@@ -1,0 +1,62 @@
+"""scripts/report.py builds RESULTS.md and the README block from result files alone."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _report():
+    spec = importlib.util.spec_from_file_location("report", ROOT / "scripts" / "report.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _scenario(name, env_id, returns, wall, **extra):
+    last = returns[0] if returns else 0.0
+    return {
+        "scenario": name,
+        "algo": "sb3-dqn",
+        "env_id": env_id,
+        "steps": 20_000,
+        "seeds": [0],
+        "returns": returns,
+        "crash_rates": [0.1],
+        "criteria": {"mean_return": {"op": ">=", "threshold": 19.0, "value": last, "passed": True}},
+        "passed": True,
+        "wall_clock_s": [wall],
+        "curves": [{"step": [0, 10_000, 20_000], "return_mean": [5.0, 15.0, last]}],
+        "machine": {"processor": "test cpu", "cpus": 2, "platform": "linux", "python": "3.11"},
+        **extra,
+    }
+
+
+def test_report_renders_training_experiment_and_peer_rows(tmp_path):
+    report = _report()
+    results = tmp_path / "results"
+    (results / "scenarios").mkdir(parents=True)
+    ours = _scenario("sb3-ours", "autodrive/HighwayFast-v0", [21.0], 60.0)
+    peer = _scenario("sb3-peer", "highway-fast-v0", [22.0], 450.0, peer_of="sb3-ours")
+    experiment = {
+        **_scenario("exp", "autodrive/HighwayFastPerceived-v0", [], 300.0),
+        "algo": "cnn+dqn",
+        "steps": None,
+        "crash_rates": None,
+        "curves": [],
+        "criteria": {"return_kept": {"op": ">=", "threshold": 0.9, "value": 0.95, "passed": True}},
+    }
+    for r in (ours, peer, experiment):
+        (results / "scenarios" / f"{r['scenario']}.json").write_text(json.dumps(r))
+    md, headline = report.build(results, tmp_path / "RESULTS.md", tmp_path / "img")
+    assert (
+        "| exp | cnn+dqn | `autodrive/HighwayFastPerceived-v0` | – | 1 | – | – | return_kept >= 0.9 (0.950)"
+        in md
+    )
+    assert "| sb3-ours | sb3-dqn |" in md and "21.000" in md
+    assert "7.5×" in md and "7.5×" in headline  # peer wall-clock / ours
+    assert (tmp_path / "img" / "learning_curves.png").exists()
+    assert (tmp_path / "RESULTS.md").read_text() == md
