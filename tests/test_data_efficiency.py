@@ -154,14 +154,3 @@ def test_reduced_experiment(tmp_path):
     table = format_table(res)
     assert all(f"| {arm} | " in table for arm in ARMS) and "gan vs real-only" in table
     assert time.perf_counter() - t0 < 120
-
-
-@pytest.mark.scenario
-@pytest.mark.slow
-def test_full_experiment_within_30_minutes(tmp_path):
-    from perception.data_efficiency import ExperimentConfig, run
-
-    t0 = time.perf_counter()
-    res = run(ExperimentConfig(), tmp_path / "work", progress=False, log=lambda _: None)
-    assert time.perf_counter() - t0 < 30 * 60
-    assert len(res["runs"]) == len(ExperimentConfig().arms) * 2 * 3
