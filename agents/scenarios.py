@@ -98,27 +98,19 @@ SCENARIOS: dict[str, Scenario | Experiment] = {
             criteria={"optimality_ratio": (">=", 0.999)},
             description="value iteration is the yardstick: its greedy policy evaluates to the optimum",
         ),
-        Scenario(
-            name="gridworld-dqn-four-rooms",
-            algo="dqn",
-            env_id="autodrive/GridWorld-v0",
-            env_kwargs={"map_name": "four_rooms", "slip": 0.1, "observation": "grid"},
-            steps=60_000,
-            eval_episodes=1000,
-            criteria={"optimality_ratio": (">=", 0.97)},
-            slow=True,
-            description="DQN sees the map as one-hot planes; its greedy policy vs the value-iteration optimum",
-        ),
-        Scenario(
-            name="gridworld-ppo-four-rooms",
-            algo="ppo",
-            env_id="autodrive/GridWorld-v0",
-            env_kwargs={"map_name": "four_rooms", "slip": 0.1, "observation": "grid"},
-            steps=200_000,
-            eval_episodes=1000,
-            criteria={"optimality_ratio": (">=", 0.97)},
-            slow=True,
-            description="PPO sees the map as one-hot planes; its greedy policy vs the value-iteration optimum",
+        *(
+            Scenario(
+                name=f"gridworld-{algo}-four-rooms",
+                algo=algo,
+                env_id="autodrive/GridWorld-v0",
+                env_kwargs={"map_name": "four_rooms", "slip": 0.1, "observation": "grid"},
+                steps=steps,
+                eval_episodes=1000,
+                criteria={"optimality_ratio": (">=", 0.97)},
+                slow=True,
+                description=f"{algo.upper()} sees the map as one-hot planes; its greedy policy vs the optimum",
+            )
+            for algo, steps in (("dqn", 60_000), ("ppo", 200_000))
         ),
         Scenario(
             name="cartpole-dqn",
