@@ -216,6 +216,41 @@ def generic_table(b: dict) -> list[str]:
     return lines
 
 
+def agents_peer_table(b: dict) -> list[str]:
+    """``scripts/benchmark.py agents``: both agents' training wall-clock and greedy evaluations."""
+    lines = [
+        f"Same budget, {b['steps']:,} env steps, seed {b['seed']}; greedy evaluation over 100 episodes.",
+        "",
+        "| agent | trained on | training wall-clock | evaluated on | mean return ± std | crash rate |",
+        "|---|---|---:|---|---:|---:|",
+    ]
+    for side in ("peer", "ours"):
+        r = b[side]
+        trained_on = r["what"].split(" trained on ")[-1]
+        for key, ev in r.items():
+            if key.startswith("eval_"):
+                lines.append(
+                    f"| {r['what'].split(' trained on ')[0].rstrip(', ')} | `{trained_on}` | {r['train_seconds']:.0f} s | "
+                    f"`{key[5:]}` | {ev['mean_return']:.2f} ± {ev['std_return']:.2f} | {100 * ev['crash_rate']:.0f}% |"
+                )
+    lines += ["", f"Training wall-clock ratio (peer / ours): {b['wall_clock_ratio_peer_over_ours']:.1f}×."]
+    return lines
+
+
+def pytest_benchmark_table(b: dict) -> list[str]:
+    """pytest-benchmark's JSON: one row per benchmark, its mean time and the rates in ``extra_info``."""
+    lines = ["| benchmark | mean time per call | measured |", "|---|---:|---|"]
+    for x in b.get("benchmarks", []):
+        extra = ", ".join(
+            f"{k} {fmt(v, ',.0f') if isinstance(v, float) else v}" for k, v in x.get("extra_info", {}).items()
+        )
+        lines.append(f"| `{x['name']}` | {1e3 * x['stats']['mean']:,.1f} ms | {extra} |")
+    cpu = (b.get("machine_info") or {}).get("cpu", {})
+    if cpu:
+        lines += ["", f"Machine: {cpu.get('brand_raw', '?')}, {cpu.get('count', '?')} CPUs."]
+    return lines
+
+
 def machine_line(b: dict) -> str:
     m = b.get("machine") or {}
     return f"Machine: {m.get('processor', '?')}, {m.get('cpus', '?')} CPUs, {m.get('platform', '?')}, Python {m.get('python', '?')}."
@@ -327,7 +362,7 @@ def build(results_dir: Path, out_md: Path, img_dir: Path) -> tuple[str, str]:
         headline += ["**Scenarios** (`pytest -m scenario`):", "", *scenario_table(scenarios), ""]
         if peers:
             headline += [
-                "**Peer pairs** (same recipe and budget, one `pytest -m scenario` run):",
+                "**Peer pairs** (the same recipe and budget on both simulators):",
                 "",
                 *peers,
                 "",
@@ -345,7 +380,7 @@ def build(results_dir: Path, out_md: Path, img_dir: Path) -> tuple[str, str]:
         (
             "agents-peer",
             "Our DQN vs stable-baselines3 DQN on highway-env",
-            generic_table,
+            agents_peer_table,
             "scripts/benchmark.py agents",
         ),
         (
@@ -353,6 +388,12 @@ def build(results_dir: Path, out_md: Path, img_dir: Path) -> tuple[str, str]:
             "Perception CNN on held-out episodes",
             perception_eval_table,
             "scripts/perception.py evaluate",
+        ),
+        (
+            "pytest-benchmark",
+            "Throughput under pytest-benchmark",
+            pytest_benchmark_table,
+            "-m pytest -m benchmark --benchmark-json=docs/results/pytest-benchmark.json",
         ),
         (
             "perception-tax",

@@ -60,3 +60,36 @@ def test_report_renders_training_experiment_and_peer_rows(tmp_path):
     assert "7.5×" in md and "7.5×" in headline  # peer wall-clock / ours
     assert (tmp_path / "img" / "learning_curves.png").exists()
     assert (tmp_path / "RESULTS.md").read_text() == md
+
+
+def test_report_renders_agent_peer_and_pytest_benchmark_files(tmp_path):
+    report = _report()
+    results = tmp_path / "results"
+    results.mkdir()
+    ev = {"mean_return": 21.4, "std_return": 2.5, "crash_rate": 0.04, "episodes": 100}
+    peer = {
+        "steps": 20_000,
+        "seed": 0,
+        "peer": {
+            "what": "SB3 DQN, recipe, trained on highway-fast-v0",
+            "train_seconds": 490.0,
+            "eval_highway-fast-v0": ev,
+        },
+        "ours": {
+            "what": "agents.dqn trained on autodrive/HighwayFast-v0",
+            "train_seconds": 21.0,
+            "eval_highway-fast-v0": ev,
+        },
+        "wall_clock_ratio_peer_over_ours": 23.3,
+    }
+    (results / "agents-peer.json").write_text(json.dumps(peer))
+    bench = {
+        "benchmarks": [
+            {"name": "test_x", "stats": {"mean": 0.02}, "extra_info": {"env_steps_per_s": 51200.0}}
+        ]
+    }
+    (results / "pytest-benchmark.json").write_text(json.dumps(bench))
+    md, _ = report.build(results, tmp_path / "RESULTS.md", tmp_path / "img")
+    assert "| SB3 DQN, recipe | `highway-fast-v0` | 490 s | `highway-fast-v0` | 21.40 ± 2.50 | 4% |" in md
+    assert "(peer / ours): 23.3×" in md
+    assert "| `test_x` | 20.0 ms | env_steps_per_s 51,200 |" in md
