@@ -37,7 +37,7 @@ from perception.gan import GanConfig, condition, train_gan, write_sample_grid
 from perception.gan import generate as gan_generate
 from perception.metrics import occupancy_f1, predict
 from perception.model import PerceptionCNN
-from perception.pretrain import PretrainConfig, pretrain
+from perception.pretrain import ENCODER_PREFIXES, PretrainConfig, pretrain
 from perception.train import TrainConfig, env_config_of, model_config_of, train
 
 ARMS = ("real", "classic", "gan", "pretrain", "gan+pretrain")
@@ -83,6 +83,9 @@ class ExperimentConfig:
             raise ValueError(f"unknown arms {unknown}: choose from {ARMS}")
         if not self.labels or min(self.labels) < 8 or max(self.labels) > self.pool_frames:
             raise ValueError(f"labels {self.labels}: each must be in [8, pool_frames={self.pool_frames}]")
+        bad = [p for p in self.transfer if p not in ENCODER_PREFIXES]
+        if bad:
+            raise ValueError(f"transfer prefixes {bad}: choose from {ENCODER_PREFIXES}")
         if not self.seeds or not 0 <= self.gan_share <= 4 or not 0 <= self.rare_share <= 1:
             raise ValueError("need at least one seed, 0 <= gan_share <= 4 and 0 <= rare_share <= 1")
 

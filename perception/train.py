@@ -34,10 +34,17 @@ class TrainConfig:
     positive_weight: float = 4.0  # objectness BCE weight of the (rare) cells that hold a vehicle
     offset_weight: float = 5.0
     log_every: int = 50
+    # Fine-tuning from ``init_state`` (LP-FT, Kumar et al. 2022): the initialised weights stay frozen for
+    # the first ``freeze_init_steps`` steps while the rest learns on top of them, then train at
+    # ``init_lr_scale`` times the learning rate.
+    freeze_init_steps: int = 0
+    init_lr_scale: float = 1.0
 
     def __post_init__(self) -> None:
         if self.minutes <= 0 or self.batch_size < 1 or self.lr <= 0 or self.max_steps < 1:
             raise ValueError("minutes, batch_size, lr and max_steps must be positive")
+        if self.freeze_init_steps < 0 or self.init_lr_scale < 0:
+            raise ValueError("freeze_init_steps and init_lr_scale must be >= 0")
 
 
 def env_config_of(manifest: dict[str, Any]):
@@ -118,7 +125,15 @@ def train(
             raise ValueError(f"init_state has keys the CNN lacks: {result.unexpected_keys}")
     model = model.to(memory_format=torch.channels_last)  # ~1.5x faster convs on CPU
     batch_fn = batch_fn or batch
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    loaded = set(init_state or ())
+    init_params = [p for k, p in model.named_parameters() if k in loaded]
+    groups = [
+        {"params": [p for k, p in model.named_parameters() if k not in loaded], "scale": 1.0},
+        {"params": init_params, "scale": cfg.init_lr_scale},
+    ]
+    opt = torch.optim.AdamW([g for g in groups if g["params"]], lr=cfg.lr, weight_decay=cfg.weight_decay)
+    for p in init_params:
+        p.requires_grad_(cfg.freeze_init_steps == 0)
     budget = cfg.minutes * 60
     losses: list[float] = []
     bar = tqdm(total=cfg.max_steps if cfg.max_steps < 1_000_000 else None, disable=not progress, desc="train")
@@ -129,8 +144,12 @@ def train(
         frac = max(elapsed / budget, step / cfg.max_steps)
         if frac >= 1:
             break
+        if step == cfg.freeze_init_steps and step > 0:
+            for p in init_params:
+                p.requires_grad_(True)
         for group in opt.param_groups:  # cosine decay over the budget, short warm-up
-            group["lr"] = cfg.lr * min(1.0, (step + 1) / 50) * 0.5 * (1 + math.cos(math.pi * frac))
+            lr = cfg.lr * min(1.0, (step + 1) / 50) * 0.5 * (1 + math.cos(math.pi * frac))
+            group["lr"] = lr * group["scale"]
         frames, dense_t, ego_t = batch_fn(data, rng.integers(len(data), size=cfg.batch_size), mcfg)
         dense, ego = model(frames)
         loss, parts = loss_fn(dense, ego, dense_t, ego_t, cfg)
@@ -145,6 +164,8 @@ def train(
                 loss=f"{np.mean(losses[-cfg.log_every :]):.4f}", **{k: f"{v:.4f}" for k, v in parts.items()}
             )
     bar.close()
+    for p in init_params:  # a budget shorter than the freeze leaves them frozen: hand back a normal model
+        p.requires_grad_(True)
     model.eval()
     seconds = time.perf_counter() - t0
     window = max(1, min(50, len(losses) // 4))

@@ -5,6 +5,10 @@ arm x label regime x seed, writes docs/results/data-efficiency.json and prints t
 python scripts/data_efficiency.py                        # the full experiment (<= 30 min on 2 CPU cores)
 python scripts/data_efficiency.py --reduced              # a ~1 minute smoke version (the default test run's)
 python scripts/data_efficiency.py --agent runs/<highway-dqn-run>  # also the perception tax per arm
+
+A probe of one method variant, e.g. the whole pretrained encoder fine-tuned LP-FT style:
+python scripts/data_efficiency.py --arms real pretrain --labels 250 --transfer stem. trunk. \
+    --freeze-init-steps 500 --init-lr-scale 0.1 --out /tmp/probe.json
 """
 
 from __future__ import annotations
@@ -37,7 +41,31 @@ def tax_function(agent: str, episodes: int, workdir: Path):
     return tax
 
 
-def main(argv: list[str] | None = None) -> int:
+def with_variants(cfg, args: argparse.Namespace):
+    """``cfg`` with the command line's variant options applied (each None leaves the default)."""
+    import dataclasses
+
+    fields = {
+        name: tuple(value)
+        for name, value in (("arms", args.arms), ("labels", args.labels), ("seeds", args.seeds))
+        if value is not None
+    }
+    if args.transfer is not None:
+        fields["transfer"] = tuple(args.transfer)
+    finetune = {
+        name: value
+        for name, value in (
+            ("freeze_init_steps", args.freeze_init_steps),
+            ("init_lr_scale", args.init_lr_scale),
+        )
+        if value is not None
+    }
+    if finetune:  # only the pretrained arms load weights, so only they are affected
+        fields["cnn"] = dataclasses.replace(cfg.cnn, **finetune)
+    return dataclasses.replace(cfg, **fields)
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -58,12 +86,30 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--tax-episodes", type=int, default=20)
     parser.add_argument("--quiet", action="store_true")
-    args = parser.parse_args(argv)
+    probe = parser.add_argument_group("variants (default: the experiment as specified)")
+    probe.add_argument("--arms", nargs="+", default=None, help="a subset of the arms")
+    probe.add_argument("--labels", nargs="+", type=int, default=None, help="label regimes")
+    probe.add_argument("--seeds", nargs="+", type=int, default=None)
+    probe.add_argument(
+        "--transfer", nargs="+", default=None, help="encoder prefixes the pretrained arms take (stem. trunk.)"
+    )
+    probe.add_argument(
+        "--freeze-init-steps", type=int, default=None, help="steps the transferred layers stay frozen"
+    )
+    probe.add_argument(
+        "--init-lr-scale", type=float, default=None, help="learning-rate factor of the transferred layers"
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
 
     from perception.data_efficiency import ExperimentConfig, format_table, run
     from perception.io import write_json
 
     cfg = ExperimentConfig.reduced() if args.reduced else ExperimentConfig()
+    cfg = with_variants(cfg, args)
     workdir = Path(args.workdir) / ("reduced" if args.reduced else "full")
     out = (
         Path(args.out)

@@ -3,8 +3,6 @@ data-efficiency experiment: a reduced run by default, the full one as a slow sce
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
@@ -136,7 +134,6 @@ def test_reduced_experiment(tmp_path):
     """Every arm, one regime, one seed, a few steps: the pipeline and the results structure (~1 min)."""
     from perception.data_efficiency import ARMS, ExperimentConfig, format_table, run
 
-    t0 = time.perf_counter()
     res = run(
         ExperimentConfig.reduced(),
         tmp_path / "work",
@@ -153,4 +150,54 @@ def test_reduced_experiment(tmp_path):
     assert (tmp_path / "s.png").exists()
     table = format_table(res)
     assert all(f"| {arm} | " in table for arm in ARMS) and "gan vs real-only" in table
-    assert time.perf_counter() - t0 < 120
+
+
+@pytest.mark.parametrize(
+    ("freeze", "scale", "changed"), [(0, 1.0, True), (6, 1.0, False), (3, 1.0, True), (0, 0.0, False)]
+)
+def test_fine_tuning_freezes_and_scales_the_transferred_layers(data, freeze, scale, changed):
+    """LP-FT: the weights loaded from init_state stay put while frozen (or at learning-rate factor 0); the
+    other layers train in every case."""
+    import torch
+
+    from perception.model import PerceptionCNN
+    from perception.train import TrainConfig, train
+
+    mcfg = model_config_of(data.manifest, 8)
+    init = {k: v for k, v in PerceptionCNN(mcfg).state_dict().items() if k.startswith("stem.")}
+    cfg = TrainConfig(
+        max_steps=6, batch_size=4, channels=8, threads=1, freeze_init_steps=freeze, init_lr_scale=scale
+    )
+    model = train(cfg, data, progress=False, init_state=init)["model"]
+    assert torch.equal(model.stem.weight, init["stem.weight"]) is not changed
+    assert not torch.equal(model.dense.weight, PerceptionCNN(mcfg).dense.weight)
+    assert all(p.requires_grad for p in model.parameters())
+
+
+def test_experiment_variants_from_the_command_line():
+    """scripts/data_efficiency.py's variant options reach the config; bad values are clear errors."""
+    import importlib.util
+    from pathlib import Path
+
+    from perception.data_efficiency import ExperimentConfig
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "data_efficiency.py"
+    spec = importlib.util.spec_from_file_location("data_efficiency_script", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+
+    def config(*argv: str) -> ExperimentConfig:
+        return script.with_variants(ExperimentConfig(), script.build_parser().parse_args(argv))
+
+    cfg = config("--arms", "real", "pretrain", "--labels", "250", "--transfer", "stem.", "trunk.",
+                 "--freeze-init-steps", "500", "--init-lr-scale", "0.1")  # fmt: skip
+    assert cfg.arms == ("real", "pretrain") and cfg.labels == (250,) and cfg.seeds == (0, 1, 2)
+    assert cfg.transfer == ("stem.", "trunk.")
+    assert cfg.cnn.freeze_init_steps == 500 and cfg.cnn.init_lr_scale == 0.1 and cfg.cnn.lr == 8e-3
+    assert config() == ExperimentConfig()
+    with pytest.raises(ValueError, match="transfer prefixes"):
+        config("--transfer", "head.")
+    with pytest.raises(ValueError, match="unknown arms"):
+        config("--arms", "mixup")
+    with pytest.raises(ValueError, match="freeze_init_steps"):
+        config("--freeze-init-steps", "-1")
