@@ -20,6 +20,7 @@ from agents.base import Algorithm, TrainSpec
 from agents.common.buffers import ReplayBuffer
 from agents.common.checkpoint import load_checkpoint, save_checkpoint
 from agents.common.envs import make_vec_env
+from agents.common.evaluation import PeriodicEval
 from agents.common.nets import QNetwork, activation
 from agents.common.policy import TorchPolicy, load_state, read_policy_file
 from agents.common.schedules import crossed, linear
@@ -59,6 +60,9 @@ class DQNConfig:
     checkpoint_interval: int = 50_000  # env steps between checkpoints (0: only at the end)
     cpu_threads: int = 1  # torch intra-op threads on CPU: small MLPs run fastest on one
     checkpoint_buffer: bool = True  # include the replay buffer in checkpoints (exact resume)
+    eval_interval: int = 0  # env steps between greedy evaluations during training (0: none)
+    eval_episodes: int = 50  # episodes per such evaluation
+    keep_best: bool = False  # end with the weights of the best evaluation, not the last ones
 
     def __post_init__(self) -> None:
         if self.n_step < 1:
@@ -79,6 +83,8 @@ class DQNConfig:
             raise ValueError("eps_start and eps_end must be in [0, 1]")
         if not self.hidden:
             raise ValueError("hidden needs at least one layer width, e.g. [256, 256]")
+        if self.keep_best and self.eval_interval <= 0:
+            raise ValueError("keep_best needs evaluations during training: set eval_interval > 0")
         activation(self.activation)
 
 
@@ -143,6 +149,9 @@ def train(spec: TrainSpec) -> TorchPolicy:
     buffer = ReplayBuffer(hp.buffer_size, N, env.obs_shape, device)
     gen = make_generator(spec.seed, device)
     modules = {"q": q_net, "target": target_net}
+    evaluator = PeriodicEval(spec.env_id, spec.env_kwargs, hp.eval_interval, hp.eval_episodes)
+    if hp.keep_best:
+        modules["best"] = build_q_network(env.obs_shape, A, arch).to(device)
 
     step, updates, credit = 0, 0, 0.0
     ckpt = load_checkpoint(spec.run_dir) if spec.resume else None
@@ -150,6 +159,7 @@ def train(spec: TrainSpec) -> TorchPolicy:
         step, arrays, state = ckpt
         restore_training(arrays, state, modules, optimizer, gen)
         updates, credit = state["updates"], state["credit"]
+        evaluator.load_state(state["eval"])
         if buffer.load_state_arrays(arrays):
             # the observation after the last stored row is lost with the env: its last n rows cannot be
             # completed into n-step targets, so they are never sampled
@@ -159,7 +169,8 @@ def train(spec: TrainSpec) -> TorchPolicy:
         arrays, state = training_arrays(modules, optimizer, gen)
         if hp.checkpoint_buffer:
             arrays.update(buffer.state_arrays())
-        save_checkpoint(spec.run_dir, step, arrays, state | {"updates": updates, "credit": credit})
+        state |= {"updates": updates, "credit": credit, "eval": evaluator.state()}
+        save_checkpoint(spec.run_dir, step, arrays, state)
 
     stats = EpisodeStats(N, device)
     obs = env.reset(seed=spec.seed + step)  # (N, *obs_shape); a fresh seed after a resume
@@ -194,9 +205,13 @@ def train(spec: TrainSpec) -> TorchPolicy:
                     q_sum += q.mean()
                     n_logged += 1
 
-            if crossed(prev, step, hp.log_interval) or step >= spec.total_steps:
+            final = step >= spec.total_steps
+            if crossed(prev, step, hp.log_interval) or final:
                 stats.flush(spec.logger)
                 scalars = {"epsilon": eps, "updates": updates}
+                if evaluator.due(step, final):
+                    policy = make_policy(q_net, env.obs_shape, A, arch)
+                    scalars |= evaluator.run(step, policy, q_net, modules.get("best"))
                 if n_logged:
                     scalars |= {"loss": (loss_sum / n_logged).item(), "q_mean": (q_sum / n_logged).item()}
                     loss_sum.zero_(), q_sum.zero_()
@@ -207,6 +222,9 @@ def train(spec: TrainSpec) -> TorchPolicy:
         checkpoint()
     finally:
         env.close()
+    if hp.keep_best:
+        evaluator.write_selection(spec.run_dir)
+        q_net = modules["best"]
     return make_policy(q_net.eval(), env.obs_shape, A, arch)
 
 
@@ -235,5 +253,5 @@ DQN = Algorithm(
     load=load,
     description="double DQN with dueling head, n-step returns and a replay buffer on the training device",
     default_steps=DQNConfig.total_steps,
-    extra_metrics=("epsilon", "updates", "loss", "q_mean"),
+    extra_metrics=("epsilon", "updates", "loss", "q_mean", "eval_return", "eval_crash_rate"),
 )

@@ -25,9 +25,9 @@ import numpy as np
 from agents.base import TrainSpec
 from agents.common.checkpoint import checkpoint_step
 from agents.common.envs import check_env_id
-from agents.common.evaluation import evaluate_policy
+from agents.common.evaluation import SELECTION_FILE, evaluate_policy
 from agents.common.hparams import resolve_hyperparams
-from agents.common.io import read_yaml, write_json, write_yaml
+from agents.common.io import read_json, read_yaml, write_json, write_yaml
 from agents.common.logger import RunLogger
 from agents.common.plots import plot_learning_curve
 from agents.registry import get_algorithm
@@ -204,6 +204,9 @@ def finish_run(run_dir: Path, policy, config: dict, train_seconds: float | None 
     )
     if reference:
         result.update(reference)
+    selection = Path(run_dir) / SELECTION_FILE  # keep_best: the step whose weights were kept
+    if selection.exists():
+        result.update(read_json(selection))
     if train_seconds is not None:
         result["train_seconds"] = round(train_seconds, 2)
     result["algo"] = config["algo"]

@@ -27,6 +27,9 @@ HP = {
         "learning_starts": 500,
         "log_interval": 1000,
         "checkpoint_interval": 2000,
+        "eval_interval": 3000,  # the kept best weights and the evaluation schedule survive the kill
+        "eval_episodes": 2,
+        "keep_best": True,
     },
     "ppo": {
         "hidden": [16],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 
@@ -75,3 +76,58 @@ def evaluate_policy(
     if crashes:
         result["crash_rate"] = float(np.mean(crashes))
     return result
+
+
+SELECTION_FILE = "selection.json"
+SELECTION_SEED = 20_000  # episodes evaluated during training; the final evaluation uses 10_000 and up
+
+
+class PeriodicEval:
+    """Greedy evaluation every ``interval`` env steps during training, like stable-baselines3's
+    ``EvalCallback``: the mean return and crash rate go in the metrics (a greedy learning curve), and the
+    best-scoring weights are copied into a ``best`` module so that training can end with them. Selection
+    episodes are seeded apart from the final evaluation's, so the chosen policy is scored on new ones."""
+
+    def __init__(self, env_id: str, env_kwargs: dict, interval: int, episodes: int) -> None:
+        if interval < 0 or episodes < 1:
+            raise ValueError(f"need eval_interval >= 0 and eval_episodes >= 1, got {interval}, {episodes}")
+        self.env_id, self.env_kwargs = env_id, dict(env_kwargs)
+        self.interval, self.episodes = interval, episodes
+        self.next_at = interval
+        self.best_return, self.best_step = -math.inf, -1
+
+    def due(self, step: int, final: bool) -> bool:
+        return self.interval > 0 and (step >= self.next_at or final)
+
+    def run(self, step: int, policy, net, best=None) -> dict[str, float]:
+        """Evaluate ``policy`` (acting with ``net``); copy ``net`` into ``best`` on a new best mean return."""
+        result = evaluate_policy(
+            policy, self.env_id, episodes=self.episodes, seed=SELECTION_SEED, env_kwargs=self.env_kwargs
+        )
+        while self.next_at <= step:
+            self.next_at += self.interval
+        if best is not None and result["mean_return"] > self.best_return:
+            best.load_state_dict(net.state_dict())
+            self.best_return, self.best_step = result["mean_return"], step
+        scalars = {"eval_return": result["mean_return"]}
+        if "crash_rate" in result:
+            scalars["eval_crash_rate"] = result["crash_rate"]
+        return scalars
+
+    def write_selection(self, run_dir) -> None:
+        """``run_dir/selection.json``: which step's weights the run ended with (read into eval.json)."""
+        from agents.common.io import write_json
+
+        write_json(Path(run_dir) / SELECTION_FILE, {
+            "selected_step": self.best_step,
+            "selection_mean_return": self.best_return,
+            "selection_episodes": self.episodes,
+            "selection_seed": SELECTION_SEED,
+        })  # fmt: skip
+
+    def state(self) -> dict:
+        return {"next_at": self.next_at, "best_return": self.best_return, "best_step": self.best_step}
+
+    def load_state(self, state: dict) -> None:
+        self.next_at = int(state["next_at"])
+        self.best_return, self.best_step = float(state["best_return"]), int(state["best_step"])
