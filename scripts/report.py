@@ -409,6 +409,13 @@ def build(results_dir: Path, out_md: Path, img_dir: Path) -> tuple[str, str]:
             "scripts/data_efficiency.py",
         ),
         (
+            "data-efficiency-lpft",
+            "Pretraining variant: the whole pretrained encoder, fine-tuned LP-FT style",
+            data_efficiency_table,
+            "scripts/data_efficiency.py --arms real pretrain --labels 250 --transfer stem. trunk. "
+            "--freeze-init-steps 500 --init-lr-scale 0.1 --out docs/results/data-efficiency-lpft.json",
+        ),
+        (
             "perception-gridworld",
             "GridWorld chain: pixels -> CNN -> map -> value iteration",
             gridworld_chain_table,
