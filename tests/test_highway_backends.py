@@ -79,3 +79,23 @@ def test_cuda_device_selects_torch() -> None:
     env = HighwayVectorEnv(8, preset="highway-fast", device="cuda")
     obs, _ = env.reset(seed=0)
     assert obs.is_cuda
+
+
+def test_threaded_numpy_batch_matches_one_thread(monkeypatch):
+    """Large NumPy batches are cut into slices stepped by threads; envs are independent, so the slicing
+    must not change a single number (the threshold is lowered here to exercise it on a small batch)."""
+    from envs.highway import sim
+
+    monkeypatch.setattr(sim, "MIN_ENVS_PER_THREAD", 4)
+    envs = [HighwayVectorEnv(12, preset="highway-fast") for _ in range(2)]
+    envs[0].sim.threads, envs[1].sim.threads = 3, 1  # 3 slices of 4 envs, even on a 1-core machine
+    for env in envs:
+        env.reset(seed=3)
+    rng = np.random.default_rng(0)
+    for _ in range(8):
+        actions = rng.integers(5, size=12)
+        (a_obs, a_rew, *_), (b_obs, b_rew, *_) = (env.step(actions) for env in envs)
+        np.testing.assert_array_equal(a_obs, b_obs)
+        np.testing.assert_array_equal(a_rew, b_rew)
+    for name in ("x", "y", "speed", "heading", "crashed"):
+        np.testing.assert_array_equal(getattr(envs[0].sim.state, name), getattr(envs[1].sim.state, name))

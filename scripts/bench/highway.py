@@ -129,6 +129,9 @@ def run(args: argparse.Namespace) -> dict:
     for n in sizes:
         value = vector_env_rate(OURS["highway-fast"], n, seconds)
         record(f"ours HighwayFast (CPU batch, {n} envs)", value, "highway-fast", num_envs=n)
+    for n in [4096] + ([16384] if not args.quick else []):  # the full preset at larger batches
+        value = vector_env_rate(OURS["highway"], n, seconds)
+        record(f"ours Highway (CPU batch, {n} envs)", value, "highway", num_envs=n)
     import torch
 
     # torch's CPU thread pool spins badly when the cores are shared (30x slower under load): one thread
