@@ -86,7 +86,7 @@ def test_threaded_numpy_batch_matches_one_thread(monkeypatch):
     must not change a single number (the threshold is lowered here to exercise it on a small batch)."""
     from envs.highway import sim
 
-    monkeypatch.setattr(sim, "MIN_ENVS_PER_THREAD", 4)
+    monkeypatch.setattr(sim, "MIN_WORK_PER_THREAD", 4)
     envs = [HighwayVectorEnv(12, preset="highway-fast") for _ in range(2)]
     envs[0].sim.threads, envs[1].sim.threads = 3, 1  # 3 slices of 4 envs, even on a 1-core machine
     for env in envs:

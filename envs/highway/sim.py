@@ -21,12 +21,12 @@ from envs.highway.observation import get_observation
 from envs.highway.spawn import spawn
 from envs.highway.state import EGO, FLOAT_FIELDS, VEHICLE_FIELDS, Scene, TrafficState
 
-#: NumPy batches of at least 2 * MIN_ENVS_PER_THREAD envs are stepped by this many threads. Below that the
-#: threads lose: NumPy holds the GIL between its loops, and on 2 cores one thread stepped 1,024 HighwayFast
-#: envs at 39k env-steps/s against 30k for two; at 4,096 two threads won (51k against 35k; Highway-v0:
-#: 7.6k against 4.8k).
+#: NumPy batches are stepped by this many threads once each thread gets MIN_WORK_PER_THREAD vehicle
+#: sub-steps per policy step. Below that the threads lose: NumPy holds the GIL between its loops. On 2 cores,
+#: HighwayFast (20 vehicles x 5 sub-steps per env): 1,024 envs at 39k env-steps/s on one thread against
+#: 30k on two, 4,096 envs at 35k against 51k; Highway-v0 (50 x 15): 1,024 envs at 4.8k against 7.3k.
 DEFAULT_THREADS = int(os.environ.get("AUTODRIVE_HIGHWAY_THREADS", "2"))
-MIN_ENVS_PER_THREAD = 2048
+MIN_WORK_PER_THREAD = 150_000
 NUM_ACTIONS = 5  # DiscreteMetaAction: LANE_LEFT, IDLE, LANE_RIGHT, FASTER, SLOWER
 ACTION_NAMES = ("LANE_LEFT", "IDLE", "LANE_RIGHT", "FASTER", "SLOWER")
 IDLE = 1
@@ -99,7 +99,8 @@ class HighwaySim:
         """Advance every env by one policy step. On NumPy, large batches are cut into ``threads`` slices
         stepped in parallel threads (NumPy releases the GIL inside its loops); envs are independent, so
         the result does not depend on the slicing."""
-        if self.threads <= 1 or self.xp.name != "numpy" or self.num_envs < 2 * MIN_ENVS_PER_THREAD:
+        work = self.num_envs * self.cfg.num_vehicles * self.cfg.frames_per_action
+        if self.threads <= 1 or self.xp.name != "numpy" or work < 2 * MIN_WORK_PER_THREAD:
             return policy_step(self.xp, state, action, self.cfg)
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="highway")
