@@ -47,18 +47,13 @@ def with_variants(cfg, args: argparse.Namespace):
 
     fields = {
         name: tuple(value)
-        for name, value in (("arms", args.arms), ("labels", args.labels), ("seeds", args.seeds))
-        if value is not None
+        for name in ("arms", "labels", "seeds", "transfer")
+        if (value := getattr(args, name)) is not None
     }
-    if args.transfer is not None:
-        fields["transfer"] = tuple(args.transfer)
     finetune = {
         name: value
-        for name, value in (
-            ("freeze_init_steps", args.freeze_init_steps),
-            ("init_lr_scale", args.init_lr_scale),
-        )
-        if value is not None
+        for name in ("freeze_init_steps", "init_lr_scale")
+        if (value := getattr(args, name)) is not None
     }
     if finetune:  # only the pretrained arms load weights, so only they are affected
         fields["cnn"] = dataclasses.replace(cfg.cnn, **finetune)

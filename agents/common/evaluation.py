@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from agents.common.envs import done_info, make_vec_env, to_numpy
+from agents.common.io import write_json
 
 
 def evaluate_policy(
@@ -116,8 +117,6 @@ class PeriodicEval:
 
     def write_selection(self, run_dir) -> None:
         """``run_dir/selection.json``: which step's weights the run ended with (read into eval.json)."""
-        from agents.common.io import write_json
-
         write_json(Path(run_dir) / SELECTION_FILE, {
             "selected_step": self.best_step,
             "selection_mean_return": self.best_return,
