@@ -296,6 +296,19 @@ def plot_learning_curves(results: list[dict], out: Path) -> Path | None:
     return atomic_write_bytes(out, buf.getvalue())
 
 
+def scaling_curves(b: dict) -> dict[str, list[dict]]:
+    """The num_envs sweep of ``scripts/benchmark.py highway`` per preset (default vehicles, NumPy backend)."""
+    curves: dict[str, list[dict]] = {}
+    for c in b.get("cases", []):  # the num_envs sweep: default vehicles, NumPy backend
+        if "num_envs" in c and "vehicles_count" not in c and "backend" not in c and "batch" in c["case"]:
+            highway = c.get("peer") == "highway" or "autodrive/Highway-v0" in c["case"]  # its preset
+            label = "Highway" if highway else "HighwayFast"
+            curves.setdefault(label, []).append(
+                {"num_envs": c["num_envs"], "steps_per_s": c["env_steps_per_s"]}
+            )
+    return {k: sorted(v, key=lambda p: p["num_envs"]) for k, v in curves.items() if len(v) > 1}
+
+
 def plot_highway_scaling(b: dict, out: Path) -> Path | None:
     """Env-steps/s vs num_envs for our simulator, with highway-env's single-env rate as a line."""
     import io
@@ -305,14 +318,7 @@ def plot_highway_scaling(b: dict, out: Path) -> Path | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    curves: dict[str, list[dict]] = {}
-    for c in b.get("cases", []):  # the num_envs sweep: default vehicles, NumPy backend
-        if "num_envs" in c and "vehicles_count" not in c and "backend" not in c and "batch" in c["case"]:
-            label = "Highway" if "ours autodrive/Highway-v0" in c["case"] else "HighwayFast"
-            curves.setdefault(label, []).append(
-                {"num_envs": c["num_envs"], "steps_per_s": c["env_steps_per_s"]}
-            )
-    curves = {k: sorted(v, key=lambda p: p["num_envs"]) for k, v in curves.items() if len(v) > 1}
+    curves = scaling_curves(b)
     if not curves:
         return None
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=110)

@@ -93,3 +93,38 @@ def test_report_renders_agent_peer_and_pytest_benchmark_files(tmp_path):
     assert "| SB3 DQN, recipe | `highway-fast-v0` | 490 s | `highway-fast-v0` | 21.40 ± 2.50 | 4% |" in md
     assert "(peer / ours): 23.3×" in md
     assert "| `test_x` | 20.0 ms | env_steps_per_s 51,200 |" in md
+
+
+def test_scaling_curves_keep_the_presets_apart():
+    """The benchmark's Highway-v0 batch cases form their own curve, not points on HighwayFast's."""
+
+    def case(name, n, rate, peer, **extra):
+        return {"case": name, "env_steps_per_s": rate, "num_envs": n, "peer": peer, **extra}
+
+    b = {
+        "cases": [
+            case("ours autodrive/HighwayFast-v0 (CPU batch, 1024 envs)", 1024, 30e3, "highway-fast"),
+            case("ours autodrive/Highway-v0 (CPU batch, 1024 envs)", 1024, 5e3, "highway"),
+            case("ours HighwayFast (CPU batch, 4096 envs)", 4096, 45e3, "highway-fast"),
+            case("ours Highway (CPU batch, 4096 envs)", 4096, 9e3, "highway"),
+            case(
+                "ours HighwayFast vehicles_count=50 (CPU batch, 256 envs)",
+                256,
+                1e4,
+                "highway-fast",
+                vehicles_count=50,
+            ),  # fmt: skip
+            case(
+                "ours HighwayFast (torch CPU, 1 thread, 1024 envs)",
+                1024,
+                2e4,
+                "highway-fast",
+                backend="torch",
+            ),
+        ]
+    }
+    curves = _report().scaling_curves(b)
+    assert {k: [(p["num_envs"], p["steps_per_s"]) for p in v] for k, v in curves.items()} == {
+        "HighwayFast": [(1024, 30e3), (4096, 45e3)],
+        "Highway": [(1024, 5e3), (4096, 9e3)],
+    }
