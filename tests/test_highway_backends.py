@@ -11,6 +11,15 @@ from envs.highway.env import HighwayEnv  # noqa: E402
 from envs.highway.vector import HighwayVectorEnv  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """torch's CPU thread pool spins when the cores are shared (tests slow down ~50x under load)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _scenes(preset: str, count: int) -> list:
     scenes = []
     for seed in range(count):
@@ -99,3 +108,53 @@ def test_threaded_numpy_batch_matches_one_thread(monkeypatch):
         np.testing.assert_array_equal(a_rew, b_rew)
     for name in ("x", "y", "speed", "heading", "crashed"):
         np.testing.assert_array_equal(getattr(envs[0].sim.state, name), getattr(envs[1].sim.state, name))
+
+
+def _dense_matches_compact(preset: str, **overrides) -> None:
+    """The dense formulation (every MOBIL/abort/collision row computed under a mask: what compile=True
+    runs) against the compacted one, bit for bit, on 8 envs through crashes and lane changes."""
+    envs = [HighwayVectorEnv(8, preset=preset, backend="torch", **overrides) for _ in range(2)]
+    envs[1].xp.dense = True
+    for env in envs:
+        env.reset(seed=4)
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        actions = torch.as_tensor(rng.integers(5, size=8))
+        (a_obs, a_rew, *_), (b_obs, b_rew, *_) = (env.step(actions) for env in envs)
+        assert torch.equal(a_obs, b_obs) and torch.equal(a_rew, b_rew)
+    for name in ("x", "y", "speed", "heading", "target_lane", "timer", "crashed", "has_impact", "impact_x"):
+        assert torch.equal(getattr(envs[0].state, name), getattr(envs[1].state, name)), name
+
+
+@pytest.mark.parametrize("preset", ["highway", "highway-fast"])
+def test_dense_physics_matches_compacted(preset: str) -> None:
+    _dense_matches_compact(preset)
+
+
+def _compiled_single_env_matches_numpy(preset: str, steps: int, **overrides) -> None:
+    ref, fast = HighwayEnv(preset, **overrides), HighwayEnv(preset, compile=True, **overrides)
+    for seed in (3, 4):
+        obs, _ = ref.reset(seed=seed)
+        np.testing.assert_array_equal(fast.reset(seed=seed)[0], obs)
+        rng = np.random.default_rng(seed)
+        for _ in range(steps):
+            action = int(rng.integers(5))
+            r_obs, r_rew, r_term, r_trunc, r_info = ref.step(action)
+            f_obs, f_rew, f_term, f_trunc, f_info = fast.step(action)
+            np.testing.assert_allclose(f_obs, r_obs, atol=1e-9)
+            assert abs(f_rew - r_rew) < 1e-9 and (f_term, f_trunc) == (r_term, r_trunc)
+            assert f_info["crashed"] == r_info["crashed"] and f_info["action"] == r_info["action"]
+            if r_term or r_trunc:
+                break
+
+
+def test_compiled_single_env_matches_numpy() -> None:
+    """compile=True (float64 torch, dense, one compiled graph per step) against the NumPy env. One
+    sub-step per action keeps the compile short (~1 min on 2 cores); the slow test runs the presets."""
+    _compiled_single_env_matches_numpy("highway-fast", 12, simulation_frequency=1, policy_frequency=1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("preset", ["highway-fast", "highway"])
+def test_compiled_single_env_matches_numpy_presets(preset: str) -> None:
+    _compiled_single_env_matches_numpy(preset, 30)

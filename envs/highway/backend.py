@@ -23,6 +23,7 @@ class NumpyOps:
 
     name = "numpy"
     device = "cpu"
+    dense = False  # sparse work is compacted (see ``rows``)
 
     def __init__(self, float_dtype: Any = np.float64) -> None:
         self.float = np.dtype(float_dtype)
@@ -131,6 +132,15 @@ class NumpyOps:
         np.minimum.at(out, index, values)
         return out
 
+    def scatter_add(self, n: int, index: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """``out[k] = sum(values[index == k])`` over a flat output of size ``n``."""
+        out = np.zeros(n, dtype=values.dtype)
+        np.add.at(out, index, values)
+        return out
+
+    def jit(self, fn: Any) -> Any:
+        return fn
+
     def scalar(self, a: Any) -> Any:
         return a.item() if hasattr(a, "item") else a
 
@@ -148,15 +158,21 @@ class NumpyOps:
 
 
 class TorchOps:
-    """torch backend on any device (float32 unless ``float_dtype`` says otherwise)."""
+    """torch backend on any device (float32 unless ``float_dtype`` says otherwise).
+
+    ``compile=True`` runs the physics dense (every row computed, masks instead of compaction; see
+    ``rows``) so that no shape depends on the data, and ``jit`` hands a function to ``torch.compile``
+    for fixed shapes (the single env's ``compile=True`` fuses a whole step into one graph this way).
+    """
 
     name = "torch"
 
-    def __init__(self, device: Any = "cpu", float_dtype: Any = None) -> None:
+    def __init__(self, device: Any = "cpu", float_dtype: Any = None, compile: bool = False) -> None:
         import torch
 
         self.torch = torch
         self.device = torch.device(device)
+        self.dense = bool(compile)
         if float_dtype is None:
             float_dtype = torch.float32
         elif not isinstance(float_dtype, torch.dtype):
@@ -256,6 +272,14 @@ class TorchOps:
         out = self.torch.full((n,), fill, dtype=values.dtype, device=self.device)
         return out.scatter_reduce(0, index, values, reduce="amin", include_self=True)
 
+    def scatter_add(self, n: int, index: Any, values: Any) -> Any:
+        out = self.torch.zeros((n,), dtype=values.dtype, device=self.device)
+        return out.index_add(0, index, values)
+
+    def jit(self, fn: Any) -> Any:
+        """``fn`` compiled for fixed shapes when this backend runs dense, else ``fn`` itself."""
+        return self.torch.compile(fn, dynamic=False) if self.dense else fn
+
     def scalar(self, a: Any) -> Any:
         return a.item() if hasattr(a, "item") else a
 
@@ -298,3 +322,50 @@ def make_ops(
 
 
 PI = math.pi
+
+
+# ---------------------------------------------------------------------------------------------------
+# Sparse work (a few vehicles or pairs of a batch): compacted on NumPy and eager torch, masked when dense
+# ---------------------------------------------------------------------------------------------------
+def rows(xp: Any, mask: Any) -> tuple[Any, Any, Any]:
+    """The set cells of a (B, N) ``mask`` as 1-D (env, index, valid).
+
+    Compacting backends return only the set cells and ``valid=None``; the dense backend returns every
+    cell in row-major order with ``valid`` = the flattened mask, so shapes never depend on the data.
+    Code over the rows is the same either way: it combines its own conditions with ``valid`` (``both``)
+    and writes back with ``put``.
+    """
+    if not xp.dense:
+        env, index = xp.nonzero(mask)
+        return env, index, None
+    b, n = mask.shape
+    env = xp.broadcast_to(xp.arange(b)[:, None], (b, n)).reshape(-1)
+    index = xp.broadcast_to(xp.arange(n)[None, :], (b, n)).reshape(-1)
+    return env, index, mask.reshape(-1)
+
+
+def no_rows(rows_env: Any, valid: Any) -> bool:
+    """Nothing to do (only ever true when compacting; the dense backend always computes)."""
+    return valid is None and rows_env.shape[0] == 0
+
+
+def both(valid: Any, cond: Any) -> Any:
+    return cond if valid is None else valid & cond
+
+
+def keep(xp: Any, cond: Any, valid: Any, *arrays: Any) -> tuple[Any, ...]:
+    """Narrow rows to those where ``cond``: compacting backends drop the others, the dense one masks them.
+    Returns (valid, *arrays)."""
+    if xp.dense:
+        return (both(valid, cond), *arrays)
+    (k,) = xp.nonzero(cond)
+    return (None, *(a[k] for a in arrays))
+
+
+def put(xp: Any, arr: Any, env: Any, index: Any, valid: Any, values: Any) -> Any:
+    """A copy of (B, N) ``arr`` with the rows (env, index) of ``rows`` set to ``values``."""
+    if valid is None:
+        out = xp.copy(arr)
+        out[env, index] = values
+        return out
+    return xp.where(valid.reshape(arr.shape), values.reshape(arr.shape), arr)

@@ -4,7 +4,8 @@ highway-env checks every pair (i < j) after each sub-step: a distance pre-check,
 test on the two rectangles. Intersecting pairs crash; pairs that *will* intersect within ``dt`` at constant
 velocity get an impact displacement (half the minimal translation each) that is applied, and marks the
 vehicle crashed, on its next sub-step. Instead of all N^2 pairs we sort by x and only test pairs closer
-in x than the pre-check distance, compacted into 1-D arrays; the test itself is exact.
+in x than the pre-check distance, compacted into 1-D arrays; the test itself is exact. The dense backend
+(``backend.rows``) tests every pair under a mask instead, so that it compiles.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
+from envs.highway.backend import both, keep, no_rows, rows
 from envs.highway.state import EGO, VEHICLE_LENGTH, VEHICLE_WIDTH, TrafficState
 
 DIAGONAL = math.sqrt(VEHICLE_LENGTH**2 + VEHICLE_WIDTH**2)  # [m]
@@ -19,17 +23,30 @@ DIAGONAL = math.sqrt(VEHICLE_LENGTH**2 + VEHICLE_WIDTH**2)  # [m]
 _CORNERS = ((-1, -1), (-1, 1), (1, 1), (1, -1))
 
 
-def candidate_pairs(xp: Any, s: TrafficState, dt: float, check_npc_collisions: bool) -> tuple[Any, Any, Any]:
-    """Pairs (env, a, b), a < b, that pass highway-env's pre-check ``|p_b - p_a| <= diagonal + v_a dt``."""
+def _near(xp: Any, s: TrafficState, env: Any, a: Any, b: Any, dt: float) -> Any:
+    """highway-env's pre-check ``|p_b - p_a| <= diagonal + v_a dt`` for pairs (env, a, b)."""
+    dx, dy = s.x[env, b] - s.x[env, a], s.y[env, b] - s.y[env, a]
+    return xp.sqrt(dx * dx + dy * dy) <= (DIAGONAL + DIAGONAL) / 2 + s.speed[env, a] * dt
+
+
+def candidate_pairs(
+    xp: Any, s: TrafficState, dt: float, check_npc_collisions: bool
+) -> tuple[Any, Any, Any, Any]:
+    """Pairs (env, a, b, valid), a < b, that pass the pre-check (as rows: see ``backend.rows``)."""
     n = s.num_vehicles
     if n < 2:
         empty = xp.arange(0)
-        return empty, empty, empty
+        return empty, empty, empty, None
     if not check_npc_collisions:  # highway-fast: only the ego's pairs, ego first
         dx, dy = s.x[:, 1:] - s.x[:, :1], s.y[:, 1:] - s.y[:, :1]
         near = xp.sqrt(dx * dx + dy * dy) <= (DIAGONAL + DIAGONAL) / 2 + s.speed[:, :1] * dt
-        env, other = xp.nonzero(near)
-        return env, xp.zeros(env.shape, dtype=xp.int) + EGO, other + 1
+        env, other, valid = rows(xp, near)
+        return env, xp.zeros(env.shape, dtype=xp.int) + EGO, other + 1, valid
+    if xp.dense:  # every pair a < b, masked by the pre-check (no data-dependent pruning)
+        grid = (s.num_envs, n * (n - 1) // 2)
+        env = xp.broadcast_to(xp.arange(grid[0])[:, None], grid).reshape(-1)
+        a, b = (xp.broadcast_to(xp.asarray(k)[None, :], grid).reshape(-1) for k in np.triu_indices(n, 1))
+        return env, a, b, _near(xp, s, env, a, b, dt)
     order = xp.argsort(s.x, axis=1)
     xs = xp.take_along_axis(s.x, order, axis=1)
     reach = (
@@ -46,13 +63,11 @@ def candidate_pairs(xp: Any, s: TrafficState, dt: float, check_npc_collisions: b
         seconds.append(order[env, r + k])
     if not envs:
         empty = xp.arange(0)
-        return empty, empty, empty
+        return empty, empty, empty, None
     env, u, v = xp.concatenate(envs), xp.concatenate(firsts), xp.concatenate(seconds)
     a, b = xp.minimum(u, v), xp.maximum(u, v)
-    dx, dy = s.x[env, b] - s.x[env, a], s.y[env, b] - s.y[env, a]
-    keep = xp.sqrt(dx * dx + dy * dy) <= (DIAGONAL + DIAGONAL) / 2 + s.speed[env, a] * dt
-    (idx,) = xp.nonzero(keep)
-    return env[idx], a[idx], b[idx]
+    (idx,) = xp.nonzero(_near(xp, s, env, a, b, dt))
+    return env[idx], a[idx], b[idx], None
 
 
 def _corners(xp: Any, x: Any, y: Any, heading: Any) -> tuple[Any, Any]:
@@ -134,36 +149,35 @@ def separating_axis_test(
 
 def collide(xp: Any, s: TrafficState, dt: float, check_npc_collisions: bool) -> TrafficState:
     """Crash intersecting pairs; give pairs about to intersect their impact for the next sub-step."""
-    env, a, b = candidate_pairs(xp, s, dt, check_npc_collisions)
-    if env.shape[0] == 0:
+    env, a, b, valid = candidate_pairs(xp, s, dt, check_npc_collisions)
+    if no_rows(env, valid):
         return s
-    (maybe,) = xp.nonzero(~separated_on_own_axes(xp, s, env, a, b, dt))
-    env, a, b = env[maybe], a[maybe], b[maybe]
-    if env.shape[0] == 0:
+    valid, env, a, b = keep(xp, ~separated_on_own_axes(xp, s, env, a, b, dt), valid, env, a, b)
+    if no_rows(env, valid):
         return s
     intersecting, will, tx, ty = separating_axis_test(xp, s, env, a, b, dt)
-    crashed = xp.copy(s.crashed)
-    (hit,) = xp.nonzero(intersecting)
-    crashed[env[hit], a[hit]] = True
-    crashed[env[hit], b[hit]] = True
-    (w,) = xp.nonzero(will)
-    if w.shape[0] == 0:
-        return s.replace(crashed=crashed)
     n = s.num_vehicles
+    cells = s.num_envs * n
+    hit = xp.astype(both(valid, intersecting), xp.index)
+    hits = xp.scatter_add(cells, xp.concatenate([env * n + a, env * n + b]), xp.concatenate([hit, hit]))
+    crashed = s.crashed | (hits > 0).reshape(s.x.shape)
+    valid, env, a, b, tx, ty = keep(xp, will, valid, env, a, b, tx, ty)
+    if no_rows(env, valid):
+        return s.replace(crashed=crashed)
     # a vehicle in several such pairs keeps the impact of the last pair in highway-env's (a, b) loop order
-    vehicle = xp.concatenate([env[w] * n + a[w], env[w] * n + b[w]])
-    key = xp.concatenate([a[w] * n + b[w], a[w] * n + b[w]])
-    dx, dy = xp.concatenate([tx[w] / 2, -tx[w] / 2]), xp.concatenate([ty[w] / 2, -ty[w] / 2])
-    last = -xp.scatter_min(s.num_envs * n, vehicle, -key, fill=1)
-    (sel,) = xp.nonzero(key == last[vehicle])
-    flat_x, flat_y, flat_h = (xp.copy(f).reshape(-1) for f in (s.impact_x, s.impact_y, s.has_impact))
-    flat_x[vehicle[sel]] = dx[sel]
-    flat_y[vehicle[sel]] = dy[sel]
-    flat_h[vehicle[sel]] = True
-    shape = s.x.shape
+    vehicle = xp.concatenate([env * n + a, env * n + b])
+    key = xp.concatenate([a * n + b, a * n + b])
+    dx, dy = xp.concatenate([tx / 2, -tx / 2]), xp.concatenate([ty / 2, -ty / 2])
+    ok = None if valid is None else xp.concatenate([valid, valid])
+    last = -xp.scatter_min(cells, vehicle, xp.where(both(ok, key >= 0), -key, 1), fill=1)
+    sel = both(ok, key == xp.take(last, vehicle))  # one pair per vehicle: the sums below copy its value
+    impact = xp.scatter_add(cells, vehicle, xp.astype(sel, xp.index)).reshape(s.x.shape) > 0
+    zero = 0.0 * dx
+    impact_x = xp.scatter_add(cells, vehicle, xp.where(sel, dx, zero)).reshape(s.x.shape)
+    impact_y = xp.scatter_add(cells, vehicle, xp.where(sel, dy, zero)).reshape(s.x.shape)
     return s.replace(
         crashed=crashed,
-        impact_x=flat_x.reshape(shape),
-        impact_y=flat_y.reshape(shape),
-        has_impact=flat_h.reshape(shape),
+        impact_x=xp.where(impact, impact_x, s.impact_x),
+        impact_y=xp.where(impact, impact_y, s.impact_y),
+        has_impact=s.has_impact | impact,
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from envs.highway.backend import no_rows, put, rows
 from envs.highway.collision import collide
 from envs.highway.config import HighwayConfig
 from envs.highway.neighbours import Neighbours, neighbours
@@ -110,13 +111,13 @@ class Kin:
 def mobil(xp: Any, s: TrafficState, k: Kin, nb: Neighbours, cfg: HighwayConfig) -> tuple[Any, Any]:
     """Lane decisions of NPCs whose timer expired. Returns (target_lane, timer).
 
-    Only the due vehicles (about one in ``simulation_frequency``) are evaluated, compacted into 1-D arrays.
+    Only the due vehicles (about one in ``simulation_frequency``) are evaluated, as 1-D rows (``rows``).
     """
     n = s.num_vehicles
     npc = xp.arange(n)[None, :] != EGO
     due = npc & ~s.crashed & (s.lane == s.target_lane) & (s.timer > LANE_CHANGE_DELAY)
-    b, i = xp.nonzero(due)
-    if b.shape[0] == 0:
+    b, i, valid = rows(xp, due)
+    if no_rows(b, valid):
         return s.target_lane, s.timer
     timer = xp.where(due, 0.0, s.timer)
     idx = b * n + i
@@ -149,9 +150,7 @@ def mobil(xp: Any, s: TrafficState, k: Kin, nb: Neighbours, cfg: HighwayConfig) 
     ok = ok & ~(jerk < LANE_CHANGE_MIN_ACC_GAIN)
     # the right lane, evaluated last, wins when both qualify
     new_target = xp.where(ok[q:], cand[q:], xp.where(ok[:q], cand[:q], lane))
-    target_lane = xp.copy(s.target_lane)
-    target_lane[b, i] = new_target
-    return target_lane, timer
+    return put(xp, s.target_lane, b, i, valid, new_target), timer
 
 
 def abort_lane_changes(xp: Any, s: TrafficState, k: Kin, decided_target: Any) -> Any:
@@ -165,8 +164,8 @@ def abort_lane_changes(xp: Any, s: TrafficState, k: Kin, decided_target: Any) ->
     n = s.num_vehicles
     npc = xp.arange(n)[None, :] != EGO
     changing = npc & ~s.crashed & (s.lane != s.target_lane)
-    b, i = xp.nonzero(changing)
-    if b.shape[0] == 0:
+    b, i, valid = rows(xp, changing)
+    if no_rows(b, valid):
         return decided_target
     target = s.target_lane[b, i][:, None]  # (C, 1)
     others = xp.arange(n)[None, :]
@@ -178,9 +177,8 @@ def abort_lane_changes(xp: Any, s: TrafficState, k: Kin, decided_target: Any) ->
     blocking = (
         (others != i[:, None]) & (s.lane[b] != target) & (others_target == target) & (dx > 0) & (dx < gap)
     )
-    out = xp.copy(decided_target)
-    out[b, i] = xp.where(xp.any(blocking, axis=1), s.lane[b, i], target[:, 0])
-    return out
+    aborted = xp.where(xp.any(blocking, axis=1), s.lane[b, i], target[:, 0])
+    return put(xp, decided_target, b, i, valid, aborted)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -238,11 +236,12 @@ def act(xp: Any, s: TrafficState, cfg: HighwayConfig) -> tuple[TrafficState, Any
     acc = k.follower_acc(flat, nb.dense_front(xp, s.lane), s.delta)
     # while changing lane, also keep distance to the front vehicle on the target lane
     npc = xp.arange(n)[None, :] != EGO
-    eb, ei = xp.nonzero(npc & ~s.crashed & (s.lane != target_lane))
-    if eb.shape[0] > 0:
+    eb, ei, valid = rows(xp, npc & ~s.crashed & (s.lane != target_lane))
+    if not no_rows(eb, valid):
         idx = eb * n + ei
         front = nb.front(xp, eb, xp.take(target_lane, idx), ei)
-        acc[eb, ei] = xp.minimum(xp.take(acc, idx), k.follower_acc(idx, front, xp.take(s.delta, idx)))
+        merged = xp.minimum(xp.take(acc, idx), k.follower_acc(idx, front, xp.take(s.delta, idx)))
+        acc = put(xp, acc, eb, ei, valid, merged)
     acc = xp.clip(acc, -ACC_MAX, ACC_MAX)
     acc[:, EGO] = KP_A * (s.target_speed[:, EGO] - s.speed[:, EGO])
     return s, steering_control(xp, s, target_lane), acc

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 import numpy as np
 from gymnasium import spaces
 
+from envs.highway.backend import rows
 from envs.highway.camera import CameraObservation
 from envs.highway.config import HighwayConfig
 from envs.highway.dynamics import MAX_SPEED
@@ -120,8 +121,11 @@ class OccupancyGrid:
         env = xp.arange(b)[:, None] + 0 * i
         vehicle = xp.arange(n)[None, :] + 0 * i
         flat = env * cells + xp.where(inside, i * GRID_CELLS + j, 0)
-        eb, ev = xp.nonzero(inside)
-        winner = xp.scatter_min(b * cells, flat[eb, ev], vehicle[eb, ev], fill=n)  # lowest index wins a cell
+        eb, ev, valid = rows(xp, inside)
+        cell = flat[eb, ev] if valid is None else xp.where(valid, flat[eb, ev], b * cells)  # spare cell
+        winner = xp.scatter_min(b * cells + 1, cell, vehicle[eb, ev], fill=n)[
+            : b * cells
+        ]  # lowest index wins
         occupied = winner < n
         w = xp.where(occupied, winner, 0).reshape(b, cells)
         rel_vx = xp.take_along_axis(vx - vx[:, :1], w, axis=1)
