@@ -45,6 +45,8 @@ class HighwaySim:
         self.state: TrafficState | None = None
         self.threads = min(DEFAULT_THREADS, os.cpu_count() or 1)
         self._pool: ThreadPoolExecutor | None = None
+        # one fused graph for step + evaluate when the backend compiles (``TorchOps(compile=True)``)
+        self._advance = xp.jit(self._advance_fields)
 
     # state ----------------------------------------------------------------------------------------
     def spawn(self, rng: Any, num_envs: int | None = None) -> TrafficState:
@@ -113,10 +115,20 @@ class HighwaySim:
                 zip(bounds[:-1], bounds[1:]),
             )
         )
-        fields = {
-            name: np.concatenate([getattr(p, name) for p in parts]) for name in (*VEHICLE_FIELDS, "time")
-        }
-        return TrafficState(**fields)
+        return _state([np.concatenate(column) for column in zip(*map(_fields, parts))])
+
+    def advance(self, state: TrafficState, action: Any) -> tuple[TrafficState, tuple]:
+        """``step`` then ``evaluate``: (next state, (obs, reward, terminated, truncated, info)). With a
+        compiling backend the two are one compiled call (the single env's ``compile=True``)."""
+        if not self.xp.dense:
+            state = self.step(state, action)
+            return state, self.evaluate(state, action)
+        fields, result = self._advance(action, *_fields(state))
+        return _state(fields), result
+
+    def _advance_fields(self, action: Any, *fields: Any) -> tuple[tuple, tuple]:
+        state = policy_step(self.xp, _state(fields), action, self.cfg)
+        return _fields(state), self.evaluate(state, action)
 
     def check_state(self, s: TrafficState) -> None:
         """Raise if the physics produced non-finite numbers (never return a silently wrong step)."""
@@ -126,8 +138,19 @@ class HighwaySim:
             raise FloatingPointError(f"highway state became non-finite in {bad}; please report the scene")
 
 
+_NAMES = (*VEHICLE_FIELDS, "time")
+
+
+def _fields(s: TrafficState) -> tuple:
+    return tuple(getattr(s, name) for name in _NAMES)
+
+
+def _state(fields: Sequence[Any]) -> TrafficState:
+    return TrafficState(**dict(zip(_NAMES, fields, strict=True)))
+
+
 def _slice(s: TrafficState, lo: int, hi: int) -> TrafficState:
-    return TrafficState(**{name: getattr(s, name)[lo:hi] for name in (*VEHICLE_FIELDS, "time")})
+    return _state([f[lo:hi] for f in _fields(s)])
 
 
 def validate_actions(xp: NumpyOps | TorchOps, actions: Any, num_envs: int) -> Any:

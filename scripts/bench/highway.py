@@ -4,15 +4,16 @@ python scripts/benchmark.py highway [--seconds 2] [--peer-seconds 10] [--num-env
 python scripts/bench/highway.py --quick        # standalone, shorter sweeps
 
 Cases: highway-env's highway-v0/highway-fast-v0 (gym.make, random actions) and ours: single env
-(gym.make), CPU batch (NumPy) at --num-envs, steps/s as vehicles_count and num_envs grow, the torch
-backend on CPU, and a CUDA device when one is present. Env-steps/s counts policy steps (1 s of
-simulated time each with the default presets).
+(gym.make; HighwayFast also with compile=True, its compile time recorded apart), CPU batch (NumPy) at
+--num-envs, steps/s as vehicles_count and num_envs grow, the torch backend on CPU, and a CUDA device when
+one is present. Env-steps/s counts policy steps (1 s of simulated time each with the default presets).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 if __package__ in (None, ""):
@@ -108,6 +109,16 @@ def run(args: argparse.Namespace) -> dict:
             f"ours {OURS[preset]} (single, gym.make)",
             single_env_rate(gym.make(OURS[preset]), seconds),
             preset,
+        )
+    if not args.quick:  # the single env compiled; its first step compiles (minutes cold, seconds cached)
+        env = gym.make(OURS["highway-fast"], compile=True)
+        start = time.perf_counter()
+        env.reset(seed=0)
+        env.step(1)
+        compile_s = time.perf_counter() - start
+        value = single_env_rate(env, seconds)
+        record(
+            f"ours {OURS['highway-fast']} (single, compile=True)", value, "highway-fast", compile_s=compile_s
         )
     for preset in ("highway-fast", "highway"):
         value = vector_env_rate(OURS[preset], args.num_envs, seconds)
