@@ -127,7 +127,7 @@ class Scene:
             **dict.fromkeys(BOOL_FIELDS, xp.bool),
         }
         fields = {
-            name: xp.asarray(np.asarray(getattr(self, name))[None], dtype=dtypes[name])
+            name: xp.asarray(np.asarray(getattr(self, name)).reshape(1, -1), dtype=dtypes[name])
             for name in VEHICLE_FIELDS
         }
         return TrafficState(**fields, time=xp.asarray(np.array([self.time], dtype=np.float64), dtype=xp.time))
