@@ -210,7 +210,7 @@ SCENARIOS: dict[str, Scenario | Experiment] = {
             algo="cnn+dqn",
             env_id="autodrive/HighwayFastPerceived-v0",
             criteria={"occupancy_f1_without_ego_cell": (">=", 0.95), "return_kept": (">=", 0.9)},
-            description="camera -> CNN (4 min) -> DQN (200k steps): F1 on held-out episodes, return kept from pixels",
+            description="camera -> CNN (8k steps) -> DQN (200k steps): F1 on held-out episodes, return kept from pixels",
         ),
         Experiment(
             name="gan-augmentation-data-efficiency",
