@@ -61,6 +61,12 @@ def scenario_table(results: list[dict]) -> list[str]:
             f"| {r['scenario']} | {r['algo']} | `{r['env_id']}` | {steps} | {len(r['seeds'])} | "
             f"{returns} | {crash} | {criteria} | {wall:.1f} s | {'✅' if r['passed'] else '❌'} |"
         )
+    total = sum(sum(r["wall_clock_s"]) for r in results) / 60
+    passed = sum(bool(r["passed"]) for r in results)
+    lines += [
+        "",
+        f"{passed} of {len(results)} scenarios pass; their recorded wall-clocks add up to {total:.1f} min.",
+    ]
     return lines
 
 
