@@ -278,7 +278,11 @@ class TorchOps:
 
     def jit(self, fn: Any) -> Any:
         """``fn`` compiled for fixed shapes when this backend runs dense, else ``fn`` itself."""
-        return self.torch.compile(fn, dynamic=False, options={"cpp_wrapper": True}) if self.dense else fn
+        return (
+            self.torch.compile(fn, dynamic=False, options={"cpp_wrapper": True, "cpp.threads": 1})
+            if self.dense
+            else fn
+        )
 
     def scalar(self, a: Any) -> Any:
         return a.item() if hasattr(a, "item") else a

@@ -51,7 +51,7 @@ class HighwayEnv(gym.Env):
 
     **Speed.** ``compile=True`` runs the same physics in float64 torch, dense, with each step (all its
     sub-steps, observation and reward) fused into one graph by ``torch.compile``. ``HighwayFast`` steps
-    run ~2.5x faster on a 2-core CPU, but the first step of a new configuration compiles for minutes
+    run ~3x faster on a 2-core CPU, but the first step of a new configuration compiles for minutes
     (cached on disk for later processes). A seed gives the same episode as without it, to float64
     rounding (tested within 1e-9). It needs ``check_npc_collisions=False``: compiled, collisions are
     tested for every vehicle pair, far slower than NumPy's sorted sweep when NPC pairs count.
