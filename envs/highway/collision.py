@@ -169,12 +169,11 @@ def collide(xp: Any, s: TrafficState, dt: float, check_npc_collisions: bool) -> 
     key = xp.concatenate([a * n + b, a * n + b])
     dx, dy = xp.concatenate([tx / 2, -tx / 2]), xp.concatenate([ty / 2, -ty / 2])
     ok = None if valid is None else xp.concatenate([valid, valid])
-    last = -xp.scatter_min(cells, vehicle, xp.where(both(ok, key >= 0), -key, 1), fill=1)
+    last = -xp.scatter_min(cells, vehicle, -key if ok is None else xp.where(ok, -key, 1), fill=1)
     sel = both(ok, key == xp.take(last, vehicle))  # one pair per vehicle: the sums below copy its value
     impact = xp.scatter_add(cells, vehicle, xp.astype(sel, xp.index)).reshape(s.x.shape) > 0
-    zero = 0.0 * dx
-    impact_x = xp.scatter_add(cells, vehicle, xp.where(sel, dx, zero)).reshape(s.x.shape)
-    impact_y = xp.scatter_add(cells, vehicle, xp.where(sel, dy, zero)).reshape(s.x.shape)
+    impact_x = xp.scatter_add(cells, vehicle, xp.where(sel, dx, 0.0)).reshape(s.x.shape)
+    impact_y = xp.scatter_add(cells, vehicle, xp.where(sel, dy, 0.0)).reshape(s.x.shape)
     return s.replace(
         crashed=crashed,
         impact_x=xp.where(impact, impact_x, s.impact_x),

@@ -123,9 +123,8 @@ class OccupancyGrid:
         flat = env * cells + xp.where(inside, i * GRID_CELLS + j, 0)
         eb, ev, valid = rows(xp, inside)
         cell = flat[eb, ev] if valid is None else xp.where(valid, flat[eb, ev], b * cells)  # spare cell
-        winner = xp.scatter_min(b * cells + 1, cell, vehicle[eb, ev], fill=n)[
-            : b * cells
-        ]  # lowest index wins
+        winner = xp.scatter_min(b * cells + 1, cell, vehicle[eb, ev], fill=n)  # lowest index wins a cell
+        winner = winner[: b * cells]
         occupied = winner < n
         w = xp.where(occupied, winner, 0).reshape(b, cells)
         rel_vx = xp.take_along_axis(vx - vx[:, :1], w, axis=1)
