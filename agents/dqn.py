@@ -40,6 +40,7 @@ class DQNConfig:
     total_steps: int = 100_000  # env steps over all envs (the run's default --steps)
     num_envs: int = 8  # envs stepped together (the run's default --num-envs)
     learning_rate: float = 1e-3  # Adam
+    anneal_lr: bool = False  # decay the learning rate linearly to 0 over training
     buffer_size: int = 100_000  # transitions
     batch_size: int = 128
     gamma: float = 0.99
@@ -52,9 +53,12 @@ class DQNConfig:
     eps_end: float = 0.05
     exploration_fraction: float = 0.1  # fraction of total_steps over which ε decays
     max_grad_norm: float = 10.0
+    per_alpha: float = 0.0  # prioritised replay exponent (0: uniform sampling; Schaul et al. use 0.6)
+    per_beta: float = 0.4  # importance-weight exponent at the start, annealed linearly to 1
     hidden: tuple[int, ...] = (256, 256)
     activation: str = "relu"
     dueling: bool = True
+    obs_norm: bool = False  # standardise inputs with statistics of the warm-up (learning_starts) data
     double: bool = True
     log_interval: int = 5_000  # env steps between metrics rows
     checkpoint_interval: int = 50_000  # env steps between checkpoints (0: only at the end)
@@ -81,6 +85,8 @@ class DQNConfig:
             )
         if not (0.0 <= self.eps_end <= 1.0 and 0.0 <= self.eps_start <= 1.0):
             raise ValueError("eps_start and eps_end must be in [0, 1]")
+        if not (0.0 <= self.per_alpha <= 1.0 and 0.0 <= self.per_beta <= 1.0):
+            raise ValueError("per_alpha and per_beta must be in [0, 1]")
         if not self.hidden:
             raise ValueError("hidden needs at least one layer width, e.g. [256, 256]")
         if self.keep_best and self.eval_interval <= 0:
@@ -93,7 +99,14 @@ class DQNConfig:
 
 def build_q_network(obs_shape: tuple[int, ...], n_actions: int, arch: dict) -> QNetwork:
     obs_dim = int(torch.Size(obs_shape).numel())
-    return QNetwork(obs_dim, n_actions, tuple(arch["hidden"]), arch["activation"], arch["dueling"])
+    return QNetwork(
+        obs_dim,
+        n_actions,
+        tuple(arch["hidden"]),
+        arch["activation"],
+        arch["dueling"],
+        arch.get("obs_norm", False),
+    )
 
 
 def epsilon_greedy(q: torch.Tensor, eps: float, n_actions: int, gen: torch.Generator | None) -> torch.Tensor:
@@ -108,7 +121,11 @@ def epsilon_greedy(q: torch.Tensor, eps: float, n_actions: int, gen: torch.Gener
 
 
 def dqn_loss(q_net: QNetwork, target_net: QNetwork, batch: dict[str, torch.Tensor], double: bool) -> tuple:
-    """Huber loss between Q(s, a) and the n-step target ``G + γ^m Q_target(s', argmax_a Q(s', a))``."""
+    """Huber loss between Q(s, a) and the n-step target ``G + γ^m Q_target(s', argmax_a Q(s', a))``.
+
+    Returns ``(loss, Q(s, a), TD error)``; rows are weighted by ``batch["weight"]`` (0 for reset rows,
+    the importance weight under prioritised replay), averaged over the real transitions.
+    """
     q = q_net(batch["obs"]).gather(1, batch["actions"][:, None]).squeeze(1)  # (B,)
     with torch.no_grad():
         next_q_target = target_net(batch["next_obs"])  # (B, A)
@@ -118,9 +135,10 @@ def dqn_loss(q_net: QNetwork, target_net: QNetwork, batch: dict[str, torch.Tenso
         else:
             next_v = next_q_target.max(dim=1).values
         target = batch["returns"] + batch["discount"] * next_v  # discount is 0 after a crash
-    w = batch["weight"]  # 0 for NEXT_STEP reset rows
-    loss = (F.smooth_l1_loss(q, target, reduction="none") * w).sum() / w.sum().clamp(min=1.0)
-    return loss, q.detach()
+    w = batch["weight"]
+    n_real = (w > 0).sum().clamp(min=1)
+    loss = (F.smooth_l1_loss(q, target, reduction="none") * w).sum() / n_real
+    return loss, q.detach(), target - q.detach()
 
 
 @torch.no_grad()
@@ -141,12 +159,17 @@ def train(spec: TrainSpec) -> TorchPolicy:
         make_vec_env(spec.env_id, spec.num_envs, spec.seed, spec.env_kwargs, spec.device), device
     )
     N, A = env.num_envs, env.n_actions
-    arch = {"hidden": list(hp.hidden), "activation": hp.activation, "dueling": hp.dueling}
+    arch = {
+        "hidden": list(hp.hidden),
+        "activation": hp.activation,
+        "dueling": hp.dueling,
+        "obs_norm": hp.obs_norm,
+    }
     q_net = build_q_network(env.obs_shape, A, arch).to(device)
     target_net = build_q_network(env.obs_shape, A, arch).to(device)
     target_net.load_state_dict(q_net.state_dict())
     optimizer = torch.optim.Adam(q_net.parameters(), lr=hp.learning_rate, eps=1.5e-4, fused=True)
-    buffer = ReplayBuffer(hp.buffer_size, N, env.obs_shape, device)
+    buffer = ReplayBuffer(hp.buffer_size, N, env.obs_shape, device, alpha=hp.per_alpha)
     gen = make_generator(spec.seed, device)
     modules = {"q": q_net, "target": target_net}
     evaluator = PeriodicEval(spec.env_id, spec.env_kwargs, hp.eval_interval, hp.eval_episodes)
@@ -163,7 +186,7 @@ def train(spec: TrainSpec) -> TorchPolicy:
         if buffer.load_state_arrays(arrays):
             # the observation after the last stored row is lost with the env: its last n rows cannot be
             # completed into n-step targets, so they are never sampled
-            buffer.valid[(buffer.written - torch.arange(1, hp.n_step + 1)) % buffer.rows] = False
+            buffer.drop_newest(hp.n_step)
 
     def checkpoint() -> None:
         arrays, state = training_arrays(modules, optimizer, gen)
@@ -180,6 +203,8 @@ def train(spec: TrainSpec) -> TorchPolicy:
     try:
         while step < spec.total_steps:
             eps = linear(hp.eps_start, hp.eps_end, hp.exploration_fraction, step / spec.total_steps)
+            if hp.anneal_lr:
+                optimizer.param_groups[0]["lr"] = hp.learning_rate * (1.0 - step / spec.total_steps)
             with torch.no_grad():
                 actions = epsilon_greedy(q_net(obs), eps, A, gen)  # (N,)
             next_obs, reward, terminated, truncated, valid, crashed = env.step(actions)
@@ -189,11 +214,17 @@ def train(spec: TrainSpec) -> TorchPolicy:
             prev, step = step, step + N
 
             if step >= hp.learning_starts and buffer.can_sample(hp.n_step):
+                if hp.obs_norm and not q_net.norm.count:  # fixed from here on: stable Q targets
+                    q_net.norm.update(buffer.stored_obs())
+                    target_net.norm.load_state_dict(q_net.norm.state_dict())
                 credit += N * hp.replay_ratio
                 while credit >= 1.0:
                     credit -= 1.0
-                    batch = buffer.sample(hp.batch_size, hp.n_step, hp.gamma, gen)
-                    loss, q = dqn_loss(q_net, target_net, batch, hp.double)
+                    beta = linear(hp.per_beta, 1.0, 1.0, step / spec.total_steps)
+                    batch = buffer.sample(hp.batch_size, hp.n_step, hp.gamma, gen, beta)
+                    loss, q, td = dqn_loss(q_net, target_net, batch, hp.double)
+                    if buffer.prioritized:
+                        buffer.update_priorities(batch["index"], td)
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
                     torch.nn.utils.clip_grad_norm_(q_net.parameters(), hp.max_grad_norm)

@@ -54,6 +54,7 @@ class PPOConfig:
     target_kl: float | None = None  # stop the epochs early when the approximate KL exceeds it
     hidden: tuple[int, ...] = (64, 64)
     activation: str = "tanh"
+    obs_norm: bool = False  # standardise inputs with running statistics, updated after each update
     log_interval: int = 5_000  # env steps between metrics rows (rounded to whole rollouts)
     checkpoint_interval: int = 50_000  # env steps between checkpoints (0: only at the end)
     cpu_threads: int = 1  # torch intra-op threads on CPU: small MLPs run fastest on one
@@ -77,7 +78,11 @@ class PPOConfig:
 
 def build_actor_critic(obs_shape: tuple[int, ...], n_actions: int, arch: dict) -> ActorCritic:
     return ActorCritic(
-        int(torch.Size(obs_shape).numel()), n_actions, tuple(arch["hidden"]), arch["activation"]
+        int(torch.Size(obs_shape).numel()),
+        n_actions,
+        tuple(arch["hidden"]),
+        arch["activation"],
+        arch.get("obs_norm", False),
     )
 
 
@@ -180,7 +185,7 @@ def train(spec: TrainSpec) -> TorchPolicy:
         make_vec_env(spec.env_id, spec.num_envs, spec.seed, spec.env_kwargs, spec.device), device
     )
     N, T = env.num_envs, hp.num_steps
-    arch = {"hidden": list(hp.hidden), "activation": hp.activation}
+    arch = {"hidden": list(hp.hidden), "activation": hp.activation, "obs_norm": hp.obs_norm}
     agent = build_actor_critic(env.obs_shape, env.n_actions, arch).to(device)
     optimizer = torch.optim.Adam(agent.parameters(), lr=hp.learning_rate, eps=1e-5, fused=True)
     gen = make_generator(spec.seed, device)
@@ -218,6 +223,8 @@ def train(spec: TrainSpec) -> TorchPolicy:
                 hp.gae_lambda,
             )
             losses = ppo_update(agent, optimizer, ro, advantages, hp, gen)
+            if hp.obs_norm:  # after the update: one rollout is collected and learned from with one set
+                agent.norm.update(ro.obs[ro.valid])
             prev, iteration = iteration * N * T, iteration + 1
             step = iteration * N * T
             if crossed(prev, step, hp.log_interval) or iteration == num_iterations:

@@ -89,3 +89,33 @@ def test_episode_tracker_next_step_autoreset():
     assert r.tolist() == [2.0] and ln.tolist() == [2]
     r, _, _ = tracker.update(np.array([0.0, 3.0]), np.array([False, True]))
     assert r.tolist() == [3.0]
+
+
+def test_obs_norm_merges_batches_like_one_and_travels_with_the_policy(tmp_path):
+    import torch
+
+    from agents import load_policy, train_run
+    from agents.common.nets import ObsNorm
+
+    x = torch.randn(300, 2, 3) * torch.tensor([0.01, 1.0, 5.0]) + 2.0
+    norm = ObsNorm(6)
+    torch.testing.assert_close(norm(x[:4].flatten(1)), x[:4].flatten(1))  # the identity before any data
+    for chunk in x.split((1, 120, 179)):
+        norm.update(chunk)
+    flat = x.flatten(1).double()
+    torch.testing.assert_close(norm.mean, flat.mean(0).float())
+    torch.testing.assert_close(norm.var, flat.var(0, unbiased=False).float(), rtol=1e-4, atol=1e-8)
+    z = norm(x.flatten(1))
+    torch.testing.assert_close(z.mean(0), torch.zeros(6), atol=1e-4, rtol=0)
+    torch.testing.assert_close(z.std(0, unbiased=False), torch.ones(6), atol=1e-3, rtol=0)
+
+    hp = {"ppo": {"num_steps": 32, "hidden": [16], "obs_norm": True},
+          "dqn": {"learning_starts": 200, "hidden": [16], "obs_norm": True}}  # fmt: skip
+    for algo in ("ppo", "dqn"):
+        run = train_run(
+            algo, "CartPole-v1", steps=512, seed=0, num_envs=4, device="cpu", out=tmp_path / algo,
+            hp_overrides=hp[algo], eval_episodes=2, progress=False, tensorboard=False,
+        )  # fmt: skip
+        loaded = load_policy(run).net.norm
+        assert isinstance(loaded, ObsNorm) and loaded.count > 100, algo  # statistics were fitted, saved
+        assert (loaded.var > 0).all() and not torch.equal(loaded.mean, torch.zeros(4)), algo

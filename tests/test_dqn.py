@@ -29,8 +29,8 @@ TERM = [0, 0, 0, 0, 0, 1, 0, 0, 0, 0]
 VALID = [1, 1, 1, 0, 1, 1, 0, 1, 1, 1]
 
 
-def _filled_buffer(capacity: int = 10) -> ReplayBuffer:
-    buf = ReplayBuffer(capacity, 1, (1,), torch.device("cpu"))
+def _filled_buffer(capacity: int = 10, alpha: float = 0.0) -> ReplayBuffer:
+    buf = ReplayBuffer(capacity, 1, (1,), torch.device("cpu"), alpha=alpha)
     for i in range(10):
         b = lambda x: torch.tensor([bool(x)])  # noqa: E731
         buf.add(
@@ -73,6 +73,45 @@ def test_replay_wraps_around_and_never_samples_unfinished_rows():
     assert set(batch["obs"].flatten().tolist()) <= {4.0, 5.0, 6.0, 7.0}  # t + 2 <= 9
 
 
+def test_prioritized_replay_draws_in_proportion_to_priority_and_corrects_with_weights():
+    alpha, beta = 0.5, 0.4
+    buf = _filled_buffer(capacity=10, alpha=alpha)
+    gen = torch.Generator().manual_seed(0)
+    first = buf.sample(2000, n_step=2, gamma=0.9, generator=gen, beta=beta)
+    # new transitions share the max priority; reset rows (3, 6) and unfinished ones (8, 9) are never drawn
+    assert set(first["obs"].flatten().tolist()) == {0.0, 1.0, 2.0, 4.0, 5.0, 7.0}
+    assert torch.allclose(first["weight"], torch.ones(2000))  # equal priorities: equal weights
+    # TD errors 1 .. 6 on the six drawable rows: P(i) ∝ |δ_i|^α
+    drawable = torch.tensor([0, 1, 2, 4, 5, 7])
+    td = torch.arange(1.0, 7.0)
+    buf.update_priorities(drawable, td, eps=0.0)
+    batch = buf.sample(60_000, n_step=2, gamma=0.9, generator=gen, beta=beta)
+    expected = td**alpha / (td**alpha).sum()
+    freq = torch.stack([(batch["obs"].flatten() == r).float().mean() for r in drawable.tolist()])
+    torch.testing.assert_close(freq, expected, atol=0.01, rtol=0)
+    w = (len(buf) * expected) ** -beta
+    by_row = {int(o): x.item() for o, x in zip(batch["obs"].flatten(), batch["weight"])}
+    for r, wr in zip(drawable.tolist(), (w / w.max()).tolist()):
+        assert by_row[r] == pytest.approx(wr, rel=1e-5), r
+    assert buf.max_priority == 6.0
+
+
+def test_prioritized_replay_state_round_trips():
+    buf = _filled_buffer(capacity=10, alpha=0.6)
+    gen = torch.Generator().manual_seed(0)
+    batch = buf.sample(4, n_step=2, gamma=0.9, generator=gen)
+    buf.update_priorities(batch["index"], torch.tensor([3.0, 0.5, 2.0, 1.0]))
+    arrays = {k: v.numpy() for k, v in buf.state_arrays().items()}
+    copy = ReplayBuffer(10, 1, (1,), torch.device("cpu"), alpha=0.6)
+    assert copy.load_state_arrays(arrays)
+    for k in ("priority", "row_priority", "valid", "obs"):
+        assert torch.equal(getattr(copy, k), getattr(buf, k)), k
+    assert (copy.written, copy.released, copy.max_priority) == (buf.written, buf.released, buf.max_priority)
+    assert ReplayBuffer(10, 1, (1,), torch.device("cpu")).load_state_arrays(arrays)  # ignores priorities
+    copy.drop_newest(2)
+    assert copy.priority[8:].sum() == 0 and not copy.valid[8:].any()
+
+
 def test_double_dqn_target_uses_online_argmax_and_target_value():
     torch.manual_seed(0)
     from agents.dqn import build_q_network
@@ -87,13 +126,14 @@ def test_double_dqn_target_uses_online_argmax_and_target_value():
         "discount": torch.tensor([0.9, 0.0, 0.81, 0.9, 0.9]),
         "weight": torch.ones(5),
     }
-    loss, q = dqn_loss(online, target, batch, double=True)
+    loss, q, td = dqn_loss(online, target, batch, double=True)
     with torch.no_grad():
         a_star = online(batch["next_obs"]).argmax(1)
         y = batch["returns"] + batch["discount"] * target(batch["next_obs"])[torch.arange(5), a_star]
         q_ref = online(batch["obs"])[torch.arange(5), batch["actions"]]
     torch.testing.assert_close(q, q_ref)
     torch.testing.assert_close(loss, torch.nn.functional.smooth_l1_loss(q_ref, y))
+    torch.testing.assert_close(td, y - q_ref)
 
 
 def test_epsilon_greedy_extremes():

@@ -30,6 +30,7 @@ HP = {
         "eval_interval": 3000,  # the kept best weights and the evaluation schedule survive the kill
         "eval_episodes": 2,
         "keep_best": True,
+        "per_alpha": 0.6,  # the priorities survive too
     },
     "ppo": {
         "hidden": [16],

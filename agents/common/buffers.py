@@ -83,10 +83,20 @@ class ReplayBuffer:
     Each row stores ``(obs_t, a_t, r_t, terminated_t, truncated_t, valid_t)``; the next observation is
     the next row. A sampled index ``t`` needs rows ``t .. t + n`` to exist, so the newest ``n`` rows
     are not sampled yet.
+
+    With ``alpha > 0`` sampling is prioritised (Schaul et al. 2016, proportional variant): a transition
+    is drawn with probability ``p_i^α / Σ_k p_k^α``, ``p_i`` its last absolute TD error (new ones get the
+    largest seen so far), and the batch carries importance weights ``(size · P(i))^-β`` (divided by
+    their batch maximum) that undo the bias. Reset-step rows get priority 0 and are never drawn.
     """
 
     def __init__(
-        self, capacity: int, num_envs: int, obs_shape: tuple[int, ...], device: torch.device
+        self,
+        capacity: int,
+        num_envs: int,
+        obs_shape: tuple[int, ...],
+        device: torch.device,
+        alpha: float = 0.0,
     ) -> None:
         self.rows = max(capacity // num_envs, 2)
         self.num_envs = num_envs
@@ -99,6 +109,18 @@ class ReplayBuffer:
         self.done = torch.zeros((R, n), dtype=torch.bool, device=device)
         self.valid = torch.zeros((R, n), dtype=torch.bool, device=device)
         self.written = 0  # rows written since the start (logical time of the next row)
+        self.alpha = alpha
+        # p^α per transition (0: not drawable) and its row sums (a row is drawn first, then an env in
+        # it: two small draws instead of one over the whole buffer), the largest p seen, and the rows
+        # up to which p has been set
+        self.priority = torch.zeros((R, n), dtype=torch.float32, device=device) if alpha > 0 else None
+        self.row_priority = torch.zeros(R, dtype=torch.float32, device=device) if alpha > 0 else None
+        self.max_priority = 1.0
+        self.released = 0
+
+    @property
+    def prioritized(self) -> bool:
+        return self.priority is not None
 
     def add(self, obs, actions, rewards, terminated, truncated, valid) -> None:
         """Append one vector-env step: the obs acted on and what the step returned."""
@@ -109,6 +131,9 @@ class ReplayBuffer:
         self.terminated[i] = terminated
         self.done[i] = terminated | truncated
         self.valid[i] = valid
+        if self.prioritized:
+            self.priority[i] = 0.0  # drawable once its n-step target is complete (see _release)
+            self.row_priority[i] = 0.0
         self.written += 1
 
     def __len__(self) -> int:
@@ -120,19 +145,62 @@ class ReplayBuffer:
     def _oldest(self) -> int:
         return max(0, self.written - self.rows)
 
+    def stored_obs(self) -> torch.Tensor:
+        """The observations of the stored real transitions, ``(M, *obs_shape)``."""
+        rows = min(self.written, self.rows)
+        return self.obs[:rows][self.valid[:rows]]
+
+    def drop_newest(self, n: int) -> None:
+        """Never sample the newest ``n`` rows (after a resume their next observations are lost)."""
+        rows = (self.written - torch.arange(1, n + 1)) % self.rows
+        self.valid[rows] = False
+        if self.prioritized:
+            self.priority[rows] = 0.0
+            self.row_priority[rows] = 0.0
+
     def sample(
-        self, batch_size: int, n_step: int, gamma: float, generator: torch.Generator
+        self, batch_size: int, n_step: int, gamma: float, generator: torch.Generator, beta: float = 1.0
     ) -> dict[str, torch.Tensor]:
         """A minibatch of n-step transitions ``(obs, action, return, next_obs, discount, weight)``.
 
         ``return = Σ_{k<m} γ^k r_{t+k}`` over the ``m ≤ n`` steps before the episode ends;
         ``discount = γ^m`` (0 after a crash) multiplies the bootstrap value of ``next_obs = obs[t+m]``;
-        ``weight`` is 0 for reset-step rows (not real transitions).
+        ``weight`` is 0 for reset-step rows (not real transitions) and, when prioritised, the
+        importance weight (exponent ``beta``). ``index`` (flat row * N + env) is for
+        :meth:`update_priorities`.
         """
         lo, hi = self._oldest(), self.written - n_step  # logical rows t with t + n_step <= written - 1
+        if self.prioritized:
+            self._release(hi)
+            row = torch.multinomial(self.row_priority, batch_size, replacement=True, generator=generator)
+            env = torch.multinomial(self.priority[row], 1, generator=generator).squeeze(1)  # (B,)
+            t = lo + (row - lo) % self.rows  # the logical row stored in physical row `row`
+            batch = self.gather(t, env, n_step, gamma)
+            prob = self.priority[row, env] / self.row_priority.sum()  # P(i)
+            w = (prob * len(self)).pow(-beta)
+            batch["weight"] = batch["weight"] * w / w.max()
+            batch["index"] = row * self.num_envs + env
+            return batch
         t = torch.randint(lo, hi, (batch_size,), generator=generator, device=self.device)  # (B,)
         env = torch.randint(0, self.num_envs, (batch_size,), generator=generator, device=self.device)
         return self.gather(t, env, n_step, gamma)
+
+    def _release(self, hi: int) -> None:
+        """Rows ``released .. hi - 1`` now have complete targets: give the valid ones the max priority."""
+        start = max(self.released, self._oldest())
+        if hi > start:
+            rows = torch.arange(start, hi, device=self.device) % self.rows
+            self.priority[rows] = self.valid[rows].float() * self.max_priority**self.alpha
+            self.row_priority[rows] = self.priority[rows].sum(1)
+        self.released = max(self.released, hi)
+
+    def update_priorities(self, index: torch.Tensor, td_error: torch.Tensor, eps: float = 1e-6) -> None:
+        """Set the sampled transitions' priorities to their new absolute TD errors."""
+        p = td_error.detach().abs().float() + eps  # (B,)
+        self.max_priority = max(self.max_priority, float(p.max()))
+        self.priority.view(-1)[index] = p.pow(self.alpha)
+        rows = index // self.num_envs
+        self.row_priority[rows] = self.priority[rows].sum(1)
 
     def gather(
         self, t: torch.Tensor, env: torch.Tensor, n_step: int, gamma: float
@@ -161,16 +229,27 @@ class ReplayBuffer:
         }
 
     def state_arrays(self) -> dict[str, torch.Tensor]:
-        names = ("obs", "actions", "rewards", "terminated", "done", "valid")
-        out = {f"replay/{k}": getattr(self, k) for k in names}
-        out["replay/written"] = torch.tensor([self.written], dtype=torch.int64)
+        out = {f"replay/{k}": getattr(self, k) for k in self._array_names()}
+        out["replay/written"] = torch.tensor([self.written, self.released], dtype=torch.int64)
+        out["replay/max_priority"] = torch.tensor([self.max_priority], dtype=torch.float64)
         return out
+
+    def _array_names(self) -> tuple[str, ...]:
+        names = ("obs", "actions", "rewards", "terminated", "done", "valid")
+        return names + ("priority", "row_priority") if self.prioritized else names
 
     def load_state_arrays(self, arrays: dict[str, np.ndarray]) -> bool:
         """Restore from a checkpoint; False when it holds no (or an incompatible) buffer."""
-        if "replay/written" not in arrays or tuple(arrays["replay/obs"].shape) != tuple(self.obs.shape):
+        names = self._array_names()
+        if any(f"replay/{k}" not in arrays for k in (*names, "written")):
             return False
-        for k in ("obs", "actions", "rewards", "terminated", "done", "valid"):
+        if tuple(arrays["replay/obs"].shape) != tuple(self.obs.shape):
+            return False
+        for k in names:
             getattr(self, k).copy_(torch.from_numpy(np.array(arrays[f"replay/{k}"])))
-        self.written = int(arrays["replay/written"][0])
+        counters = np.array(arrays["replay/written"]).tolist()
+        self.written = int(counters[0])
+        self.released = int(counters[1]) if len(counters) > 1 else self.written
+        if "replay/max_priority" in arrays:
+            self.max_priority = float(np.array(arrays["replay/max_priority"])[0])
         return True

@@ -1,6 +1,8 @@
 """Networks shared by the deep agents: an MLP torso, a (dueling) Q head, an actor-critic pair.
 
-Observations of any Box shape are flattened: highway's Kinematics ``(5, 5)`` becomes 25 inputs.
+Observations of any Box shape are flattened: highway's Kinematics ``(5, 5)`` becomes 25 inputs. With
+``obs_norm`` the first layer is :class:`ObsNorm`, whose statistics are saved with the weights, so a
+loaded policy standardises its inputs exactly as in training.
 """
 
 from __future__ import annotations
@@ -39,14 +41,59 @@ def orthogonal_init(module: nn.Module, gain: float = math.sqrt(2)) -> None:
             nn.init.zeros_(m.bias)
 
 
+class ObsNorm(nn.Module):
+    """``clamp((x - mean) / sqrt(var + eps), -clip, clip)`` per flattened input, as SB3's VecNormalize.
+
+    Starts as the identity (mean 0, var 1); :meth:`update` merges a batch into the running statistics
+    (Chan et al.'s parallel mean/variance). Highway's Kinematics features are a few hundredths wide
+    (relative x has std ~0.06, vy ~0.01): standardised, the closing speeds that decide a crash reach
+    the first layer at unit scale.
+    """
+
+    def __init__(self, dim: int, clip: float = 10.0, eps: float = 1e-8) -> None:
+        super().__init__()
+        self.clip, self.eps = clip, eps
+        self.register_buffer("mean", torch.zeros(dim))
+        self.register_buffer("var", torch.ones(dim))
+        self.register_buffer("count", torch.zeros(()))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return ((x - self.mean) / (self.var + self.eps).sqrt()).clamp(-self.clip, self.clip)
+
+    @torch.no_grad()
+    def update(self, x: torch.Tensor) -> None:
+        """Merge the rows of ``x`` (B, dim) into the statistics."""
+        x = x.flatten(1).double()
+        n, mean, var = x.shape[0], x.mean(0), x.var(0, unbiased=False)
+        if n == 0:
+            return
+        total = self.count.double() + n
+        delta = mean - self.mean.double()
+        m2 = self.var.double() * self.count.double() + var * n + delta**2 * self.count.double() * n / total
+        self.mean.copy_(self.mean.double() + delta * n / total)
+        self.var.copy_(m2 / total)
+        self.count.copy_(total)
+
+
+def input_layer(obs_dim: int, obs_norm: bool) -> nn.Module:
+    return ObsNorm(obs_dim) if obs_norm else nn.Identity()
+
+
 class QNetwork(nn.Module):
     """Q(s, ·) for Discrete actions; with ``dueling`` it is V(s) + A(s, a) - mean_a A(s, a)."""
 
     def __init__(
-        self, obs_dim: int, n_actions: int, hidden: tuple[int, ...], act: str, dueling: bool
+        self,
+        obs_dim: int,
+        n_actions: int,
+        hidden: tuple[int, ...],
+        act: str,
+        dueling: bool,
+        obs_norm: bool = False,
     ) -> None:
         super().__init__()
         self.dueling = dueling
+        self.norm = input_layer(obs_dim, obs_norm)
         self.torso = mlp(obs_dim, hidden[:-1], act)
         width = hidden[-2] if len(hidden) > 1 else obs_dim
         head = hidden[-1]
@@ -54,7 +101,7 @@ class QNetwork(nn.Module):
         self.value = mlp(width, (head,), act, 1) if dueling else None
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        x = self.torso(obs.flatten(1))  # (B, hidden[-2])
+        x = self.torso(self.norm(obs.flatten(1)))  # (B, hidden[-2])
         adv = self.advantage(x)  # (B, A)
         if self.value is None:
             return adv
@@ -64,8 +111,11 @@ class QNetwork(nn.Module):
 class ActorCritic(nn.Module):
     """Separate policy and value MLPs (no shared torso), initialised as in CleanRL's PPO."""
 
-    def __init__(self, obs_dim: int, n_actions: int, hidden: tuple[int, ...], act: str) -> None:
+    def __init__(
+        self, obs_dim: int, n_actions: int, hidden: tuple[int, ...], act: str, obs_norm: bool = False
+    ) -> None:
         super().__init__()
+        self.norm = input_layer(obs_dim, obs_norm)
         self.actor = mlp(obs_dim, hidden, act, n_actions)
         self.critic = mlp(obs_dim, hidden, act, 1)
         orthogonal_init(self)
@@ -73,10 +123,10 @@ class ActorCritic(nn.Module):
         nn.init.orthogonal_(self.critic[-1].weight, 1.0)
 
     def value(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.critic(obs.flatten(1)).squeeze(-1)  # (B,)
+        return self.critic(self.norm(obs.flatten(1))).squeeze(-1)  # (B,)
 
     def logits(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.actor(obs.flatten(1))  # (B, A)
+        return self.actor(self.norm(obs.flatten(1)))  # (B, A)
 
     def act(self, obs: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, ...]:
         """Sample ``(action, log_prob, value)`` for a batch; sampling uses ``generator`` for reproducibility."""
