@@ -53,6 +53,7 @@ class DQNConfig:
     eps_end: float = 0.05
     exploration_fraction: float = 0.1  # fraction of total_steps over which ε decays
     max_grad_norm: float = 10.0
+    loss: str = "huber"  # "huber" (smooth L1, slope capped at 1) or "mse" (rare large TD errors, crashes, pull harder)
     per_alpha: float = 0.0  # prioritised replay exponent (0: uniform sampling; Schaul et al. use 0.6)
     per_beta: float = 0.4  # importance-weight exponent at the start, annealed linearly to 1
     hidden: tuple[int, ...] = (256, 256)
@@ -89,10 +90,14 @@ class DQNConfig:
             raise ValueError("per_alpha and per_beta must be in [0, 1]")
         if not self.hidden:
             raise ValueError("hidden needs at least one layer width, e.g. [256, 256]")
+        if self.loss not in LOSSES:
+            raise ValueError(f"unknown loss {self.loss!r}; valid: {', '.join(LOSSES)}")
         if self.keep_best and self.eval_interval <= 0:
             raise ValueError("keep_best needs evaluations during training: set eval_interval > 0")
         activation(self.activation)
 
+
+LOSSES = {"huber": F.smooth_l1_loss, "mse": F.mse_loss}
 
 # --- network and acting ---------------------------------------------------------------------------
 
@@ -120,8 +125,10 @@ def epsilon_greedy(q: torch.Tensor, eps: float, n_actions: int, gen: torch.Gener
 # --- update ---------------------------------------------------------------------------------------
 
 
-def dqn_loss(q_net: QNetwork, target_net: QNetwork, batch: dict[str, torch.Tensor], double: bool) -> tuple:
-    """Huber loss between Q(s, a) and the n-step target ``G + γ^m Q_target(s', argmax_a Q(s', a))``.
+def dqn_loss(
+    q_net: QNetwork, target_net: QNetwork, batch: dict[str, torch.Tensor], double: bool, loss: str = "huber"
+) -> tuple:
+    """Huber (or squared) loss between Q(s, a) and the n-step target ``G + γ^m Q_target(s', argmax_a Q(s', a))``.
 
     Returns ``(loss, Q(s, a), TD error)``; rows are weighted by ``batch["weight"]`` (0 for reset rows,
     the importance weight under prioritised replay), averaged over the real transitions.
@@ -137,8 +144,8 @@ def dqn_loss(q_net: QNetwork, target_net: QNetwork, batch: dict[str, torch.Tenso
         target = batch["returns"] + batch["discount"] * next_v  # discount is 0 after a crash
     w = batch["weight"]
     n_real = (w > 0).sum().clamp(min=1)
-    loss = (F.smooth_l1_loss(q, target, reduction="none") * w).sum() / n_real
-    return loss, q.detach(), target - q.detach()
+    per_row = LOSSES[loss](q, target, reduction="none")
+    return (per_row * w).sum() / n_real, q.detach(), target - q.detach()
 
 
 @torch.no_grad()
@@ -222,7 +229,7 @@ def train(spec: TrainSpec) -> TorchPolicy:
                     credit -= 1.0
                     beta = linear(hp.per_beta, 1.0, 1.0, step / spec.total_steps)
                     batch = buffer.sample(hp.batch_size, hp.n_step, hp.gamma, gen, beta)
-                    loss, q, td = dqn_loss(q_net, target_net, batch, hp.double)
+                    loss, q, td = dqn_loss(q_net, target_net, batch, hp.double, hp.loss)
                     if buffer.prioritized:
                         buffer.update_priorities(batch["index"], td)
                     optimizer.zero_grad(set_to_none=True)

@@ -134,6 +134,10 @@ def test_double_dqn_target_uses_online_argmax_and_target_value():
     torch.testing.assert_close(q, q_ref)
     torch.testing.assert_close(loss, torch.nn.functional.smooth_l1_loss(q_ref, y))
     torch.testing.assert_close(td, y - q_ref)
+    mse, _, _ = dqn_loss(online, target, batch, double=True, loss="mse")
+    torch.testing.assert_close(mse, torch.nn.functional.mse_loss(q_ref, y))
+    with pytest.raises(ValueError, match="huber, mse"):
+        DQNConfig(loss="l1")
 
 
 def test_epsilon_greedy_extremes():
