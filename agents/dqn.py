@@ -53,7 +53,10 @@ class DQNConfig:
     eps_end: float = 0.05
     exploration_fraction: float = 0.1  # fraction of total_steps over which ε decays
     max_grad_norm: float = 10.0
-    loss: str = "huber"  # "huber" (smooth L1, slope capped at 1) or "mse" (rare large TD errors, crashes, pull harder)
+    loss: str = (
+        "huber"  # "huber" (slope capped at huber_delta) or "mse" (rare large TD errors, crashes, pull harder)
+    )
+    huber_delta: float = 1.0  # TD errors beyond it get a constant-slope loss
     per_alpha: float = 0.0  # prioritised replay exponent (0: uniform sampling; Schaul et al. use 0.6)
     per_beta: float = 0.4  # importance-weight exponent at the start, annealed linearly to 1
     hidden: tuple[int, ...] = (256, 256)
@@ -90,6 +93,8 @@ class DQNConfig:
             raise ValueError("per_alpha and per_beta must be in [0, 1]")
         if not self.hidden:
             raise ValueError("hidden needs at least one layer width, e.g. [256, 256]")
+        if self.huber_delta <= 0.0:
+            raise ValueError(f"huber_delta must be > 0, got {self.huber_delta}")
         if self.loss not in LOSSES:
             raise ValueError(f"unknown loss {self.loss!r}; valid: {', '.join(LOSSES)}")
         if self.keep_best and self.eval_interval <= 0:
@@ -97,7 +102,7 @@ class DQNConfig:
         activation(self.activation)
 
 
-LOSSES = {"huber": F.smooth_l1_loss, "mse": F.mse_loss}
+LOSSES = ("huber", "mse")
 
 # --- network and acting ---------------------------------------------------------------------------
 
@@ -126,7 +131,12 @@ def epsilon_greedy(q: torch.Tensor, eps: float, n_actions: int, gen: torch.Gener
 
 
 def dqn_loss(
-    q_net: QNetwork, target_net: QNetwork, batch: dict[str, torch.Tensor], double: bool, loss: str = "huber"
+    q_net: QNetwork,
+    target_net: QNetwork,
+    batch: dict[str, torch.Tensor],
+    double: bool,
+    loss: str = "huber",
+    huber_delta: float = 1.0,
 ) -> tuple:
     """Huber (or squared) loss between Q(s, a) and the n-step target ``G + γ^m Q_target(s', argmax_a Q(s', a))``.
 
@@ -144,7 +154,10 @@ def dqn_loss(
         target = batch["returns"] + batch["discount"] * next_v  # discount is 0 after a crash
     w = batch["weight"]
     n_real = (w > 0).sum().clamp(min=1)
-    per_row = LOSSES[loss](q, target, reduction="none")
+    if loss == "mse":
+        per_row = F.mse_loss(q, target, reduction="none")
+    else:
+        per_row = F.huber_loss(q, target, reduction="none", delta=huber_delta)
     return (per_row * w).sum() / n_real, q.detach(), target - q.detach()
 
 
@@ -229,7 +242,7 @@ def train(spec: TrainSpec) -> TorchPolicy:
                     credit -= 1.0
                     beta = linear(hp.per_beta, 1.0, 1.0, step / spec.total_steps)
                     batch = buffer.sample(hp.batch_size, hp.n_step, hp.gamma, gen, beta)
-                    loss, q, td = dqn_loss(q_net, target_net, batch, hp.double, hp.loss)
+                    loss, q, td = dqn_loss(q_net, target_net, batch, hp.double, hp.loss, hp.huber_delta)
                     if buffer.prioritized:
                         buffer.update_priorities(batch["index"], td)
                     optimizer.zero_grad(set_to_none=True)

@@ -136,6 +136,8 @@ def test_double_dqn_target_uses_online_argmax_and_target_value():
     torch.testing.assert_close(td, y - q_ref)
     mse, _, _ = dqn_loss(online, target, batch, double=True, loss="mse")
     torch.testing.assert_close(mse, torch.nn.functional.mse_loss(q_ref, y))
+    wide, _, _ = dqn_loss(online, target, batch, double=True, huber_delta=3.0)
+    torch.testing.assert_close(wide, torch.nn.functional.huber_loss(q_ref, y, delta=3.0))
     with pytest.raises(ValueError, match="huber, mse"):
         DQNConfig(loss="l1")
 
