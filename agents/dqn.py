@@ -53,9 +53,7 @@ class DQNConfig:
     eps_end: float = 0.05
     exploration_fraction: float = 0.1  # fraction of total_steps over which ε decays
     max_grad_norm: float = 10.0
-    loss: str = (
-        "huber"  # "huber" (slope capped at huber_delta) or "mse" (rare large TD errors, crashes, pull harder)
-    )
+    loss: str = "huber"  # or "mse": rare large TD errors (crashes) keep their full pull
     huber_delta: float = 1.0  # TD errors beyond it get a constant-slope loss
     per_alpha: float = 0.0  # prioritised replay exponent (0: uniform sampling; Schaul et al. use 0.6)
     per_beta: float = 0.4  # importance-weight exponent at the start, annealed linearly to 1
@@ -215,6 +213,7 @@ def train(spec: TrainSpec) -> TorchPolicy:
         state |= {"updates": updates, "credit": credit, "eval": evaluator.state()}
         save_checkpoint(spec.run_dir, step, arrays, state)
 
+    fit_norm = hp.obs_norm and not q_net.norm.count  # a resumed run has its statistics already
     stats = EpisodeStats(N, device)
     obs = env.reset(seed=spec.seed + step)  # (N, *obs_shape); a fresh seed after a resume
     loss_sum = torch.zeros((), device=device)
@@ -234,13 +233,14 @@ def train(spec: TrainSpec) -> TorchPolicy:
             prev, step = step, step + N
 
             if step >= hp.learning_starts and buffer.can_sample(hp.n_step):
-                if hp.obs_norm and not q_net.norm.count:  # fixed from here on: stable Q targets
+                if fit_norm:  # once, from the warm-up data; fixed from here on: stable Q targets
                     q_net.norm.update(buffer.stored_obs())
                     target_net.norm.load_state_dict(q_net.norm.state_dict())
+                    fit_norm = False
                 credit += N * hp.replay_ratio
+                beta = linear(hp.per_beta, 1.0, 1.0, step / spec.total_steps)
                 while credit >= 1.0:
                     credit -= 1.0
-                    beta = linear(hp.per_beta, 1.0, 1.0, step / spec.total_steps)
                     batch = buffer.sample(hp.batch_size, hp.n_step, hp.gamma, gen, beta)
                     loss, q, td = dqn_loss(q_net, target_net, batch, hp.double, hp.loss, hp.huber_delta)
                     if buffer.prioritized:

@@ -115,7 +115,7 @@ class ReplayBuffer:
         # up to which p has been set
         self.priority = torch.zeros((R, n), dtype=torch.float32, device=device) if alpha > 0 else None
         self.row_priority = torch.zeros(R, dtype=torch.float32, device=device) if alpha > 0 else None
-        self.max_priority = 1.0
+        self.max_priority = torch.ones((), device=device)  # a tensor: no host sync per update
         self.released = 0
 
     @property
@@ -197,7 +197,7 @@ class ReplayBuffer:
     def update_priorities(self, index: torch.Tensor, td_error: torch.Tensor, eps: float = 1e-6) -> None:
         """Set the sampled transitions' priorities to their new absolute TD errors."""
         p = td_error.detach().abs().float() + eps  # (B,)
-        self.max_priority = max(self.max_priority, float(p.max()))
+        self.max_priority = torch.maximum(self.max_priority, p.max())
         self.priority.view(-1)[index] = p.pow(self.alpha)
         rows = index // self.num_envs
         self.row_priority[rows] = self.priority[rows].sum(1)
@@ -231,7 +231,7 @@ class ReplayBuffer:
     def state_arrays(self) -> dict[str, torch.Tensor]:
         out = {f"replay/{k}": getattr(self, k) for k in self._array_names()}
         out["replay/written"] = torch.tensor([self.written, self.released], dtype=torch.int64)
-        out["replay/max_priority"] = torch.tensor([self.max_priority], dtype=torch.float64)
+        out["replay/max_priority"] = self.max_priority.reshape(1)
         return out
 
     def _array_names(self) -> tuple[str, ...]:
@@ -251,5 +251,5 @@ class ReplayBuffer:
         self.written = int(counters[0])
         self.released = int(counters[1]) if len(counters) > 1 else self.written
         if "replay/max_priority" in arrays:
-            self.max_priority = float(np.array(arrays["replay/max_priority"])[0])
+            self.max_priority.fill_(float(np.array(arrays["replay/max_priority"])[0]))
         return True
