@@ -69,6 +69,7 @@ class DQNConfig:
     eval_interval: int = 0  # env steps between greedy evaluations during training (0: none)
     eval_episodes: int = 50  # episodes per such evaluation
     keep_best: bool = False  # end with the weights of the best evaluation, not the last ones
+    best_max_crash_rate: float = 1.0  # keep_best: the best return among evaluations crashing at most this
 
     def __post_init__(self) -> None:
         if self.n_step < 1:
@@ -95,6 +96,8 @@ class DQNConfig:
             raise ValueError(f"huber_delta must be > 0, got {self.huber_delta}")
         if self.loss not in LOSSES:
             raise ValueError(f"unknown loss {self.loss!r}; valid: {', '.join(LOSSES)}")
+        if not 0.0 <= self.best_max_crash_rate <= 1.0:
+            raise ValueError(f"best_max_crash_rate must be in [0, 1], got {self.best_max_crash_rate}")
         if self.keep_best and self.eval_interval <= 0:
             raise ValueError("keep_best needs evaluations during training: set eval_interval > 0")
         activation(self.activation)
@@ -190,7 +193,9 @@ def train(spec: TrainSpec) -> TorchPolicy:
     buffer = ReplayBuffer(hp.buffer_size, N, env.obs_shape, device, alpha=hp.per_alpha)
     gen = make_generator(spec.seed, device)
     modules = {"q": q_net, "target": target_net}
-    evaluator = PeriodicEval(spec.env_id, spec.env_kwargs, hp.eval_interval, hp.eval_episodes)
+    evaluator = PeriodicEval(
+        spec.env_id, spec.env_kwargs, hp.eval_interval, hp.eval_episodes, hp.best_max_crash_rate
+    )
     if hp.keep_best:
         modules["best"] = build_q_network(env.obs_shape, A, arch).to(device)
 

@@ -121,3 +121,35 @@ def test_obs_norm_merges_batches_like_one_and_travels_with_the_policy(tmp_path):
         loaded = load_policy(run).net.norm
         assert isinstance(loaded, ObsNorm) and loaded.count > 100, algo  # statistics were fitted, saved
         assert (loaded.var > 0).all() and not torch.equal(loaded.mean, torch.zeros(4)), algo
+
+
+def test_keep_best_prefers_the_fastest_evaluation_within_the_crash_limit(monkeypatch):
+    """With a crash-rate limit, the kept weights are the best return among evaluations under it; while
+    none is under it, the one crashing least. With the limit at 1.0 the best return wins, as before."""
+    import torch
+
+    from agents.common import evaluation
+
+    scripted = [(22.0, 0.08), (26.0, 0.06), (24.0, 0.02), (25.5, 0.03), (27.0, 0.10), (25.0, 0.01)]
+
+    def run_all(limit: float) -> list[int]:
+        results = iter(scripted)
+        def fake_evaluation(*args, **kwargs) -> dict:
+            mean_return, crash_rate = next(results)
+            return {"mean_return": mean_return, "crash_rate": crash_rate}
+
+        monkeypatch.setattr(evaluation, "evaluate_policy", fake_evaluation)
+        ev = evaluation.PeriodicEval("autodrive/HighwayFast-v0", {}, 10, 5, max_crash_rate=limit)
+        net, best = torch.nn.Linear(1, 1), torch.nn.Linear(1, 1)
+        kept = []
+        for i in range(len(scripted)):
+            torch.nn.init.constant_(net.weight, float(i))
+            ev.run(10 * (i + 1), policy=None, net=net, best=best)
+            kept.append(int(best.weight.item()))
+            ev.load_state(ev.state())  # the choice survives a resume
+        return kept
+
+    assert run_all(0.03) == [0, 1, 2, 3, 3, 3]  # 6% beats 8% while none is within 3%
+    assert run_all(1.0) == [0, 1, 1, 1, 4, 4]
+    with pytest.raises(ValueError, match="max crash rate"):
+        evaluation.PeriodicEval("CartPole-v1", {}, 10, 5, max_crash_rate=1.5)

@@ -83,33 +83,55 @@ SELECTION_FILE = "selection.json"
 SELECTION_SEED = 20_000  # episodes evaluated during training; the final evaluation uses 10_000 and up
 
 
+def selection_score(mean_return: float, crash_rate: float, max_crash_rate: float) -> tuple:
+    """Order of evaluations for keeping the best: one within the crash-rate limit beats one over it;
+    within the limit the higher mean return wins, over it the lower crash rate (then the return)."""
+    if crash_rate <= max_crash_rate:
+        return (1, mean_return, 0.0)
+    return (0, -crash_rate, mean_return)
+
+
 class PeriodicEval:
     """Greedy evaluation every ``interval`` env steps during training, like stable-baselines3's
     ``EvalCallback``: the mean return and crash rate go in the metrics (a greedy learning curve), and the
-    best-scoring weights are copied into a ``best`` module so that training can end with them. Selection
-    episodes are seeded apart from the final evaluation's, so the chosen policy is scored on new ones."""
+    best-scoring weights are copied into a ``best`` module so that training can end with them. "Best" is
+    the highest mean return among evaluations whose crash rate is at most ``max_crash_rate`` (1.0: any),
+    a constraint as in safe RL; see :func:`selection_score`. Selection episodes are seeded apart from the
+    final evaluation's, so the chosen policy is scored on new ones."""
 
-    def __init__(self, env_id: str, env_kwargs: dict, interval: int, episodes: int) -> None:
+    def __init__(
+        self, env_id: str, env_kwargs: dict, interval: int, episodes: int, max_crash_rate: float = 1.0
+    ) -> None:
         if interval < 0 or episodes < 1:
             raise ValueError(f"need eval_interval >= 0 and eval_episodes >= 1, got {interval}, {episodes}")
+        if not 0.0 <= max_crash_rate <= 1.0:
+            raise ValueError(f"the selection's max crash rate must be in [0, 1], got {max_crash_rate}")
         self.env_id, self.env_kwargs = env_id, dict(env_kwargs)
-        self.interval, self.episodes = interval, episodes
+        self.interval, self.episodes, self.max_crash_rate = interval, episodes, max_crash_rate
         self.next_at = interval
-        self.best_return, self.best_step = -math.inf, -1
+        self.best_return, self.best_crash_rate, self.best_step = -math.inf, 1.0, -1
+
+    def _better(self, result: dict) -> bool:
+        if self.best_step < 0:
+            return True
+        new = selection_score(result["mean_return"], result.get("crash_rate", 0.0), self.max_crash_rate)
+        old = selection_score(self.best_return, self.best_crash_rate, self.max_crash_rate)
+        return new > old
 
     def due(self, step: int, final: bool) -> bool:
         return self.interval > 0 and (step >= self.next_at or final)
 
     def run(self, step: int, policy, net, best=None) -> dict[str, float]:
-        """Evaluate ``policy`` (acting with ``net``); copy ``net`` into ``best`` on a new best mean return."""
+        """Evaluate ``policy`` (acting with ``net``); copy ``net`` into ``best`` when it scores better."""
         result = evaluate_policy(
             policy, self.env_id, episodes=self.episodes, seed=SELECTION_SEED, env_kwargs=self.env_kwargs
         )
         while self.next_at <= step:
             self.next_at += self.interval
-        if best is not None and result["mean_return"] > self.best_return:
+        if best is not None and self._better(result):
             best.load_state_dict(net.state_dict())
             self.best_return, self.best_step = result["mean_return"], step
+            self.best_crash_rate = result.get("crash_rate", 0.0)
         scalars = {"eval_return": result["mean_return"]}
         if "crash_rate" in result:
             scalars["eval_crash_rate"] = result["crash_rate"]
@@ -120,13 +142,21 @@ class PeriodicEval:
         write_json(Path(run_dir) / SELECTION_FILE, {
             "selected_step": self.best_step,
             "selection_mean_return": self.best_return,
+            "selection_crash_rate": self.best_crash_rate,
+            "selection_max_crash_rate": self.max_crash_rate,
             "selection_episodes": self.episodes,
             "selection_seed": SELECTION_SEED,
         })  # fmt: skip
 
     def state(self) -> dict:
-        return {"next_at": self.next_at, "best_return": self.best_return, "best_step": self.best_step}
+        return {
+            "next_at": self.next_at,
+            "best_return": self.best_return,
+            "best_crash_rate": self.best_crash_rate,
+            "best_step": self.best_step,
+        }
 
     def load_state(self, state: dict) -> None:
         self.next_at = int(state["next_at"])
         self.best_return, self.best_step = float(state["best_return"]), int(state["best_step"])
+        self.best_crash_rate = float(state["best_crash_rate"])
