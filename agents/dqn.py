@@ -61,6 +61,7 @@ class DQNConfig:
     activation: str = "relu"
     dueling: bool = True
     obs_norm: bool = False  # standardise inputs with statistics of the warm-up (learning_starts) data
+    layer_norm: bool = False  # LayerNorm before each hidden activation
     double: bool = True
     log_interval: int = 5_000  # env steps between metrics rows
     checkpoint_interval: int = 50_000  # env steps between checkpoints (0: only at the end)
@@ -117,6 +118,7 @@ def build_q_network(obs_shape: tuple[int, ...], n_actions: int, arch: dict) -> Q
         arch["activation"],
         arch["dueling"],
         arch.get("obs_norm", False),
+        arch.get("layer_norm", False),
     )
 
 
@@ -185,6 +187,7 @@ def train(spec: TrainSpec) -> TorchPolicy:
         "activation": hp.activation,
         "dueling": hp.dueling,
         "obs_norm": hp.obs_norm,
+        "layer_norm": hp.layer_norm,
     }
     q_net = build_q_network(env.obs_shape, A, arch).to(device)
     target_net = build_q_network(env.obs_shape, A, arch).to(device)

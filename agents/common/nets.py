@@ -21,12 +21,15 @@ def activation(name: str) -> type[nn.Module]:
     return ACTIVATIONS[name]
 
 
-def mlp(in_dim: int, hidden: tuple[int, ...], act: str, out_dim: int | None = None) -> nn.Sequential:
-    """``in_dim → hidden[0] → ... → hidden[-1] (→ out_dim)`` with ``act`` between layers."""
+def mlp(
+    in_dim: int, hidden: tuple[int, ...], act: str, out_dim: int | None = None, layer_norm: bool = False
+) -> nn.Sequential:
+    """``in_dim → hidden[0] → ... → hidden[-1] (→ out_dim)`` with ``act`` between layers, each hidden
+    layer normalised first with ``layer_norm`` (Ba et al. 2016; it steadies Q-learning, Ball et al. 2023)."""
     layers: list[nn.Module] = []
     last = in_dim
     for width in hidden:
-        layers += [nn.Linear(last, width), activation(act)()]
+        layers += [nn.Linear(last, width), *([nn.LayerNorm(width)] if layer_norm else []), activation(act)()]
         last = width
     if out_dim is not None:
         layers.append(nn.Linear(last, out_dim))
@@ -90,15 +93,16 @@ class QNetwork(nn.Module):
         act: str,
         dueling: bool,
         obs_norm: bool = False,
+        layer_norm: bool = False,
     ) -> None:
         super().__init__()
         self.dueling = dueling
         self.norm = input_layer(obs_dim, obs_norm)
-        self.torso = mlp(obs_dim, hidden[:-1], act)
+        self.torso = mlp(obs_dim, hidden[:-1], act, layer_norm=layer_norm)
         width = hidden[-2] if len(hidden) > 1 else obs_dim
         head = hidden[-1]
-        self.advantage = mlp(width, (head,), act, n_actions)
-        self.value = mlp(width, (head,), act, 1) if dueling else None
+        self.advantage = mlp(width, (head,), act, n_actions, layer_norm)
+        self.value = mlp(width, (head,), act, 1, layer_norm) if dueling else None
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         x = self.torso(self.norm(obs.flatten(1)))  # (B, hidden[-2])
