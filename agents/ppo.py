@@ -55,6 +55,7 @@ class PPOConfig:
     hidden: tuple[int, ...] = (64, 64)
     activation: str = "tanh"
     obs_norm: bool = False  # standardise inputs with running statistics, updated after each update
+    layer_norm: bool = False  # LayerNorm before each hidden activation
     log_interval: int = 5_000  # env steps between metrics rows (rounded to whole rollouts)
     checkpoint_interval: int = 50_000  # env steps between checkpoints (0: only at the end)
     cpu_threads: int = 1  # torch intra-op threads on CPU: small MLPs run fastest on one
@@ -83,6 +84,7 @@ def build_actor_critic(obs_shape: tuple[int, ...], n_actions: int, arch: dict) -
         tuple(arch["hidden"]),
         arch["activation"],
         arch.get("obs_norm", False),
+        arch.get("layer_norm", False),
     )
 
 
@@ -185,7 +187,12 @@ def train(spec: TrainSpec) -> TorchPolicy:
         make_vec_env(spec.env_id, spec.num_envs, spec.seed, spec.env_kwargs, spec.device), device
     )
     N, T = env.num_envs, hp.num_steps
-    arch = {"hidden": list(hp.hidden), "activation": hp.activation, "obs_norm": hp.obs_norm}
+    arch = {
+        "hidden": list(hp.hidden),
+        "activation": hp.activation,
+        "obs_norm": hp.obs_norm,
+        "layer_norm": hp.layer_norm,
+    }
     agent = build_actor_critic(env.obs_shape, env.n_actions, arch).to(device)
     optimizer = torch.optim.Adam(agent.parameters(), lr=hp.learning_rate, eps=1e-5, fused=True)
     gen = make_generator(spec.seed, device)

@@ -134,6 +134,7 @@ def test_keep_best_prefers_the_fastest_evaluation_within_the_crash_limit(monkeyp
 
     def run_all(limit: float) -> list[int]:
         results = iter(scripted)
+
         def fake_evaluation(*args, **kwargs) -> dict:
             mean_return, crash_rate = next(results)
             return {"mean_return": mean_return, "crash_rate": crash_rate}
@@ -153,3 +154,22 @@ def test_keep_best_prefers_the_fastest_evaluation_within_the_crash_limit(monkeyp
     assert run_all(1.0) == [0, 1, 1, 1, 4, 4]
     with pytest.raises(ValueError, match="max crash rate"):
         evaluation.PeriodicEval("CartPole-v1", {}, 10, 5, max_crash_rate=1.5)
+
+
+def test_layer_norm_trains_and_travels_with_the_policy(tmp_path):
+    """layer_norm puts a LayerNorm before each hidden activation (DQN: torso and both dueling heads;
+    PPO: both layers of actor and critic); the trained gains are saved and load back with the policy."""
+    import torch
+
+    from agents import load_policy, train_run
+
+    hp = {"ppo": {"num_steps": 32, "hidden": [16, 16], "layer_norm": True},
+          "dqn": {"learning_starts": 200, "hidden": [16, 16], "layer_norm": True}}  # fmt: skip
+    for algo, count in (("ppo", 4), ("dqn", 3)):
+        run = train_run(
+            algo, "CartPole-v1", steps=512, seed=0, num_envs=4, device="cpu", out=tmp_path / algo,
+            hp_overrides=hp[algo], eval_episodes=2, progress=False, tensorboard=False,
+        )  # fmt: skip
+        norms = [m for m in load_policy(run).net.modules() if isinstance(m, torch.nn.LayerNorm)]
+        assert len(norms) == count, algo
+        assert any(not torch.equal(m.weight, torch.ones_like(m.weight)) for m in norms), algo

@@ -234,21 +234,3 @@ def test_keep_best_ends_with_the_best_evaluated_weights(tmp_path):
     np.testing.assert_array_equal(plain["return_mean"], metrics["return_mean"])
     with pytest.raises(ValueError, match="eval_interval"):
         DQNConfig(keep_best=True)
-
-
-def test_layer_norm_networks_train_and_load_with_their_norms(tmp_path):
-    """layer_norm puts a LayerNorm before each hidden activation; its trained gains are saved with the
-    weights and load back with the policy."""
-    from agents.dqn import build_q_network
-
-    net = build_q_network(
-        (4,), 2, {"hidden": [8, 8], "activation": "relu", "dueling": True, "layer_norm": True}
-    )
-    assert sum(isinstance(m, torch.nn.LayerNorm) for m in net.modules()) == 3  # torso, value, advantage
-    run = train_run(
-        "dqn", "CartPole-v1", steps=800, seed=0, num_envs=4, device="cpu", out=tmp_path / "ln",
-        hp_overrides={**SHORT, "layer_norm": True}, eval_episodes=2, progress=False, tensorboard=False,
-    )  # fmt: skip
-    policy = load_policy(run)
-    norms = [m for m in policy.net.modules() if isinstance(m, torch.nn.LayerNorm)]
-    assert len(norms) == 3 and any(not torch.equal(m.weight, torch.ones_like(m.weight)) for m in norms)

@@ -116,12 +116,18 @@ class ActorCritic(nn.Module):
     """Separate policy and value MLPs (no shared torso), initialised as in CleanRL's PPO."""
 
     def __init__(
-        self, obs_dim: int, n_actions: int, hidden: tuple[int, ...], act: str, obs_norm: bool = False
+        self,
+        obs_dim: int,
+        n_actions: int,
+        hidden: tuple[int, ...],
+        act: str,
+        obs_norm: bool = False,
+        layer_norm: bool = False,
     ) -> None:
         super().__init__()
         self.norm = input_layer(obs_dim, obs_norm)
-        self.actor = mlp(obs_dim, hidden, act, n_actions)
-        self.critic = mlp(obs_dim, hidden, act, 1)
+        self.actor = mlp(obs_dim, hidden, act, n_actions, layer_norm)
+        self.critic = mlp(obs_dim, hidden, act, 1, layer_norm)
         orthogonal_init(self)
         nn.init.orthogonal_(self.actor[-1].weight, 0.01)  # near-uniform initial policy
         nn.init.orthogonal_(self.critic[-1].weight, 1.0)
