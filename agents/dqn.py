@@ -20,7 +20,7 @@ from agents.base import Algorithm, TrainSpec
 from agents.common.buffers import ReplayBuffer
 from agents.common.checkpoint import load_checkpoint, save_checkpoint
 from agents.common.envs import make_vec_env
-from agents.common.evaluation import PeriodicEval
+from agents.common.evaluation import EvalConfig
 from agents.common.nets import QNetwork, activation
 from agents.common.policy import TorchPolicy, load_state, read_policy_file
 from agents.common.schedules import crossed, linear
@@ -36,7 +36,7 @@ from agents.common.torch_utils import (
 
 
 @dataclass(frozen=True)
-class DQNConfig:
+class DQNConfig(EvalConfig):
     total_steps: int = 100_000  # env steps over all envs (the run's default --steps)
     num_envs: int = 8  # envs stepped together (the run's default --num-envs)
     learning_rate: float = 1e-3  # Adam
@@ -67,12 +67,9 @@ class DQNConfig:
     checkpoint_interval: int = 50_000  # env steps between checkpoints (0: only at the end)
     cpu_threads: int = 1  # torch intra-op threads on CPU: small MLPs run fastest on one
     checkpoint_buffer: bool = True  # include the replay buffer in checkpoints (exact resume)
-    eval_interval: int = 0  # env steps between greedy evaluations during training (0: none)
-    eval_episodes: int = 50  # episodes per such evaluation
-    keep_best: bool = False  # end with the weights of the best evaluation, not the last ones
-    best_max_crash_rate: float = 1.0  # keep_best: the best return among evaluations crashing at most this
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.n_step < 1:
             raise ValueError(f"n_step must be >= 1, got {self.n_step}")
         if not 0.0 < self.gamma <= 1.0:
@@ -97,10 +94,6 @@ class DQNConfig:
             raise ValueError(f"huber_delta must be > 0, got {self.huber_delta}")
         if self.loss not in LOSSES:
             raise ValueError(f"unknown loss {self.loss!r}; valid: {', '.join(LOSSES)}")
-        if not 0.0 <= self.best_max_crash_rate <= 1.0:
-            raise ValueError(f"best_max_crash_rate must be in [0, 1], got {self.best_max_crash_rate}")
-        if self.keep_best and self.eval_interval <= 0:
-            raise ValueError("keep_best needs evaluations during training: set eval_interval > 0")
         activation(self.activation)
 
 
@@ -196,9 +189,7 @@ def train(spec: TrainSpec) -> TorchPolicy:
     buffer = ReplayBuffer(hp.buffer_size, N, env.obs_shape, device, alpha=hp.per_alpha)
     gen = make_generator(spec.seed, device)
     modules = {"q": q_net, "target": target_net}
-    evaluator = PeriodicEval(
-        spec.env_id, spec.env_kwargs, hp.eval_interval, hp.eval_episodes, hp.best_max_crash_rate
-    )
+    evaluator = hp.periodic_eval(spec.env_id, spec.env_kwargs)
     if hp.keep_best:
         modules["best"] = build_q_network(env.obs_shape, A, arch).to(device)
 

@@ -20,6 +20,7 @@ from agents.base import Algorithm, TrainSpec
 from agents.common.buffers import Rollout, compute_gae
 from agents.common.checkpoint import load_checkpoint, save_checkpoint
 from agents.common.envs import make_vec_env
+from agents.common.evaluation import EvalConfig
 from agents.common.nets import ActorCritic, activation
 from agents.common.policy import TorchPolicy, load_state, read_policy_file
 from agents.common.schedules import crossed
@@ -35,7 +36,7 @@ from agents.common.torch_utils import (
 
 
 @dataclass(frozen=True)
-class PPOConfig:
+class PPOConfig(EvalConfig):
     total_steps: int = 100_000  # env steps over all envs (the run's default --steps)
     num_envs: int = 8  # envs stepped together (the run's default --num-envs)
     num_steps: int = 128  # rollout length per env; a rollout is num_envs * num_steps transitions
@@ -56,17 +57,21 @@ class PPOConfig:
     activation: str = "tanh"
     obs_norm: bool = False  # standardise inputs with running statistics, updated after each update
     layer_norm: bool = False  # LayerNorm before each hidden activation
+    crash_penalty: float = 0.0  # subtracted from the reward of a step that ends in a crash (training only)
     log_interval: int = 5_000  # env steps between metrics rows (rounded to whole rollouts)
     checkpoint_interval: int = 50_000  # env steps between checkpoints (0: only at the end)
     cpu_threads: int = 1  # torch intra-op threads on CPU: small MLPs run fastest on one
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.num_steps < 1 or self.num_minibatches < 1 or self.update_epochs < 1:
             raise ValueError("num_steps, num_minibatches and update_epochs must all be >= 1")
         if not 0.0 < self.gamma <= 1.0 or not 0.0 <= self.gae_lambda <= 1.0:
             raise ValueError(
                 f"need gamma in (0, 1] and gae_lambda in [0, 1], got {self.gamma}, {self.gae_lambda}"
             )
+        if self.crash_penalty < 0.0:
+            raise ValueError(f"crash_penalty must be >= 0 (it is subtracted), got {self.crash_penalty}")
         if self.clip_coef <= 0.0:
             raise ValueError(f"clip_coef must be > 0, got {self.clip_coef}")
         if not self.hidden:
@@ -92,14 +97,24 @@ def build_actor_critic(obs_shape: tuple[int, ...], n_actions: int, arch: dict) -
 
 
 @torch.no_grad()
-def collect(agent: ActorCritic, env: TorchVecEnv, obs: torch.Tensor, ro: Rollout, stats: EpisodeStats, gen):
+def collect(
+    agent: ActorCritic,
+    env: TorchVecEnv,
+    obs: torch.Tensor,
+    ro: Rollout,
+    stats: EpisodeStats,
+    gen,
+    crash_penalty: float = 0.0,
+):
     """Fill ``ro`` with ``T`` vector steps from ``obs``; returns the observation after the last one."""
     for t in range(ro.obs.shape[0]):
         ro.obs[t] = obs
         ro.actions[t], ro.log_probs[t], ro.values[t] = agent.act(obs, gen)
         obs, reward, terminated, truncated, valid, crashed = env.step(ro.actions[t])
-        ro.rewards[t], ro.terminated[t], ro.truncated[t], ro.valid[t] = reward, terminated, truncated, valid
         stats.update(reward, terminated, truncated, valid, crashed)
+        if crash_penalty and crashed is not None:
+            reward = reward - crash_penalty * (crashed & terminated).float()
+        ro.rewards[t], ro.terminated[t], ro.truncated[t], ro.valid[t] = reward, terminated, truncated, valid
     return obs
 
 
@@ -197,17 +212,24 @@ def train(spec: TrainSpec) -> TorchPolicy:
     optimizer = torch.optim.Adam(agent.parameters(), lr=hp.learning_rate, eps=1e-5, fused=True)
     gen = make_generator(spec.seed, device)
     num_iterations = math.ceil(spec.total_steps / (N * T))
+    modules = {"agent": agent}
+    evaluator = hp.periodic_eval(spec.env_id, spec.env_kwargs)
+    if hp.keep_best:
+        modules["best"] = build_actor_critic(env.obs_shape, env.n_actions, arch).to(device)
 
     iteration = 0
     ckpt = load_checkpoint(spec.run_dir) if spec.resume else None
     if ckpt is not None:
         _, arrays, state = ckpt
-        restore_training(arrays, state, {"agent": agent}, optimizer, gen)
+        restore_training(arrays, state, modules, optimizer, gen)
         iteration = state["iteration"]
+        if "eval" in state:  # checkpoints written before PPO evaluated during training have none
+            evaluator.load_state(state["eval"])
 
     def checkpoint() -> None:
-        arrays, state = training_arrays({"agent": agent}, optimizer, gen)
-        save_checkpoint(spec.run_dir, iteration * N * T, arrays, state | {"iteration": iteration})
+        arrays, state = training_arrays(modules, optimizer, gen)
+        state |= {"iteration": iteration, "eval": evaluator.state()}
+        save_checkpoint(spec.run_dir, iteration * N * T, arrays, state)
 
     stats = EpisodeStats(N, device)
     ro = Rollout.empty(T, N, env.obs_shape, device)
@@ -216,7 +238,7 @@ def train(spec: TrainSpec) -> TorchPolicy:
         while iteration < num_iterations:
             if hp.anneal_lr:
                 optimizer.param_groups[0]["lr"] = hp.learning_rate * (1.0 - iteration / num_iterations)
-            obs = collect(agent, env, obs, ro, stats, gen)
+            obs = collect(agent, env, obs, ro, stats, gen, hp.crash_penalty)
             with torch.no_grad():
                 next_value = agent.value(obs)  # (N,)
             advantages = compute_gae(
@@ -233,16 +255,23 @@ def train(spec: TrainSpec) -> TorchPolicy:
             if hp.obs_norm:  # after the update: one rollout is collected and learned from with one set
                 agent.norm.update(ro.obs[ro.valid])
             prev, iteration = iteration * N * T, iteration + 1
-            step = iteration * N * T
-            if crossed(prev, step, hp.log_interval) or iteration == num_iterations:
+            step, final = iteration * N * T, iteration == num_iterations
+            if crossed(prev, step, hp.log_interval) or final:
                 stats.flush(spec.logger)
-                lr = optimizer.param_groups[0]["lr"]
-                spec.logger.log(step, learning_rate=lr, **{k: v.item() for k, v in losses.items()})
+                scalars = {"learning_rate": optimizer.param_groups[0]["lr"]}
+                scalars |= {k: v.item() for k, v in losses.items()}
+                if evaluator.due(step, final):
+                    policy = make_policy(agent, env.obs_shape, env.n_actions, arch)
+                    scalars |= evaluator.run(step, policy, agent, modules.get("best"))
+                spec.logger.log(step, **scalars)
             if crossed(prev, step, hp.checkpoint_interval):
                 checkpoint()
         checkpoint()
     finally:
         env.close()
+    if hp.keep_best:
+        evaluator.write_selection(spec.run_dir)
+        agent = modules["best"]
     return make_policy(agent.eval(), env.obs_shape, env.n_actions, arch)
 
 
@@ -279,5 +308,7 @@ PPO = Algorithm(
         "approx_kl",
         "clipfrac",
         "explained_variance",
+        "eval_return",
+        "eval_crash_rate",
     ),
 )

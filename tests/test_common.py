@@ -173,3 +173,40 @@ def test_layer_norm_trains_and_travels_with_the_policy(tmp_path):
         norms = [m for m in load_policy(run).net.modules() if isinstance(m, torch.nn.LayerNorm)]
         assert len(norms) == count, algo
         assert any(not torch.equal(m.weight, torch.ones_like(m.weight)) for m in norms), algo
+
+
+KEEP_BEST_SHORT = {
+    "dqn": {"learning_starts": 200, "log_interval": 400, "hidden": [32, 32]},
+    "ppo": {"num_steps": 50, "update_epochs": 2, "log_interval": 400, "hidden": [16, 16]},
+}
+
+
+@pytest.mark.parametrize("algo", ["dqn", "ppo"])
+def test_keep_best_ends_with_the_best_evaluated_weights(tmp_path, algo):
+    """keep_best: greedy evaluations during training are logged, the best one's weights are the policy,
+    eval.json names the step they come from, and the learning curve is unchanged by the evaluations."""
+    from agents import load_policy, train_run
+    from agents.common.evaluation import SELECTION_SEED, EvalConfig, evaluate_policy
+    from agents.common.io import read_json
+    from agents.common.plots import read_metrics
+
+    def short_run(name: str, **hp):
+        return train_run(
+            algo, "CartPole-v1", steps=2000, seed=0, num_envs=4, device="cpu", out=tmp_path / name,
+            hp_overrides={**KEEP_BEST_SHORT[algo], **hp}, eval_episodes=3, progress=False, tensorboard=False,
+        )  # fmt: skip
+
+    run = short_run("kb", eval_interval=400, eval_episodes=4, keep_best=True)
+    metrics = read_metrics(run / "metrics.csv")
+    evaluated = ~np.isnan(metrics["eval_return"])
+    assert evaluated.sum() >= 4 and evaluated[-1]  # every 400 steps, and at the end
+    result = read_json(run / "eval.json")
+    best = int(np.argmax(np.where(evaluated, metrics["eval_return"], -np.inf)))
+    assert result["selected_step"] == metrics["step"][best]
+    assert result["selection_mean_return"] == metrics["eval_return"][best]
+    again = evaluate_policy(load_policy(run), "CartPole-v1", episodes=4, seed=SELECTION_SEED)
+    assert again["mean_return"] == result["selection_mean_return"]  # the kept weights are the policy
+    plain = read_metrics(short_run("plain") / "metrics.csv")
+    np.testing.assert_array_equal(plain["return_mean"], metrics["return_mean"])
+    with pytest.raises(ValueError, match="eval_interval"):
+        EvalConfig(keep_best=True)

@@ -209,28 +209,3 @@ def test_same_seed_same_training_curve(tmp_path):
     pa, pb = load_policy(a), load_policy(b)
     for (ka, va), (_, vb) in zip(pa.net.state_dict().items(), pb.net.state_dict().items()):
         assert torch.equal(va, vb), ka
-
-
-def test_keep_best_ends_with_the_best_evaluated_weights(tmp_path):
-    """keep_best: greedy evaluations during training are logged, the best one's weights are the policy,
-    eval.json names the step they come from, and the learning curve is unchanged by the evaluations."""
-    from agents.common.evaluation import SELECTION_SEED, evaluate_policy
-
-    hp = {**SHORT, "eval_interval": 400, "eval_episodes": 4, "keep_best": True}
-    run = train_run(
-        "dqn", "CartPole-v1", steps=1600, seed=0, num_envs=4, device="cpu", out=tmp_path / "kb",
-        hp_overrides=hp, eval_episodes=3, progress=False, tensorboard=False,
-    )  # fmt: skip
-    metrics = read_metrics(run / "metrics.csv")
-    evaluated = ~np.isnan(metrics["eval_return"])
-    assert evaluated.sum() >= 4 and evaluated[-1]  # every 400 steps, and at the end
-    result = read_json(run / "eval.json")
-    best = int(np.argmax(np.where(evaluated, metrics["eval_return"], -np.inf)))
-    assert result["selected_step"] == metrics["step"][best]
-    assert result["selection_mean_return"] == metrics["eval_return"][best]
-    again = evaluate_policy(load_policy(run), "CartPole-v1", episodes=4, seed=SELECTION_SEED)
-    assert again["mean_return"] == result["selection_mean_return"]  # the kept weights are the policy
-    plain = read_metrics(_short_run(tmp_path, "plain") / "metrics.csv")
-    np.testing.assert_array_equal(plain["return_mean"], metrics["return_mean"])
-    with pytest.raises(ValueError, match="eval_interval"):
-        DQNConfig(keep_best=True)

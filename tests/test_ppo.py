@@ -77,6 +77,39 @@ def test_torch_backend_rollout_stays_on_device():
     assert stats.reports_crashes
 
 
+def test_crash_penalty_changes_only_the_learning_reward_of_crash_steps():
+    """crash_penalty is subtracted from the stored reward of the steps that end in a crash; every other
+    reward, and the episode returns logged (the env's own reward), are unchanged."""
+
+    def rollout(penalty: float):
+        env = TorchVecEnv(make_vec_env("autodrive/HighwayFast-v0", 16, seed=0), torch.device("cpu"))
+        torch.manual_seed(0)
+        agent = build_actor_critic(env.obs_shape, env.n_actions, {"hidden": [16], "activation": "tanh"})
+        ro = Rollout.empty(30, 16, env.obs_shape, torch.device("cpu"))
+        stats = EpisodeStats(16, torch.device("cpu"))
+        logged = {}
+
+        class Logger:
+            def add_episodes(self, returns, lengths, crashed):
+                logged.update(returns=returns, crashed=crashed)
+
+        try:
+            collect(agent, env, env.reset(seed=0), ro, stats, torch.Generator().manual_seed(0), penalty)
+        finally:
+            env.close()
+        stats.flush(Logger())
+        return ro, logged
+
+    plain, logged = rollout(0.0)
+    penalised, logged_again = rollout(5.0)
+    crashes = int(logged["crashed"].sum())
+    assert crashes > 0 and np.array_equal(logged["crashed"], logged_again["crashed"])
+    np.testing.assert_array_equal(logged["returns"], logged_again["returns"])  # the env's reward
+    crash_steps = (plain.terminated & plain.valid).float()  # a highway episode terminates only in a crash
+    assert crash_steps.sum() == crashes
+    torch.testing.assert_close(plain.rewards - penalised.rewards, 5.0 * crash_steps)
+
+
 @pytest.mark.parametrize("algo", ["ppo", "dqn"])
 def test_torch_backend_trains_end_to_end(tmp_path, algo):
     """Both agents train on highway's torch backend (tensors in, tensors out) and the policy evaluates on it."""

@@ -38,6 +38,9 @@ HP = {
         "update_epochs": 1,
         "log_interval": 1024,
         "checkpoint_interval": 2048,
+        "eval_interval": 3072,
+        "eval_episodes": 2,
+        "keep_best": True,
     },
 }
 
@@ -85,6 +88,7 @@ def test_resume_after_sigkill_continues_from_the_checkpoint(tmp_path, algo):
     assert resumed and resumed[0] > step and resumed[-1] >= STEPS  # continues, does not restart at 0
     assert np.all(np.diff(resumed) > 0)
     assert read_json(run / "eval.json")["episodes"] == 2
+    assert read_json(run / "eval.json")["selected_step"] > 0  # the kept weights are named
     action, _ = load_policy(run).predict(np.zeros(4, dtype=np.float32))
     assert int(action) in (0, 1)
     assert not list((run / "checkpoints").glob("*.tmp"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -89,6 +90,32 @@ def selection_score(mean_return: float, crash_rate: float, max_crash_rate: float
     if crash_rate <= max_crash_rate:
         return (1, mean_return, 0.0)
     return (0, -crash_rate, mean_return)
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Greedy evaluations during training and keeping the best weights: fields shared by the deep agents'
+    configs (they come first in each config)."""
+
+    eval_interval: int = 0  # env steps between greedy evaluations during training (0: none)
+    eval_episodes: int = 50  # episodes per such evaluation
+    keep_best: bool = False  # end with the weights of the best evaluation, not the last ones
+    best_max_crash_rate: float = 1.0  # keep_best: the best return among evaluations crashing at most this
+
+    def __post_init__(self) -> None:
+        if self.eval_interval < 0 or self.eval_episodes < 1:
+            raise ValueError(
+                f"need eval_interval >= 0 and eval_episodes >= 1, got {self.eval_interval}, {self.eval_episodes}"
+            )
+        if not 0.0 <= self.best_max_crash_rate <= 1.0:
+            raise ValueError(f"best_max_crash_rate must be in [0, 1], got {self.best_max_crash_rate}")
+        if self.keep_best and self.eval_interval <= 0:
+            raise ValueError("keep_best needs evaluations during training: set eval_interval > 0")
+
+    def periodic_eval(self, env_id: str, env_kwargs: dict) -> PeriodicEval:
+        return PeriodicEval(
+            env_id, env_kwargs, self.eval_interval, self.eval_episodes, self.best_max_crash_rate
+        )
 
 
 class PeriodicEval:
