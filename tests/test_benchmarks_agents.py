@@ -13,9 +13,10 @@ from agents.common.io import read_json
 
 pytestmark = pytest.mark.benchmark
 
+NO_EVALS = {"eval_interval": 0, "keep_best": False}  # the greedy evaluations are not training throughput
 CASES = {  # algo -> (env steps, hyperparameter overrides that keep the case short)
-    "dqn": (6_000, {"learning_starts": 1_000, "checkpoint_interval": 0, "log_interval": 2_000}),
-    "ppo": (16_384, {"checkpoint_interval": 0, "log_interval": 4_096}),
+    "dqn": (6_000, {"learning_starts": 1_000, "checkpoint_interval": 0, "log_interval": 2_000, **NO_EVALS}),
+    "ppo": (16_384, {"checkpoint_interval": 0, "log_interval": 4_096, **NO_EVALS}),
 }
 
 
