@@ -9,7 +9,8 @@ Protocol (everything deterministic from ``ExperimentConfig.seed`` and the per-ru
 2. A reference CNN on all the pool's labels ("ample real data"): it embeds frames for the Frechet
    distance and reads layouts back for label consistency (``perception.fid``); never used by an arm.
 3. Per regime and seed, only from that regime's labelled frames: a conditional GAN; per seed, from the
-   unlabelled pool: an autoencoder (``perception.pretrain``).
+   unlabelled pool: a self-supervised encoder (``perception.pretrain``: reconstruct frame t and predict
+   frame t+1), rescaled to a fresh initialisation's activation size before fine-tuning.
 4. Arms (``ARMS``), each a run of the perception trainer ``perception.train.train`` with the same budget;
    they differ only in the batch function (``batch_fn``) and the initial encoder (``init_state``).
 
@@ -37,7 +38,13 @@ from perception.gan import GanConfig, condition, train_gan, write_sample_grid
 from perception.gan import generate as gan_generate
 from perception.metrics import occupancy_f1, predict
 from perception.model import PerceptionCNN
-from perception.pretrain import ENCODER_PREFIXES, PretrainConfig, pretrain
+from perception.pretrain import (
+    ENCODER_PREFIXES,
+    PretrainConfig,
+    match_init_scale,
+    pretrain,
+    transitions,
+)
 from perception.train import TrainConfig, env_config_of, model_config_of, train
 
 ARMS = ("real", "classic", "gan", "pretrain", "gan+pretrain")
@@ -68,11 +75,12 @@ class ExperimentConfig:
     gan: GanConfig = GanConfig(steps=1500, batch_size=16, g_channels=32, d_channels=24, sample_every=0)
     pretrain: PretrainConfig = PretrainConfig(steps=600, batch_size=32)
     classic: aug.ClassicConfig = aug.ClassicConfig()
-    # Encoder layers the pretrained arms take from the autoencoder. Only the stem (the patchify conv): with
-    # the whole trunk, fine-tuning started from reconstruction features and ended lower (250 labels, seed
-    # 0, 1,500 steps: rare-layout F1 0.80 after 600 pretraining steps, 0.83 after 2,000; stem only 0.93;
-    # real-only 0.91).
-    transfer: tuple[str, ...] = ("stem.",)
+    # Encoder layers the pretrained arms take from pretraining: the whole encoder, rescaled to a fresh
+    # init's activation size (``rescale_encoder``). Unscaled, pretrained activations are ~1,000x a fresh
+    # init's and fine-tuning at the from-scratch learning rate went wrong (the whole masked autoencoder:
+    # rare-layout F1 0.80 against real-only 0.91 at seed 0); the stem alone carried too little to matter.
+    transfer: tuple[str, ...] = ENCODER_PREFIXES
+    rescale_encoder: bool = True
     gan_share: float = 0.5  # generated samples per real sample in a batch
     rare_share: float = 0.5  # share of generated samples whose layout is edited to be rare
     quality_frames: int = 512  # frames per set for the Frechet distance and label consistency
@@ -238,8 +246,8 @@ def run(
     ref_scores = f1_scores(reference, test, ts, env_config)
     log(f"reference CNN (all {len(pool)} pool labels): {ref_scores}")
 
-    unlabelled_rng = np.random.default_rng([cfg.seed, 3])
-    unlabelled = pool.stacked_frames(unlabelled_rng.choice(len(pool), cfg.unlabelled_frames, replace=False))
+    unlabelled = transitions(pool, cfg.unlabelled_frames, seed=[cfg.seed, 3]) if cfg.needs_pretrain else {}
+    scale_frames = pool.stacked_frames(np.arange(0, min(len(pool), 8192), 32))  # for match_init_scale
     runs: list[dict[str, Any]] = []
     quality: list[dict[str, Any]] = []
     pretrain_info: list[dict[str, Any]] = []
@@ -247,10 +255,13 @@ def run(
         order = np.random.default_rng([cfg.seed, 11, seed]).permutation(len(pool))
         encoder = None
         if cfg.needs_pretrain:
-            pre = pretrain(dataclasses.replace(cfg.pretrain, seed=seed), unlabelled, mcfg, progress=progress)
+            pcfg = dataclasses.replace(cfg.pretrain, seed=seed)
+            pre = pretrain(pcfg, **unlabelled, mcfg=mcfg, progress=progress)
             encoder = {k: v for k, v in pre["encoder_state"].items() if k.startswith(cfg.transfer)}
+            if cfg.rescale_encoder:
+                encoder = match_init_scale(encoder, mcfg, scale_frames, seed)
             pretrain_info.append(
-                {k: pre[k] for k in ("seed", "seconds", "first_loss", "last_loss") if k in pre}
+                {"seed": seed, **{k: pre[k] for k in ("seconds", "first_loss", "last_loss", "objective")}}
             )
         for n in cfg.labels:
             labelled = subset(pool, np.sort(order[:n]))

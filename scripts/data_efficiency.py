@@ -6,9 +6,11 @@ python scripts/data_efficiency.py                        # the full experiment (
 python scripts/data_efficiency.py --reduced              # a ~1 minute smoke version (the default test run's)
 python scripts/data_efficiency.py --agent runs/<highway-dqn-run>  # also the perception tax per arm
 
-A probe of one method variant, e.g. the whole pretrained encoder fine-tuned LP-FT style:
-python scripts/data_efficiency.py --arms real pretrain --labels 250 --transfer stem. trunk. \
-    --freeze-init-steps 500 --init-lr-scale 0.1 --out /tmp/probe.json
+A probe of one method variant, e.g. the masked autoencoder instead of frame prediction, or the pretrained
+encoder fine-tuned LP-FT style:
+python scripts/data_efficiency.py --arms real pretrain --labels 250 --objective autoencoder --out /tmp/ae.json
+python scripts/data_efficiency.py --arms real pretrain --labels 250 --freeze-init-steps 500 \
+    --init-lr-scale 0.1 --out /tmp/probe.json
 """
 
 from __future__ import annotations
@@ -57,6 +59,10 @@ def with_variants(cfg, args: argparse.Namespace):
     }
     if finetune:  # only the pretrained arms load weights, so only they are affected
         fields["cnn"] = dataclasses.replace(cfg.cnn, **finetune)
+    if args.objective is not None:
+        fields["pretrain"] = dataclasses.replace(cfg.pretrain, objective=args.objective)
+    if args.no_rescale:
+        fields["rescale_encoder"] = False
     return dataclasses.replace(cfg, **fields)
 
 
@@ -87,6 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
     probe.add_argument("--seeds", nargs="+", type=int, default=None)
     probe.add_argument(
         "--transfer", nargs="+", default=None, help="encoder prefixes the pretrained arms take (stem. trunk.)"
+    )
+    probe.add_argument("--objective", default=None, help="pretraining objective (predictive, autoencoder)")
+    probe.add_argument(
+        "--no-rescale",
+        action="store_true",
+        help="fine-tune from the pretrained encoder as is, not rescaled to a fresh init's activation size",
     )
     probe.add_argument(
         "--freeze-init-steps", type=int, default=None, help="steps the transferred layers stay frozen"

@@ -1,4 +1,4 @@
-"""Autoencoder pretraining: the encoder is the PerceptionCNN's own, its weights load into the CNN, the loss
+"""Self-supervised pretraining: the encoder is the PerceptionCNN's own, its weights load into the CNN, the loss
 falls, and a seed fixes the result."""
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def test_corrupt_masks_whole_cells():
 
 
 def test_pretrain_learns_deterministically_and_initialises_the_cnn(frames):
-    cfg = PretrainConfig(steps=40, batch_size=16, threads=1)
+    cfg = PretrainConfig(objective="autoencoder", mask_ratio=0.25, steps=40, batch_size=16, threads=1)
     mcfg = ModelConfig(channels=8)
     a = pretrain(cfg, frames, mcfg, progress=False)
     b = pretrain(cfg, frames, mcfg, progress=False)
@@ -58,3 +58,79 @@ def test_pretrain_learns_deterministically_and_initialises_the_cnn(frames):
         for k in result.missing_keys  # a fixed buffer
     )
     assert torch.equal(cnn.stem.weight, a["encoder_state"]["stem.weight"])
+
+
+@pytest.fixture(scope="module")
+def tiny_dataset(tmp_path_factory):
+    from perception.dataset import GenerateConfig, generate, load_dataset
+
+    out = tmp_path_factory.mktemp("pretrain-data")
+    generate(GenerateConfig(frames=96, seed=3, num_envs=6, steps_per_shard=8, workers=1), out, progress=False)
+    return load_dataset(out)
+
+
+def test_successors_stay_in_their_episode(tiny_dataset):
+    from perception.pretrain import successor_index, transitions
+
+    data = tiny_dataset
+    succ = successor_index(data)
+    has = succ >= 0
+    assert has.any() and (~has).any()
+    # the next frame's stack holds this frame one step older, and is not a reset
+    assert np.array_equal(data.history[succ[has], -2], np.flatnonzero(has))
+    assert not data.arrays["first"][succ[has]].any()
+    # no successor: the shard's last step, or the env was reset right after
+    last_step = np.zeros(len(data), dtype=bool)
+    last_step[-6:] = True
+    none = np.flatnonzero(~has)
+    assert np.all(last_step[none] | data.arrays["first"][np.minimum(none + 6, len(data) - 1)])
+    t = transitions(data, 20, seed=0)
+    assert t["frames"].shape == (20, 2, 32, 128) and t["next_frames"].shape == (20, 1, 32, 128)
+    assert t["actions"].shape == (20,)
+    with pytest.raises(ValueError, match="transitions asked"):
+        transitions(data, len(data), seed=0)
+
+
+def test_predictive_pretraining_needs_its_data_and_learns(frames):
+    cfg = PretrainConfig(objective="predictive", steps=40, batch_size=16, threads=1)
+    mcfg = ModelConfig(channels=8)
+    with pytest.raises(ValueError, match="next_frames and actions"):
+        pretrain(cfg, frames, mcfg, progress=False)
+    shifted = np.roll(frames[:, -1:], 2, axis=3)  # every vehicle moves 2 px forward
+    actions = np.zeros(len(frames), dtype=np.int64)
+    a = pretrain(cfg, frames, mcfg, shifted, actions, progress=False)
+    b = pretrain(cfg, frames, mcfg, shifted, actions, progress=False)
+    assert a["last_loss"] < a["first_loss"] and a["objective"] == "predictive"
+    for k, v in a["encoder_state"].items():
+        assert torch.equal(v, b["encoder_state"][k]), k
+    with pytest.raises(ValueError, match="objective"):
+        PretrainConfig(objective="contrastive")
+
+
+def test_match_init_scale_keeps_the_encoder_up_to_a_factor(frames):
+    from perception.pretrain import ENCODER_CONVS, match_init_scale
+
+    mcfg = ModelConfig(channels=8)
+    cfg = PretrainConfig(objective="autoencoder", steps=40, batch_size=16, threads=1)
+    state = pretrain(cfg, frames, mcfg, progress=False)["encoder_state"]
+    scaled = match_init_scale(state, mcfg, frames, seed=5)
+
+    def features(st):
+        torch.manual_seed(5)
+        cnn = PerceptionCNN(mcfg)
+        if st is not None:
+            cnn.load_state_dict(st, strict=False)
+        out = {}
+        for name, module in cnn.named_modules():
+            if name in ENCODER_CONVS:
+                module.register_forward_hook(lambda _m, _i, o, name=name: out.__setitem__(name, o))
+        with torch.no_grad():
+            cnn(torch.from_numpy(frames))
+        return out
+
+    fresh, before, after = features(None), features(state), features(scaled)
+    for name in ENCODER_CONVS:
+        rms = after[name].pow(2).mean().sqrt()
+        assert torch.isclose(rms, fresh[name].pow(2).mean().sqrt(), rtol=1e-4), name
+        factor = rms / before[name].pow(2).mean().sqrt()
+        assert torch.allclose(after[name], before[name] * factor, rtol=1e-3, atol=1e-6), name
