@@ -223,7 +223,7 @@ SCENARIOS: dict[str, Scenario | Experiment] = {
                 "pretrain_rare_f1_gain_points": (">=", 3.0),
                 "experiment_seconds": ("<=", 1800.0),
             },
-            description="GAN augmentation and autoencoder pretraining vs real-only at 250 labels (issue 6 targets)",
+            description="GAN augmentation and self-supervised (frame-prediction) pretraining vs real-only at 250 labels (issue 6 targets)",
         ),
     ]
 }
