@@ -61,7 +61,7 @@ class ExperimentConfig:
     test_pool_frames: int = 32_768
     test_ordinary: int = 1000  # frames at natural layout frequencies
     test_rare: int = 600  # at most this many rare-layout frames (all kinds together)
-    unlabelled_frames: int = 8192  # of the pool, for the autoencoder
+    unlabelled_frames: int = 8192  # of the pool, for pretraining
     # Budgets measured on 2 CPU cores. An arm's CNN: 2,000 steps of 32 frames at lr 8e-3 (~20 s). At the
     # full-data recipe's lr 4e-3 the objectness head was still crossing its threshold at 1,500-2,000 steps,
     # so F1 swung between seeds by more than any arm's effect (1,000 labels, seed 1: 0.71 at 4e-3 / 1,500

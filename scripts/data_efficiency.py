@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""The data-efficiency experiment (GAN augmentation, autoencoder pretraining vs plain training): runs every
+"""The data-efficiency experiment (GAN augmentation, self-supervised pretraining vs plain training): runs every
 arm x label regime x seed, writes docs/results/data-efficiency.json and prints the table.
 
 python scripts/data_efficiency.py                        # the full experiment (<= 30 min on 2 CPU cores)
@@ -8,7 +8,8 @@ python scripts/data_efficiency.py --agent runs/<highway-dqn-run>  # also the per
 
 A probe of one method variant, e.g. the masked autoencoder instead of frame prediction, or the pretrained
 encoder fine-tuned LP-FT style:
-python scripts/data_efficiency.py --arms real pretrain --labels 250 --objective autoencoder --out /tmp/ae.json
+python scripts/data_efficiency.py --arms real pretrain --labels 250 --objective autoencoder \
+    --mask-ratio 0.25 --out /tmp/ae.json
 python scripts/data_efficiency.py --arms real pretrain --labels 250 --freeze-init-steps 500 \
     --init-lr-scale 0.1 --out /tmp/probe.json
 """
@@ -59,8 +60,11 @@ def with_variants(cfg, args: argparse.Namespace):
     }
     if finetune:  # only the pretrained arms load weights, so only they are affected
         fields["cnn"] = dataclasses.replace(cfg.cnn, **finetune)
-    if args.objective is not None:
-        fields["pretrain"] = dataclasses.replace(cfg.pretrain, objective=args.objective)
+    pretraining = {
+        name: value for name in ("objective", "mask_ratio") if (value := getattr(args, name)) is not None
+    }
+    if pretraining:
+        fields["pretrain"] = dataclasses.replace(cfg.pretrain, **pretraining)
     if args.no_rescale:
         fields["rescale_encoder"] = False
     return dataclasses.replace(cfg, **fields)
@@ -95,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--transfer", nargs="+", default=None, help="encoder prefixes the pretrained arms take (stem. trunk.)"
     )
     probe.add_argument("--objective", default=None, help="pretraining objective (predictive, autoencoder)")
+    probe.add_argument(
+        "--mask-ratio", type=float, default=None, help="share of input cells blanked for pretraining"
+    )
     probe.add_argument(
         "--no-rescale",
         action="store_true",

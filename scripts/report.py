@@ -421,11 +421,26 @@ def build(results_dir: Path, out_md: Path, img_dir: Path) -> tuple[str, str]:
             "scripts/data_efficiency.py",
         ),
         (
-            "data-efficiency-lpft",
-            "Pretraining variant: the whole pretrained encoder, fine-tuned LP-FT style",
+            "data-efficiency-autoencoder",
+            "Pretraining ablation: the masked autoencoder instead of frame prediction (encoder rescaled)",
             data_efficiency_table,
-            "scripts/data_efficiency.py --arms real pretrain --labels 250 --transfer stem. trunk. "
-            "--freeze-init-steps 500 --init-lr-scale 0.1 --out docs/results/data-efficiency-lpft.json",
+            "scripts/data_efficiency.py --arms real pretrain --labels 250 --objective autoencoder "
+            "--mask-ratio 0.25 --out docs/results/data-efficiency-autoencoder.json",
+        ),
+        (
+            "data-efficiency-unscaled",
+            "Pretraining ablation: frame prediction, the encoder not rescaled",
+            data_efficiency_table,
+            "scripts/data_efficiency.py --arms real pretrain --labels 250 --no-rescale "
+            "--out docs/results/data-efficiency-unscaled.json",
+        ),
+        (
+            "data-efficiency-lpft",
+            "Earlier pretraining variant (stop 10): the masked autoencoder's encoder, not rescaled, fine-tuned LP-FT style",
+            data_efficiency_table,
+            "scripts/data_efficiency.py --arms real pretrain --labels 250 --objective autoencoder "
+            "--mask-ratio 0.25 --no-rescale --freeze-init-steps 500 --init-lr-scale 0.1 "
+            "--out docs/results/data-efficiency-lpft.json",
         ),
         (
             "perception-gridworld",

@@ -201,3 +201,9 @@ def test_experiment_variants_from_the_command_line():
         config("--arms", "mixup")
     with pytest.raises(ValueError, match="freeze_init_steps"):
         config("--freeze-init-steps", "-1")
+    ae = config("--objective", "autoencoder", "--mask-ratio", "0.25", "--no-rescale")
+    assert ae.pretrain.objective == "autoencoder" and ae.pretrain.mask_ratio == 0.25
+    assert ae.pretrain.steps == ExperimentConfig().pretrain.steps and not ae.rescale_encoder
+    assert ExperimentConfig().rescale_encoder and ExperimentConfig().pretrain.objective == "predictive"
+    with pytest.raises(ValueError, match="objective"):
+        config("--objective", "contrastive")
