@@ -1,0 +1,90 @@
+"""The fused step kernel: one launch advances every env by one policy step, observes and rewards it.
+
+``step_kernel(F, world, observation)`` assembles, for a float type, a world (its ``spawn`` and
+``reward`` Warp functions, ``envs/worlds``) and an observation (``envs/physics/observe.py``), one
+kernel with a thread per env::
+
+    RESPAWN (reset or autoreset) -> the world places a new episode
+    REFRESH (a loaded scene)     -> lanes and member lists recomputed
+    STEP                         -> meta-action, then per sub-step: act -> move -> collide
+    then: observation -> reward terms -> terminated / truncated -> the next mode
+
+The physics it calls never looks at which world it runs: worlds differ only in their road tables,
+their spawn and reward functions and their parameters. Kernels are built once per combination and
+cached by Warp on disk.
+"""
+
+import functools
+
+import warp as wp
+
+from envs.physics import structs as st
+from envs.physics.collision import collision_funcs
+from envs.physics.observe import observe_funcs
+from envs.physics.traffic import traffic_funcs
+from envs.road import network as rn
+
+
+@functools.cache
+def step_kernel(F: type, world_funcs, observation: str):  # noqa: N803
+    S = st.make_structs(F)
+    T = traffic_funcs(F)
+    C = collision_funcs(F)
+    W = world_funcs(F)
+    observe = getattr(observe_funcs(F), observation)
+    Vehicles, Episodes, Road, Params, Outputs = S.Vehicles, S.Episodes, S.Road, S.Params, S.Outputs
+    spawn, reward = W.spawn, W.reward
+    act_all, move_all, refresh_all, meta_action, collide = (
+        T.act_all,
+        T.move_all,
+        T.refresh_all,
+        T.meta_action,
+        C.collide,
+    )
+    STEP, RESPAWN, REFRESH = st.STEP, st.RESPAWN, st.REFRESH
+    ERR_ACTION, ROAD_LANES = st.ERR_ACTION, rn.ROAD_LANES
+
+    @wp.kernel(
+        module="unique", enable_backward=False, module_options={"max_unroll": 1, "optimization_level": 3}
+    )
+    def step(
+        v: Vehicles, ep: Episodes, rd: Road, p: Params, action: wp.array(dtype=wp.int32), out: Outputs
+    ):  # fmt: skip
+        e = wp.tid()
+        mode = ep.mode[e]
+        fresh = False
+        if mode == RESPAWN:
+            spawn(v, ep, rd, p, e)
+            ep.episode[e] = ep.episode[e] + 1
+            ep.time[e] = wp.float64(0.0)
+            refresh_all(v, rd, ep, e)
+            fresh = True
+        elif mode == REFRESH:
+            refresh_all(v, rd, ep, e)
+            fresh = True
+        elif p.live != 0:
+            a = action[e]
+            if a < 0 or a >= p.actions.shape[0]:
+                ep.error[e] = ep.error[e] | ERR_ACTION
+            else:
+                meta_action(v, rd, p, ep, e, 0, p.actions[a])
+                for _frame in range(p.frames):
+                    act_all(v, rd, p, ep, e)
+                    move_all(v, rd, p, ep, e)
+                    collide(v, p, e)
+                ep.time[e] = ep.time[e] + p.policy_dt
+        if fresh:
+            ep.obs_lanes[e] = rd.li[v.lane[e, 0], ROAD_LANES]
+            ep.mode[e] = STEP
+        observe(v, ep, rd, p, e, out, 0)
+        reward(v, ep, rd, p, e, out)
+        out.speed[e] = wp.float32(v.speed[e, 0])
+        out.crashed[e] = v.crashed[e, 0]
+        if fresh:
+            out.reward[e] = wp.float32(0.0)
+            out.terminated[e] = False
+            out.truncated[e] = False
+        elif p.autoreset != 0 and p.live != 0 and (out.terminated[e] or out.truncated[e]):
+            ep.mode[e] = RESPAWN
+
+    return step

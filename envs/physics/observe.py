@@ -1,0 +1,363 @@
+"""Observations computed in the step kernel: highway-env's ``Kinematics`` and ``OccupancyGrid``.
+
+Each observation is a host-side spec (a frozen dataclass with highway-env's option names) that knows
+its shape and packs its options into the kernel's parameter arrays, plus a Warp function that fills one
+env's flattened row of ``Outputs.obs``. The options are run-time parameters, not compile-time ones, so
+changing them never recompiles a kernel.
+
+- :class:`Kinematics` (highway-env ``KinematicObservation``): the observer's row, then the
+  ``vehicles_count - 1`` nearest vehicles (and obstacles) by distance along the observer's lane, within
+  ``PERCEPTION_DISTANCE`` and, unless ``see_behind``, not more than two lengths behind; features relative
+  to the observer unless ``absolute``; mapped from ``features_range`` to [-1, 1] and clipped.
+- :class:`OccupancyGrid` (highway-env ``OccupancyGridObservation``): ``features`` layers over a grid of
+  ``grid_step`` cells covering ``grid_size`` around the observer; where vehicles share a cell the lowest
+  slot wins (highway-env writes them in reverse); ``on_road`` marks cells crossed by lane centre
+  waypoints within 100 m along every lane.
+"""
+
+import functools
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+import numpy as np
+import warp as wp
+
+from envs.physics import structs as st
+from envs.physics.traffic import MAX_SPEED, VEHICLE_LENGTH
+from envs.road import network as rn
+from envs.road.lanes import lane_funcs
+
+PERCEPTION_DISTANCE = 5.0 * MAX_SPEED  # [m] highway-env AbstractEnv.PERCEPTION_DISTANCE
+LANE_PERCEPTION_DISTANCE = 100.0  # [m] on_road waypoints this far along each lane
+#: Vehicle feature names (highway-env ``Vehicle.to_dict`` keys) and their codes in the kernel.
+FEATURES = (
+    "presence", "x", "y", "vx", "vy", "heading", "cos_h", "sin_h", "cos_d", "sin_d",
+    "long_off", "lat_off", "ang_off", "on_road",
+)  # fmt: skip
+CODE = {name: k for k, name in enumerate(FEATURES)}
+# range modes of a feature
+NO_RANGE, FIXED_RANGE, LANES_RANGE = 0, 1, 2
+
+
+def _ranges(features: tuple[str, ...], given: dict | None, defaults: dict) -> tuple[list, list]:
+    """(mode per feature, [lo, hi] per feature) from highway-env's ``features_range`` semantics."""
+    table = defaults if given is None else {k: tuple(v) for k, v in given.items()}
+    modes, bounds = [], []
+    for name in features:
+        if name not in table:
+            modes.append(NO_RANGE)
+            bounds += [0.0, 0.0]
+        elif table[name] == "lanes":  # highway-env's default y range: 4 m * lanes of the observer's road
+            modes.append(LANES_RANGE)
+            bounds += [0.0, 0.0]
+        else:
+            lo, hi = table[name]
+            modes.append(FIXED_RANGE)
+            bounds += [float(lo), float(hi)]
+    return modes, bounds
+
+
+@dataclass(frozen=True)
+class Kinematics:
+    features: tuple[str, ...] = ("presence", "x", "y", "vx", "vy")
+    vehicles_count: int = 5
+    features_range: dict | None = None
+    absolute: bool = False
+    normalize: bool = True
+    clip: bool = True
+    see_behind: bool = False
+    observe_intentions: bool = False
+    include_obstacles: bool = True
+
+    name = "kinematics"
+
+    def __post_init__(self) -> None:
+        unknown = [f for f in self.features if f not in FEATURES or f == "on_road"]
+        if unknown:
+            raise ValueError(f"Kinematics features {unknown} are not supported; choose from {FEATURES[:-1]}")
+        if self.vehicles_count < 1:
+            raise ValueError(f"Kinematics vehicles_count={self.vehicles_count}: must be >= 1")
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (self.vehicles_count, len(self.features))
+
+    def params(self) -> tuple[np.ndarray, np.ndarray]:
+        defaults = {
+            "x": (-PERCEPTION_DISTANCE, PERCEPTION_DISTANCE),
+            "y": "lanes",
+            "vx": (-2 * MAX_SPEED, 2 * MAX_SPEED),
+            "vy": (-2 * MAX_SPEED, 2 * MAX_SPEED),
+        }
+        modes, bounds = _ranges(self.features, self.features_range, defaults)
+        flags = [self.absolute, self.normalize, self.clip, self.see_behind, self.observe_intentions]
+        ints = [self.vehicles_count, len(self.features), *map(int, flags), int(self.include_obstacles)]
+        ints += [CODE[f] for f in self.features] + modes
+        return np.array([PERCEPTION_DISTANCE, *bounds], np.float64), np.array(ints, np.int32)
+
+
+@dataclass(frozen=True)
+class OccupancyGrid:
+    features: tuple[str, ...] = ("presence", "vx", "vy", "on_road")
+    grid_size: tuple[tuple[float, float], tuple[float, float]] = ((-27.5, 27.5), (-27.5, 27.5))
+    grid_step: tuple[float, float] = (5.0, 5.0)
+    features_range: dict | None = None
+    align_to_vehicle_axes: bool = False
+    clip: bool = True
+
+    name = "occupancy_grid"
+
+    def __post_init__(self) -> None:
+        unknown = [f for f in self.features if f not in FEATURES]
+        if unknown:
+            raise ValueError(f"OccupancyGrid features {unknown} are not supported; choose from {FEATURES}")
+        if min(self.grid_step) <= 0 or min(self.cells) < 1:
+            raise ValueError(
+                f"OccupancyGrid grid_size={self.grid_size}, grid_step={self.grid_step}: empty grid"
+            )
+
+    @property
+    def cells(self) -> tuple[int, int]:
+        size, step = np.array(self.grid_size, float), np.array(self.grid_step, float)
+        return tuple(int(c) for c in np.floor((size[:, 1] - size[:, 0]) / step))
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (len(self.features), *self.cells)
+
+    def params(self) -> tuple[np.ndarray, np.ndarray]:
+        defaults = {"vx": (-2 * MAX_SPEED, 2 * MAX_SPEED), "vy": (-2 * MAX_SPEED, 2 * MAX_SPEED)}
+        modes, bounds = _ranges(self.features, self.features_range, defaults)
+        (x0, _), (y0, _) = self.grid_size
+        floats = [x0, y0, *self.grid_step, LANE_PERCEPTION_DISTANCE, *bounds]
+        ints = [len(self.features), *self.cells, int(self.align_to_vehicle_axes), int(self.clip)]
+        return np.array(floats, np.float64), np.array(
+            ints + [CODE[f] for f in self.features] + modes, np.int32
+        )
+
+
+@dataclass(frozen=True)
+class NoObservation:
+    """No in-kernel observation (the camera is rendered from the state by array code)."""
+
+    name = "none"
+    shape = (0,)
+
+    def params(self) -> tuple[np.ndarray, np.ndarray]:
+        return np.zeros(1, np.float64), np.zeros(1, np.int32)
+
+
+@functools.cache
+def observe_funcs(F: type) -> SimpleNamespace:  # noqa: N803
+    S = st.make_structs(F)
+    L = lane_funcs(F)
+    Vehicles, Episodes, Road, Params, Outputs = S.Vehicles, S.Episodes, S.Road, S.Params, S.Outputs
+    local_coordinates, position, local_angle = L.local_coordinates, L.position, L.local_angle
+    ZERO, ONE = F(0.0), F(1.0)
+    BIG = F(1.0e30)
+    OBSTACLE, ABSENT, CONTROLLED, IDM = st.OBSTACLE, st.ABSENT, st.CONTROLLED, st.IDM
+    LENGTH = rn.LENGTH
+    PRESENCE, X, Y, VX, VY, HEADING, COS_H, SIN_H, COS_D, SIN_D = range(10)
+    LONG_OFF, LAT_OFF, ANG_OFF = 10, 11, 12
+    LANE_WIDTH = F(rn.DEFAULT_WIDTH)
+
+    @wp.func(inline=True)
+    def destination_direction(v: Vehicles, rd: Road, e: int, j: int, axis: int) -> F:
+        """highway-env ``destination_direction``: unit vector to the end of the route's last lane."""
+        out = ZERO
+        n = v.route_len[e, j]
+        if n > 0:
+            last = v.route_head[e, j] + n - 1
+            lane_id = wp.max(v.route_lane[e, j, last], 0)
+            row = rd.road_first[v.route_road[e, j, last]] + lane_id
+            dest = position(rd.lf, rd.li, row, rd.lf[row, LENGTH], ZERO)
+            dx = dest[0] - v.x[e, j]
+            dy = dest[1] - v.y[e, j]
+            if dx != ZERO or dy != ZERO:
+                norm = wp.sqrt(dx * dx + dy * dy)
+                out = dx / norm
+                if axis == 1:
+                    out = dy / norm
+        return out
+
+    @wp.func(inline=True)
+    def raw_feature(v: Vehicles, rd: Road, e: int, j: int, code: int, intentions: bool) -> F:
+        """One ``to_dict`` entry of slot j, absolute."""
+        h = v.heading[e, j]
+        speed = v.speed[e, j]
+        if v.kind[e, j] == OBSTACLE:
+            speed = ZERO
+        val = ZERO
+        if code == PRESENCE:
+            val = ONE
+        elif code == X:
+            val = v.x[e, j]
+        elif code == Y:
+            val = v.y[e, j]
+        elif code == VX:
+            val = speed * v.cos_h[e, j]
+        elif code == VY:
+            val = speed * v.sin_h[e, j]
+        elif code == HEADING:
+            val = h
+        elif code == COS_H:
+            val = v.cos_h[e, j]
+        elif code == SIN_H:
+            val = v.sin_h[e, j]
+        elif code == COS_D or code == SIN_D:
+            if intentions:
+                val = destination_direction(v, rd, e, j, code - COS_D)
+        elif code == LONG_OFF:
+            val = v.s_own[e, j]
+        elif code == LAT_OFF:
+            val = v.r_own[e, j]
+        elif code == ANG_OFF:
+            val = local_angle(rd.lf, rd.li, v.lane[e, j], h, v.s_own[e, j])
+        return val
+
+    @wp.func(inline=True)
+    def feature(v: Vehicles, rd: Road, e: int, j: int, code: int, origin: int, intentions: bool) -> F:
+        """One ``to_dict`` entry of slot j (x, y, vx, vy relative to ``origin`` unless it is -1)."""
+        val = raw_feature(v, rd, e, j, code, intentions)
+        if origin >= 0 and code >= X and code <= VY:
+            val = val - raw_feature(v, rd, e, origin, code, True)
+        return val
+
+    @wp.func(inline=True)
+    def scale(p: Params, ep: Episodes, e: int, val: F, mode: int, k: int, bounds_at: int, clip: bool) -> F:
+        """highway-env ``lmap(value, range, [-1, 1])``, then the optional clip."""
+        out = val
+        if mode != 0:
+            lo = p.obs_f[bounds_at + 2 * k]
+            hi = p.obs_f[bounds_at + 2 * k + 1]
+            if mode == 2:
+                hi = LANE_WIDTH * F(ep.obs_lanes[e])
+                lo = -hi
+            out = F(-1.0) + (val - lo) * F(2.0) / (hi - lo)
+            if clip:
+                out = wp.clamp(out, F(-1.0), ONE)
+        return out
+
+    @wp.func(inline=True)
+    def kinematics(v: Vehicles, ep: Episodes, rd: Road, p: Params, e: int, out: Outputs, ego: int):
+        count = p.obs_i[0]
+        nf = p.obs_i[1]
+        absolute = p.obs_i[2] != 0
+        normalize = p.obs_i[3] != 0
+        clip = p.obs_i[4] != 0
+        see_behind = p.obs_i[5] != 0
+        intentions = p.obs_i[6] != 0
+        obstacles = p.obs_i[7] != 0
+        codes = 8
+        modes = 8 + nf
+        n = v.x.shape[1]
+        distance = p.obs_f[0]
+        ex = v.x[e, ego]
+        ey = v.y[e, ego]
+        lane = v.lane[e, ego]
+        for j in range(n):  # sort keys: |distance along the observer's lane|, BIG for unseen slots
+            key = F(1.0e30)
+            kind = v.kind[e, j]
+            if j != ego and kind != ABSENT and (obstacles or kind != OBSTACLE):
+                dx = v.x[e, j] - ex
+                dy = v.y[e, j] - ey
+                if wp.sqrt(dx * dx + dy * dy) < distance:
+                    d = local_coordinates(rd.lf, rd.li, lane, v.x[e, j], v.y[e, j])[0] - v.s_own[e, ego]
+                    if (see_behind and kind != OBSTACLE) or -F(2.0 * VEHICLE_LENGTH) < d:
+                        key = wp.abs(d)
+            v.okey[e, j] = key
+        origin = int(ego)
+        if absolute:
+            origin = -1
+        prev_key = F(-1.0)
+        prev_j = -1
+        for row in range(count):
+            j = int(ego)
+            if row > 0:  # the next slot in (key, slot) order: a stable sort, vehicles before obstacles
+                j = -1
+                best = F(1.0e30)
+                for k in range(n):
+                    key = v.okey[e, k]
+                    if key < BIG and (key > prev_key or (key == prev_key and k > prev_j)) and key < best:
+                        best = key
+                        j = k
+                if j >= 0:
+                    prev_key = best
+                    prev_j = j
+            for f in range(nf):
+                val = ZERO
+                if j >= 0:
+                    code = p.obs_i[codes + f]
+                    if row == 0:
+                        val = feature(v, rd, e, j, code, -1, True)
+                    else:
+                        val = feature(v, rd, e, j, code, origin, intentions)
+                    if normalize:
+                        val = scale(p, ep, e, val, p.obs_i[modes + f], f, 1, clip)
+                out.obs[e, row * nf + f] = wp.float32(val)
+
+    @wp.func(inline=True)
+    def grid_cell(p: Params, dx: F, dy: F, c: F, s: F, align: bool) -> wp.vec2i:
+        px = dx
+        py = dy
+        if align:
+            px = c * dx + s * dy
+            py = -s * dx + c * dy
+        return wp.vec2i(
+            int(wp.floor((px - p.obs_f[0]) / p.obs_f[2])), int(wp.floor((py - p.obs_f[1]) / p.obs_f[3]))
+        )
+
+    @wp.func(inline=True)
+    def occupancy_grid(v: Vehicles, ep: Episodes, rd: Road, p: Params, e: int, out: Outputs, ego: int):
+        nf = p.obs_i[0]
+        w = p.obs_i[1]
+        h = p.obs_i[2]
+        align = p.obs_i[3] != 0
+        clip = p.obs_i[4] != 0
+        codes = 5
+        modes = 5 + nf
+        cells = w * h
+        for k in range(nf * cells):
+            out.obs[e, k] = wp.float32(0.0)
+        ex = v.x[e, ego]
+        ey = v.y[e, ego]
+        c = v.cos_h[e, ego]
+        s = v.sin_h[e, ego]
+        road_layer = -1
+        for f in range(nf):
+            if p.obs_i[codes + f] == 13:  # on_road
+                road_layer = f
+        # vehicles: the lowest slot in a cell wins (highway-env writes them from the last one)
+        for j in range(v.x.shape[1] - 1, -1, -1):
+            kind = v.kind[e, j]
+            if kind == CONTROLLED or kind == IDM:
+                cell = grid_cell(p, v.x[e, j] - ex, v.y[e, j] - ey, c, s, align)
+                if cell[0] >= 0 and cell[0] < w and cell[1] >= 0 and cell[1] < h:
+                    for f in range(nf):
+                        if f != road_layer:
+                            val = feature(v, rd, e, j, p.obs_i[codes + f], ego, False)
+                            val = scale(p, ep, e, val, p.obs_i[modes + f], f, 5, False)
+                            if clip:
+                                val = wp.clamp(val, F(-1.0), ONE)
+                            out.obs[e, f * cells + cell[0] * h + cell[1]] = wp.float32(val)
+        if road_layer >= 0:  # highway-env fill_road_layer_by_lanes: waypoints along every lane
+            spacing = wp.min(p.obs_f[2], p.obs_f[3])
+            reach = p.obs_f[4]
+            for ln in range(rd.lf.shape[0]):
+                origin = local_coordinates(rd.lf, rd.li, ln, ex, ey)[0]
+                lo = origin - reach
+                count = int(wp.ceil(((origin + reach) - lo) / spacing))
+                for k in range(count):
+                    s_wp = wp.clamp(lo + F(k) * spacing, ZERO, rd.lf[ln, LENGTH])
+                    pos = position(rd.lf, rd.li, ln, s_wp, ZERO)
+                    cell = grid_cell(p, pos[0] - ex, pos[1] - ey, c, s, align)
+                    if cell[0] >= 0 and cell[0] < w and cell[1] >= 0 and cell[1] < h:
+                        out.obs[e, road_layer * cells + cell[0] * h + cell[1]] = wp.float32(1.0)
+
+    @wp.func(inline=True)
+    def no_observation(v: Vehicles, ep: Episodes, rd: Road, p: Params, e: int, out: Outputs, ego: int):
+        pass
+
+    return SimpleNamespace(
+        kinematics=kinematics, occupancy_grid=occupancy_grid, none=no_observation, feature=feature
+    )

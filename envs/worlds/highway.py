@@ -1,0 +1,202 @@
+"""The highway world (highway-env ``highway-v0`` / ``highway-fast-v0``): road, spawning, reward, termination.
+
+- Road: ``lanes_count`` straight parallel lanes, 10 km long, speed limit 30 m/s
+  (``RoadNetwork.straight_road_network``).
+- Spawning (highway-env ``_create_vehicles`` with ``Vehicle.create_random``): the controlled vehicle
+  first, at 25 m/s on a random lane (or ``initial_lane_id``), then ``vehicles_count`` IDM vehicles on
+  random lanes at 0.7-0.8 of the speed limit, each ``spacing * (12 + speed) * exp(-5/40 * lanes)``
+  times U(0.9, 1.1) ahead of the farthest vehicle so far; NPC IDM exponents U(3.5, 4.5).
+- Reward terms ``collision_reward``, ``right_lane_reward`` (target lane index over the lane count),
+  ``high_speed_reward`` (forward speed mapped from ``reward_speed_range``), ``on_road_reward``; weighted,
+  normalised to [0, 1] when ``normalize_reward`` and multiplied by ``on_road_reward``.
+- Terminated on a crash (or off road with ``offroad_terminal``); truncated at ``duration``.
+
+Random streams: env ``e``'s episode ``k`` draws from ``wp.rand_init(seed[e], k)`` (Warp's PCG), in slot
+order: the controlled vehicle's lane, then per NPC its lane, speed, spacing jitter and IDM exponent.
+"""
+
+import functools
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import warp as wp
+
+from envs.physics import structs as st
+from envs.physics.traffic import DELTA, DELTA_RANGE, LANE_CHANGE_DELAY, VEHICLE_LENGTH, VEHICLE_WIDTH
+from envs.road import network as rn
+from envs.road.lanes import lane_funcs
+from envs.road.network import RoadNetwork
+
+REWARD_TERMS = ("collision_reward", "right_lane_reward", "high_speed_reward", "on_road_reward")
+ROAD_LENGTH = 10_000.0  # [m]
+SPEED_LIMIT = 30.0  # [m/s]
+EGO_INITIAL_SPEED = 25.0  # [m/s]
+DEFAULT_INITIAL_SPEEDS = (23.0, 25.0)  # [m/s] on a lane without speed limit (highway-env ``Vehicle``)
+SPACING_BASE = 12.0  # [m] default gap at zero speed
+SPACING_JITTER = (0.9, 1.1)  # []
+# world_f / world_i layouts
+(COLLISION_W, RIGHT_LANE_W, HIGH_SPEED_W, SPEED_LO, SPEED_HI, EGO_SPACING, DENSITY, EGO_SPEED) = range(8)
+INITIAL_LANE, NPC_CHECKS, NORMALIZE, OFFROAD_TERMINAL, VEHICLES = range(5)
+
+
+class HighwayWorld:
+    """The host side of the world: its road and the parameters its kernel functions read."""
+
+    name = "highway"
+    reward_terms = REWARD_TERMS
+    route_capacity = 1  # highway vehicles follow the road; no routes
+
+    def __init__(self, cfg) -> None:
+        self.cfg = cfg
+
+    @property
+    def slots(self) -> int:
+        return self.cfg.vehicles_count + 1
+
+    def network(self) -> RoadNetwork:
+        return RoadNetwork.straight_road_network(
+            self.cfg.lanes_count, length=ROAD_LENGTH, speed_limit=SPEED_LIMIT
+        )
+
+    def params(self) -> tuple[np.ndarray, np.ndarray]:
+        c = self.cfg
+        floats = [c.collision_reward, c.right_lane_reward, c.high_speed_reward, *c.reward_speed_range,
+                  c.ego_spacing, c.vehicles_density, EGO_INITIAL_SPEED]  # fmt: skip
+        lane = -1 if c.initial_lane_id is None else c.initial_lane_id
+        ints = [
+            lane,
+            int(c.check_npc_collisions),
+            int(c.normalize_reward),
+            int(c.offroad_terminal),
+            self.slots,
+        ]
+        return np.array(floats, np.float64), np.array(ints, np.int32)
+
+    @staticmethod
+    def funcs(F: type) -> SimpleNamespace:  # noqa: N803 - the kernels' float type
+        return highway_funcs(F)
+
+
+@functools.cache
+def highway_funcs(F: type) -> SimpleNamespace:  # noqa: N803
+    S = st.make_structs(F)
+    L = lane_funcs(F)
+    Vehicles, Episodes, Road, Params, Outputs = S.Vehicles, S.Episodes, S.Road, S.Params, S.Outputs
+    local_coordinates, position, heading_at = L.local_coordinates, L.position, L.heading_at
+    closest_lane, on_lane, py_mod = L.closest_lane, L.on_lane, L.py_mod
+    SPEED_LIMIT_COL, NO_LIMIT = rn.SPEED_LIMIT, F(rn.NO_SPEED_LIMIT)
+    LANE_ID, ROAD_LANES = rn.LANE_ID, rn.ROAD_LANES
+    CONTROLLED, IDM = st.CONTROLLED, st.IDM
+    EGO_FLAGS = st.CHECK_COLLISIONS | st.COLLIDABLE | st.SOLID
+    NPC_FLAGS = st.COLLIDABLE | st.SOLID | st.ENABLE_LANE_CHANGE
+    ZERO, ONE = F(0.0), F(1.0)
+    PI = F(math.pi)
+    SPEED0, SPEED_SPAN = (
+        F(DEFAULT_INITIAL_SPEEDS[0]),
+        F(DEFAULT_INITIAL_SPEEDS[1] - DEFAULT_INITIAL_SPEEDS[0]),
+    )
+    JITTER0, JITTER_SPAN = F(SPACING_JITTER[0]), F(SPACING_JITTER[1] - SPACING_JITTER[0])
+    DELTA0, DELTA_SPAN = F(DELTA_RANGE[0]), F(DELTA_RANGE[1] - DELTA_RANGE[0])
+
+    @wp.func(inline=True)
+    def spawn(v: Vehicles, ep: Episodes, rd: Road, p: Params, e: int):
+        rng = wp.rand_init(ep.seed[e], ep.episode[e])
+        first = rd.road_first[0]
+        lanes = rd.road_lanes[0]
+        lane_factor = wp.exp(F(-5.0 / 40.0) * F(lanes))
+        n = p.world_i[VEHICLES]
+        for i in range(v.x.shape[1]):
+            v.kind[e, i] = st.ABSENT
+        for i in range(n):
+            lane_id = 0
+            speed = F(0.0)
+            spacing = F(0.0)
+            if i == 0:
+                lane_id = p.world_i[INITIAL_LANE]
+                if lane_id < 0:
+                    lane_id = wp.randi(rng, 0, lanes)
+                speed = p.world_f[EGO_SPEED]
+                spacing = p.world_f[EGO_SPACING]
+            else:
+                lane_id = wp.randi(rng, 0, lanes)
+                limit = rd.lf[first + lane_id, SPEED_LIMIT_COL]
+                if limit < NO_LIMIT:
+                    speed = F(0.7) * limit + (F(0.8) * limit - F(0.7) * limit) * F(wp.randf(rng))
+                else:
+                    speed = SPEED0 + SPEED_SPAN * F(wp.randf(rng))
+                spacing = ONE / p.world_f[DENSITY]
+            ln = first + lane_id
+            offset = spacing * (F(SPACING_BASE) + ONE * speed) * lane_factor
+            x0 = F(3.0) * offset
+            if i > 0:  # ahead of the farthest vehicle so far, measured along this lane
+                x0 = local_coordinates(rd.lf, rd.li, ln, v.x[e, 0], v.y[e, 0])[0]
+                for j in range(1, i):
+                    x0 = wp.max(x0, local_coordinates(rd.lf, rd.li, ln, v.x[e, j], v.y[e, j])[0])
+            jitter = JITTER0 + JITTER_SPAN * F(wp.randf(rng))
+            x0 = x0 + offset * jitter
+            pos = position(rd.lf, rd.li, ln, x0, ZERO)
+            h = heading_at(rd.lf, rd.li, ln, x0)
+            v.x[e, i] = pos[0]
+            v.y[e, i] = pos[1]
+            v.heading[e, i] = h
+            v.speed[e, i] = speed
+            v.length[e, i] = F(VEHICLE_LENGTH)
+            v.width[e, i] = F(VEHICLE_WIDTH)
+            v.impact_x[e, i] = ZERO
+            v.impact_y[e, i] = ZERO
+            v.crashed[e, i] = False
+            v.has_impact[e, i] = False
+            v.route_head[e, i] = 0
+            v.route_len[e, i] = 0
+            lane = closest_lane(rd.lf, rd.li, pos[0], pos[1], h)
+            v.lane[e, i] = lane
+            v.target_lane[e, i] = lane
+            if i == 0:
+                v.kind[e, i] = CONTROLLED
+                v.flags[e, i] = EGO_FLAGS
+                ns = p.target_speeds.shape[0]
+                frac = (speed - p.target_speeds[0]) / (p.target_speeds[ns - 1] - p.target_speeds[0])
+                v.target_speed[e, i] = p.target_speeds[wp.clamp(int(wp.rint(frac * F(ns - 1))), 0, ns - 1)]
+                v.delta[e, i] = F(DELTA)
+                v.timer[e, i] = ZERO
+            else:
+                v.kind[e, i] = IDM
+                v.flags[e, i] = NPC_FLAGS
+                if p.world_i[NPC_CHECKS] != 0:
+                    v.flags[e, i] = NPC_FLAGS | st.CHECK_COLLISIONS
+                v.target_speed[e, i] = speed
+                v.delta[e, i] = DELTA0 + DELTA_SPAN * F(wp.randf(rng))
+                v.timer[e, i] = py_mod((pos[0] + pos[1]) * PI, F(LANE_CHANGE_DELAY))
+
+    @wp.func(inline=True)
+    def reward(v: Vehicles, ep: Episodes, rd: Road, p: Params, e: int, out: Outputs):
+        lane = v.lane[e, 0]
+        crashed = F(0.0)
+        is_crashed = v.crashed[e, 0]
+        if is_crashed:
+            crashed = ONE
+        right_lane = F(rd.li[v.target_lane[e, 0], LANE_ID]) / F(wp.max(rd.li[lane, ROAD_LANES] - 1, 1))
+        forward = v.speed[e, 0] * wp.cos(v.heading[e, 0])
+        lo = p.world_f[SPEED_LO]
+        scaled = ZERO + (forward - lo) * (ONE - ZERO) / (p.world_f[SPEED_HI] - lo)
+        high_speed = wp.clamp(scaled, ZERO, ONE)
+        on_road = ZERO
+        if on_lane(rd.lf, lane, v.s_own[e, 0], v.r_own[e, 0], ZERO):
+            on_road = ONE
+        w_crash = p.world_f[COLLISION_W]
+        r = w_crash * crashed + p.world_f[RIGHT_LANE_W] * right_lane + p.world_f[HIGH_SPEED_W] * high_speed
+        if p.world_i[NORMALIZE] != 0:
+            r = ZERO + (r - w_crash) * (ONE - ZERO) / (
+                (p.world_f[HIGH_SPEED_W] + p.world_f[RIGHT_LANE_W]) - w_crash
+            )
+        r = r * on_road
+        out.terms[e, 0] = wp.float32(crashed)
+        out.terms[e, 1] = wp.float32(right_lane)
+        out.terms[e, 2] = wp.float32(high_speed)
+        out.terms[e, 3] = wp.float32(on_road)
+        out.reward[e] = wp.float32(r)
+        out.terminated[e] = v.crashed[e, 0] or (p.world_i[OFFROAD_TERMINAL] != 0 and on_road == ZERO)
+        out.truncated[e] = ep.time[e] >= p.duration
+
+    return SimpleNamespace(spawn=spawn, reward=reward)
