@@ -23,7 +23,6 @@ import numpy as np
 import torch
 
 from envs.highway.camera import HUD_ROWS
-from envs.highway.observation import OBSERVATIONS
 from envs.highway.state import LANE_WIDTH, VEHICLE_LENGTH, VEHICLE_WIDTH
 from perception import decode as dec
 from perception.dataset import Dataset
@@ -76,7 +75,7 @@ def occupancy_of(vehicles: np.ndarray, ego: np.ndarray, env_config: Any) -> np.n
         "vy": vehicles[..., 3],
         "ego": ego,
     }
-    return OBSERVATIONS["occupancy_grid"].observe(dec._XP, dec.pseudo_state(det), env_config)
+    return dec.observe(det, env_config, ("occupancy",))["occupancy"]
 
 
 def _insert(vehicles: np.ndarray, new: np.ndarray) -> np.ndarray:

@@ -87,18 +87,22 @@ def make_vec(env_id: str, num_envs: int, env_kwargs: dict | None = None, **extra
     return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", **kwargs)
 
 
-def label_state(xp: Any, state: Any, cfg: Any) -> dict[str, Any]:
-    """Camera frame and ground truth of a batched state, all from the simulator's own functions."""
+def label_state(xp: Any, state: Any, cfg: Any, kinematics: Any) -> dict[str, Any]:
+    """Camera frame and ground truth of a batched state, all from the simulator's own functions.
+
+    ``kinematics`` is the env's own observation of ``state``; the occupancy grid is the kernel's, run on
+    the same positions (``observe_state``).
+    """
     from envs.highway import camera
-    from envs.highway.observation import OBSERVATIONS
+    from envs.highway.observation import observe_state
 
     s = state
     vx, vy = s.speed * xp.cos(s.heading), s.speed * xp.sin(s.heading)
     rel = [s.x - s.x[:, :1], s.y - s.y[:, :1], vx - vx[:, :1], vy - vy[:, :1]]
     return {
         "frames": camera.render(xp, s, camera.CameraSpec.from_config(cfg), cfg.lanes_count),
-        "kinematics": OBSERVATIONS["kinematics"].observe(xp, s, cfg),
-        "occupancy": OBSERVATIONS["occupancy_grid"].observe(xp, s, cfg),
+        "kinematics": np.array(kinematics, dtype=np.float32),
+        "occupancy": observe_state("occupancy_grid", s, cfg),
         "vehicles": xp.astype(xp.stack([r[:, 1:] for r in rel], axis=2), np.float32),
         "ego": xp.astype(
             xp.stack([s.x[:, 0], s.y[:, 0], s.speed[:, 0], s.heading[:, 0]], axis=1), np.float32
@@ -111,14 +115,14 @@ def rollout(
 ) -> dict[str, np.ndarray]:
     """``steps`` steps of ``num_envs`` envs -> labelled arrays shaped (steps, num_envs, ...)."""
     venv = make_vec(env_id, num_envs, env_kwargs, observation="kinematics")
-    sim = venv.unwrapped.sim
+    env = venv.unwrapped
     action_rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
     obs, _ = venv.reset(seed=seed)
     first = np.ones(num_envs, dtype=bool)
     done = np.zeros(num_envs, dtype=bool)
     out: dict[str, list] = {name: [] for name in ARRAYS}
     for _ in range(steps):
-        for name, value in label_state(sim.xp, sim.state, sim.cfg).items():
+        for name, value in label_state(env.xp, env.state, env.config, obs).items():
             out[name].append(value)
         actions = policy(obs) if policy is not None else action_rng.integers(NUM_ACTIONS, size=num_envs)
         actions = np.asarray(actions, dtype=np.int64)

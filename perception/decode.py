@@ -2,7 +2,7 @@
 
 ``targets`` turns the dataset's raw relative vehicle states into the CNN's dense maps; ``decode`` turns
 the CNN's maps into a pseudo :class:`~envs.highway.state.TrafficState` (ego + detected vehicles), and
-``observe`` runs the simulator's own Kinematics and OccupancyGrid functions on it.
+``observe`` runs the simulator's own Kinematics and OccupancyGrid (the step kernel's) on it.
 """
 
 from __future__ import annotations
@@ -13,11 +13,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from envs.highway.backend import NumpyOps
 from envs.highway.camera import HUD_ODOMETER_RANGE, HUD_ROWS, CameraSpec
-from envs.highway.dynamics import MAX_SPEED
-from envs.highway.observation import OBSERVATIONS
-from envs.highway.state import LANE_WIDTH, VEHICLE_LENGTH, VEHICLE_WIDTH, TrafficState
+from envs.highway.observation import observe_state
+from envs.highway.state import LANE_WIDTH, MAX_SPEED, VEHICLE_LENGTH, VEHICLE_WIDTH, TrafficState
 from perception.model import STRIDE, ModelConfig
 
 VX_SCALE = 10.0  # [m/s] relative vx target unit
@@ -25,7 +23,6 @@ VY_SCALE = 2.0  # [m/s] relative vy target unit
 HEADING_SCALE = math.pi / 4  # [rad]
 MAX_DETECTIONS = 32  # per frame
 ABSENT = -1e4  # [m] dx of padding vehicles: behind every view and filter
-_XP = NumpyOps()
 
 
 def _y_scale(lanes_count: int) -> float:
@@ -109,8 +106,8 @@ def decode(
     }
 
 
-def pseudo_state(det: dict[str, np.ndarray]) -> TrafficState:
-    """Detections -> a NumPy TrafficState: the ego first, then the detections (absent ones far behind)."""
+def pseudo_state(det: dict[str, np.ndarray]) -> tuple[TrafficState, np.ndarray]:
+    """Detections -> a NumPy TrafficState (the ego first, then the detections) and which slots are present."""
     ex, ey, es, eh = (det["ego"][:, i : i + 1] for i in range(4))
     evx, evy = es * np.cos(eh), es * np.sin(eh)
     present = det["present"]
@@ -118,29 +115,16 @@ def pseudo_state(det: dict[str, np.ndarray]) -> TrafficState:
     y = np.concatenate([ey, np.where(present, ey + det["dy"], ey)], axis=1)
     vx = np.concatenate([evx, evx + det["vx"]], axis=1)
     vy = np.concatenate([evy, evy + det["vy"]], axis=1)
-    zeros = np.zeros_like(x)
-    return TrafficState(
-        x=x,
-        y=y,
-        heading=np.arctan2(vy, vx),
-        speed=np.hypot(vx, vy),
-        target_speed=zeros,
-        delta=zeros,
-        timer=zeros,
-        impact_x=zeros,
-        impact_y=zeros,
-        lane=np.zeros(x.shape, dtype=np.int64),
-        target_lane=np.zeros(x.shape, dtype=np.int64),
-        crashed=np.zeros(x.shape, dtype=bool),
-        has_impact=np.zeros(x.shape, dtype=bool),
-        time=np.zeros(x.shape[0]),
+    state = TrafficState(
+        x=x, y=y, heading=np.arctan2(vy, vx), speed=np.hypot(vx, vy), time=np.zeros(x.shape[0])
     )
+    return state, np.concatenate([np.ones_like(present[:, :1]), present], axis=1)
 
 
-def observe(det: dict[str, np.ndarray], env_config: Any) -> dict[str, np.ndarray]:
+def observe(
+    det: dict[str, np.ndarray], env_config: Any, names: tuple[str, ...] = ("kinematics", "occupancy")
+) -> dict[str, np.ndarray]:
     """The simulator's Kinematics (B, 5, 5) and OccupancyGrid (B, 4, 11, 11) of the perceived scene."""
-    s = pseudo_state(det)
-    return {
-        "kinematics": OBSERVATIONS["kinematics"].observe(_XP, s, env_config),
-        "occupancy": OBSERVATIONS["occupancy_grid"].observe(_XP, s, env_config),
-    }
+    s, present = pseudo_state(det)
+    kernel_names = {"kinematics": "kinematics", "occupancy": "occupancy_grid"}
+    return {name: observe_state(kernel_names[name], s, env_config, present) for name in names}

@@ -8,9 +8,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from envs.highway.dynamics import MAX_SPEED
 from envs.highway.observation import PERCEPTION_DISTANCE
-from envs.highway.state import LANE_WIDTH
+from envs.highway.state import LANE_WIDTH, MAX_SPEED
 from perception import decode as dec
 from perception.dataset import Dataset
 from perception.model import PerceptionCNN

@@ -61,7 +61,7 @@ class Perceiver:
         x = torch.as_tensor(frames, device=self.device)
         dense, ego = self.model(x)
         det = dec.decode(dense, ego, self.model.cfg)
-        return dec.observe(det, self.env_config)["kinematics"]
+        return dec.observe(det, self.env_config, ("kinematics",))["kinematics"]
 
 
 def _kinematics_space(env_config: Any) -> gym.spaces.Box:

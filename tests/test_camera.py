@@ -57,7 +57,7 @@ def test_numpy_and_torch_draw_the_same_pixels(channels):
     venv.reset(seed=1)
     for _ in range(3):
         venv.step(np.random.default_rng(0).integers(5, size=16))
-    s = venv.unwrapped.sim.state
+    s = venv.unwrapped.state
     spec = CameraSpec(channels=channels)
     a = render(NumpyOps(), s, spec, 4)
     b = render(TorchOps("cpu"), _torch_state(s), spec, 4).numpy()
@@ -85,11 +85,7 @@ def test_a_lone_vehicle_is_drawn_where_it_is():
     x = np.array([[500.0, 500.0 + dxs[0]], [500.0, 500.0 + dxs[1]]])
     y = np.array([[4.0, 8.0], [4.0, 8.0]])
     zeros = np.zeros_like(x)
-    s = TrafficState(
-        x=x, y=y, heading=zeros, speed=zeros + 20, target_speed=zeros, delta=zeros, timer=zeros,
-        impact_x=zeros, impact_y=zeros, lane=zeros.astype(np.int64), target_lane=zeros.astype(np.int64),
-        crashed=zeros.astype(bool), has_impact=zeros.astype(bool), time=np.zeros(2),
-    )  # fmt: skip
+    s = TrafficState(x=x, y=y, heading=zeros, speed=zeros + 20, time=np.zeros(2))
     frames = render(xp, s, spec, 3).astype(float)[:, 0]  # (2, H, W)
     alone = x - 10_000 * np.array([0, 1])  # the same scene with the other vehicle out of view
     empty = render(xp, TrafficState(**{**s.__dict__, "x": alone}), spec, 3)

@@ -76,7 +76,7 @@ def test_occupancy_of_reproduces_labels_and_edits_make_rare_layouts(data):
 def _rendered(vehicles: np.ndarray, ego: np.ndarray, spec: camera.CameraSpec, lanes: int) -> np.ndarray:
     det = {"present": vehicles[..., 0] > aug.ABSENT / 2, "dx": vehicles[..., 0], "dy": vehicles[..., 1]}
     det.update(vx=vehicles[..., 2], vy=vehicles[..., 3], ego=ego)
-    return camera.render(NumpyOps(), dec.pseudo_state(det), spec, lanes)  # (B, 1, H, W)
+    return camera.render(NumpyOps(), dec.pseudo_state(det)[0], spec, lanes)  # (B, 1, H, W)
 
 
 def test_mirror_and_shift_match_the_camera(data):

@@ -30,29 +30,29 @@ def _evaluate(
     lf: wp.array2d(dtype=F), li: wp.array2d(dtype=wp.int32), pts: wp.array2d(dtype=F),
     out: wp.array3d(dtype=F),
 ):  # fmt: skip
-    l, p = wp.tid()
+    ln, p = wp.tid()
     x, y, h, s_in, r_in = pts[p, 0], pts[p, 1], pts[p, 2], pts[p, 3], pts[p, 4]
-    c = L.local_coordinates(lf, li, l, x, y)
-    pos = L.position(lf, li, l, s_in, r_in)
-    out[l, p, 0] = c[0]
-    out[l, p, 1] = c[1]
-    out[l, p, 2] = pos[0]
-    out[l, p, 3] = pos[1]
-    out[l, p, 4] = L.heading_at(lf, li, l, s_in)
-    out[l, p, 5] = F(0.0)
-    if L.on_lane(lf, l, c[0], c[1], F(1.0)):
-        out[l, p, 5] = F(1.0)
-    out[l, p, 6] = F(0.0)
-    if L.is_reachable_from(lf, li, l, x, y):
-        out[l, p, 6] = F(1.0)
-    out[l, p, 7] = L.distance(lf, li, l, x, y)
-    out[l, p, 8] = L.distance_with_heading(lf, li, l, x, y, h)
-    out[l, p, 9] = L.local_angle(lf, li, l, h, s_in)
-    out[l, p, 10] = F(0.0)
-    if L.after_end(lf, l, c[0]):
-        out[l, p, 10] = F(1.0)
-    out[l, p, 11] = L.wrap_to_pi(h * F(7.0))
-    out[l, p, 12] = wp.float64(L.closest_lane(lf, li, x, y, h))
+    c = L.local_coordinates(lf, li, ln, x, y)
+    pos = L.position(lf, li, ln, s_in, r_in)
+    out[ln, p, 0] = c[0]
+    out[ln, p, 1] = c[1]
+    out[ln, p, 2] = pos[0]
+    out[ln, p, 3] = pos[1]
+    out[ln, p, 4] = L.heading_at(lf, li, ln, s_in)
+    out[ln, p, 5] = F(0.0)
+    if L.on_lane(lf, ln, c[0], c[1], F(1.0)):
+        out[ln, p, 5] = F(1.0)
+    out[ln, p, 6] = F(0.0)
+    if L.is_reachable_from(lf, li, ln, x, y):
+        out[ln, p, 6] = F(1.0)
+    out[ln, p, 7] = L.distance(lf, li, ln, x, y)
+    out[ln, p, 8] = L.distance_with_heading(lf, li, ln, x, y, h)
+    out[ln, p, 9] = L.local_angle(lf, li, ln, h, s_in)
+    out[ln, p, 10] = F(0.0)
+    if L.after_end(lf, ln, c[0]):
+        out[ln, p, 10] = F(1.0)
+    out[ln, p, 11] = L.wrap_to_pi(h * F(7.0))
+    out[ln, p, 12] = wp.float64(L.closest_lane(lf, li, x, y, h))
 
 
 def _random_lanes(rng: np.random.Generator) -> tuple[list, list]:
@@ -107,13 +107,15 @@ def test_lane_functions_match_highway_env() -> None:
     lf = wp.array(tables.lane_f, dtype=F, device="cpu")
     li = wp.array(tables.lane_i, dtype=wp.int32, device="cpu")
     out = wp.zeros((len(ours), len(pts), OUTPUTS), dtype=F, device="cpu")
-    wp.launch(_evaluate, dim=(len(ours), len(pts)), inputs=[lf, li, wp.array(pts, dtype=F), out], device="cpu")
+    wp.launch(
+        _evaluate, dim=(len(ours), len(pts)), inputs=[lf, li, wp.array(pts, dtype=F), out], device="cpu"
+    )
     got = out.numpy()
     from highway_env.utils import wrap_to_pi
 
     indexes = he_net.lanes_dict()
     keys = list(indexes)
-    for l, he in enumerate(theirs):
+    for ln, he in enumerate(theirs):
         for p, (x, y, h, s, r) in enumerate(pts):
             pos = np.array([x, y])
             ls, lr = he.local_coordinates(pos)
@@ -123,7 +125,7 @@ def test_lane_functions_match_highway_env() -> None:
                 he.local_angle(h, s), float(he.after_end(pos)), wrap_to_pi(h * 7.0),
                 float(keys.index(he_net.get_closest_lane_index(pos, h))),
             ]  # fmt: skip
-            np.testing.assert_allclose(got[l, p], want, rtol=0, atol=TOL, err_msg=f"lane {l} point {p}")
+            np.testing.assert_allclose(got[ln, p], want, rtol=0, atol=TOL, err_msg=f"lane {ln} point {p}")
 
 
 def test_tables_follow_highway_env_order_and_reject_bad_lanes() -> None:

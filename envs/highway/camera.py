@@ -31,8 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from envs.highway.dynamics import MAX_SPEED
-from envs.highway.state import LANE_WIDTH, ROAD_LENGTH, VEHICLE_LENGTH, VEHICLE_WIDTH, TrafficState
+from envs.highway.state import LANE_WIDTH, MAX_SPEED, ROAD_LENGTH, VEHICLE_LENGTH, VEHICLE_WIDTH, TrafficState
 
 HUD_ROWS = 3  # bottom rows: speed, heading, odometer bars
 HUD_HEADING_RANGE = math.pi / 4  # [rad] the heading bar spans +/- this from its centre

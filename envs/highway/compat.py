@@ -15,19 +15,38 @@ from typing import Any
 
 import numpy as np
 
-from envs.highway.dynamics import DELTA
-from envs.highway.state import Scene
+from envs.physics import structs as st
+from envs.physics.scene import Scene
+from envs.physics.traffic import DELTA
 
 
-def scene_from_highway_env(he_env: Any) -> Scene:
-    """Every vehicle of ``he_env`` (a highway-env ``highway-v0``/``highway-fast-v0``, wrapped or not).
-
-    Reads lane, position, heading, speed, target speed and lane, IDM exponent, MOBIL timer, crashed flag
-    and any pending collision impact; the ego (controlled vehicle) comes first, then the road's order.
-    """
+def _kind(vehicle: Any) -> int:
     from highway_env.vehicle.behavior import IDMVehicle
     from highway_env.vehicle.controller import MDPVehicle
+    from highway_env.vehicle.objects import Obstacle
 
+    if isinstance(vehicle, MDPVehicle):
+        return st.CONTROLLED
+    if type(vehicle) is IDMVehicle:
+        return st.IDM
+    if type(vehicle) is Obstacle:
+        return st.OBSTACLE
+    raise ValueError(
+        f"{type(vehicle).__name__} is not supported: vehicles must be MDPVehicle (DiscreteMetaAction) or "
+        "IDMVehicle (highway-env's default traffic), objects Obstacle"
+    )
+
+
+def _flags(v: Any) -> int:
+    bits = st.CHECK_COLLISIONS * bool(v.check_collisions) | st.COLLIDABLE * bool(v.collidable)
+    bits |= st.SOLID * bool(v.solid) | st.ENABLE_LANE_CHANGE * bool(getattr(v, "enable_lane_change", False))
+    return bits
+
+
+def scene_from_highway_env(he_env: Any, world: str = "highway") -> Scene:
+    """Every vehicle and object of ``he_env`` (wrapped or not): positions, headings, speeds, target
+    speeds and lanes, routes, IDM exponents, MOBIL timers, crash flags, pending impacts, collision
+    switches. The controlled vehicle comes first, then the other vehicles in road order, then objects."""
     env = getattr(he_env, "unwrapped", he_env)
     road = getattr(env, "road", None)
     if road is None or not getattr(env, "controlled_vehicles", None):
@@ -35,52 +54,39 @@ def scene_from_highway_env(he_env: Any) -> Scene:
     if len(env.controlled_vehicles) != 1:
         raise ValueError("only one controlled vehicle is supported")
     ego = env.controlled_vehicles[0]
-    if not isinstance(ego, MDPVehicle):
+    slots = [ego, *[v for v in road.vehicles if v is not ego], *road.objects]
+    kinds = [_kind(v) for v in slots]
+    if kinds[0] != st.CONTROLLED:
         raise ValueError(
             f"the ego must be driven by DiscreteMetaAction (MDPVehicle), got {type(ego).__name__}"
         )
-    if not np.allclose(ego.target_speeds, [20.0, 25.0, 30.0]):
-        raise ValueError(f"ego target_speeds {ego.target_speeds} differ from the default (20, 25, 30)")
-    graph = road.network.graph
-    if list(graph) != ["0"] or list(graph["0"]) != ["1"]:
-        raise ValueError("only highway-env's straight road network ('0' -> '1') is supported")
-    lanes = graph["0"]["1"]
-    npcs = [v for v in road.vehicles if v is not ego]
-    for v in npcs:
-        if type(v) is not IDMVehicle:
-            raise ValueError(f"NPCs must be IDMVehicle (highway-env's default), got {type(v).__name__}")
-    if getattr(road, "objects", []):
-        raise ValueError("static road objects are not supported")
-    checks = {bool(v.check_collisions) for v in npcs}
-    if len(checks) > 1:
-        raise ValueError(
-            "NPCs disagree on check_collisions; expected all on (highway-v0) or all off (highway-fast-v0)"
-        )
-    vehicles = [ego, *npcs]
 
     def column(fn: Any, dtype: Any) -> np.ndarray:
-        return np.array([fn(v) for v in vehicles], dtype=dtype)
+        return np.array([fn(v) for v in slots], dtype=dtype)
 
-    impacts = [v.impact if getattr(v, "impact", None) is not None else None for v in vehicles]
+    impacts = [getattr(v, "impact", None) if kinds[k] != st.OBSTACLE else None for k, v in enumerate(slots)]
+    lane = tuple(tuple(v.lane_index) for v in slots)
     return Scene(
         x=column(lambda v: v.position[0], np.float64),
         y=column(lambda v: v.position[1], np.float64),
         heading=column(lambda v: v.heading, np.float64),
         speed=column(lambda v: v.speed, np.float64),
-        target_speed=column(lambda v: v.target_speed, np.float64),
-        delta=column(
-            lambda v: getattr(v, "DELTA", DELTA) if isinstance(v, IDMVehicle) else DELTA, np.float64
-        ),
+        target_speed=column(lambda v: getattr(v, "target_speed", 0.0), np.float64),
+        delta=column(lambda v: getattr(v, "DELTA", DELTA), np.float64),
         timer=column(lambda v: getattr(v, "timer", 0.0), np.float64),
-        impact_x=np.array([0.0 if im is None else im[0] for im in impacts], dtype=np.float64),
-        impact_y=np.array([0.0 if im is None else im[1] for im in impacts], dtype=np.float64),
-        lane=column(lambda v: v.lane_index[2], np.int64),
-        target_lane=column(lambda v: v.target_lane_index[2], np.int64),
+        impact_x=np.array([0.0 if im is None else im[0] for im in impacts], np.float64),
+        impact_y=np.array([0.0 if im is None else im[1] for im in impacts], np.float64),
+        length=column(lambda v: v.LENGTH, np.float64),
+        width=column(lambda v: v.WIDTH, np.float64),
         crashed=column(lambda v: v.crashed, bool),
-        has_impact=np.array([im is not None for im in impacts], dtype=bool),
+        has_impact=np.array([im is not None for im in impacts], bool),
+        kind=np.array(kinds, np.int32),
+        flags=column(_flags, np.int32),
+        lane=lane,
+        target_lane=tuple(tuple(getattr(v, "target_lane_index", None) or v.lane_index) for v in slots),
+        route=tuple(tuple(tuple(r) for r in (getattr(v, "route", None) or ())) for v in slots),
         time=float(env.time),
-        lanes_count=len(lanes),
+        world=world,
         simulation_frequency=int(env.config["simulation_frequency"]),
         policy_frequency=int(env.config["policy_frequency"]),
-        check_npc_collisions=checks.pop() if checks else True,
     )

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from envs.highway.backend import NumpyOps, TorchOps
+from envs.highway.backend import NumpyOps
 from envs.highway.config import HighwayConfig, make_config
-from envs.highway.sim import IDLE, NUM_ACTIONS, HighwaySim
-from envs.highway.spawn import spawn
-from envs.highway.state import Scene
+from envs.highway.observation import OBSERVATIONS
+from envs.highway.sim import IDLE, NUM_ACTIONS, check_action, make_simulator, state_view
+from envs.highway.state import Scene, TrafficState
 
-_HOST = NumpyOps()  # float64
+_HOST = NumpyOps()
 
 
 class HighwayEnv(gym.Env):
@@ -49,12 +48,13 @@ class HighwayEnv(gym.Env):
     ``reset(options={"scene": scene})`` loads a :class:`~envs.highway.state.Scene`, e.g. one read from a
     running highway-env env by ``envs.highway.compat.scene_from_highway_env``.
 
-    **Speed.** ``compile=True`` runs the same physics in float64 torch, dense, with each step (all its
-    sub-steps, observation and reward) fused into one graph by ``torch.compile``. ``HighwayFast`` steps
-    run ~3x faster on a 2-core CPU, but the first step of a new configuration compiles for minutes
-    (cached on disk for later processes). A seed gives the same episode as without it, to float64
-    rounding (tested within 1e-9). It needs ``check_npc_collisions=False``: compiled, collisions are
-    tested for every vehicle pair, far slower than NumPy's sorted sweep when NPC pairs count.
+    **Speed and precision.** The physics runs as one fused kernel per step (``envs/physics``), in
+    float64 by default (``precision="float64"``: highway-env's own precision, so a scene loaded from
+    highway-env evolves identically to ~1e-8); ``precision="float32"`` is faster still.
+
+    **Random streams.** ``reset(seed=s)`` seeds the env's generator (``self.np_random``); each reset draws
+    one 32-bit word from it, and the episode (lanes, speeds, gaps, IDM exponents, in slot order) is drawn
+    from Warp's PCG stream ``rand_init(word, 0)``. The same seed gives the same episode.
     """
 
     metadata = {"render_modes": ["human", "rgb_array"], "render_fps": 2}
@@ -64,7 +64,7 @@ class HighwayEnv(gym.Env):
         preset: str = "highway",
         config: HighwayConfig | dict | None = None,
         render_mode: str | None = None,
-        compile: bool = False,
+        precision: str = "float64",
         **overrides: Any,
     ) -> None:
         self.config = make_config(preset, config, **overrides)
@@ -74,22 +74,19 @@ class HighwayEnv(gym.Env):
             )
         self.render_mode = render_mode
         self.metadata = {**self.metadata, "render_fps": 2 * self.config.policy_frequency}
-        if compile and self.config.check_npc_collisions:
-            raise ValueError(
-                "compile=True needs check_npc_collisions=False (the HighwayFast preset): compiled, every "
-                "vehicle pair is tested for collisions, and Highway-v0 ran ~10x slower than NumPy (13 vs "
-                "128 steps/s)"
-            )
-        self.sim = HighwaySim(
-            self.config, 1, TorchOps("cpu", "float64", compile=True) if compile else NumpyOps()
-        )
-        self.observation_space = self.sim.observation.space(self.config)
+        self.sim = make_simulator(self.config, 1, precision=precision, autoreset=False, threads=1)
+        kind = OBSERVATIONS[self.config.observation]
+        self._camera = kind.array_observer()
+        self.observation_space = kind.space(self.config)
         self.action_space = spaces.Discrete(NUM_ACTIONS)
+        self._obs = None if self._camera else self.sim.host["obs"].reshape(self.sim.obs_shape)
+        self._started = False
         self._renderer = None
 
     @property
-    def state(self):
-        return self.sim.state
+    def state(self) -> TrafficState:
+        """Views (no copy) of the traffic arrays, shaped (1, slots)."""
+        return state_view(self.sim)
 
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
         super().reset(seed=seed)
@@ -97,38 +94,43 @@ class HighwayEnv(gym.Env):
         scene = options.pop("scene", None)
         if options:
             raise ValueError(f"unknown reset options {sorted(options)}; supported: 'scene'")
-        if scene is None:  # spawned by NumPy from the env's generator: a seed gives one episode either way
-            scene = Scene.from_state(_HOST, spawn(_HOST, self.np_random, self.config, 1), self.config)
-        self.sim.state = self.sim.load_scenes(scene)
-        obs, _, _, _, info = self.sim.evaluate(self.sim.state, self._action(IDLE))
+        self.sim.host["action"][0] = IDLE
+        if scene is None:
+            self.sim.respawn_seeded(self.np_random.integers(0, 2**32, size=1, dtype=np.uint64))
+        else:
+            self.sim.load_scenes(scene)
+        self._started = True
         if self.render_mode == "human":
             self.render()
-        return self.sim.xp.to_numpy(obs)[0], self._info(info)
+        return self._observation(), self._info()
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
-        if self.sim.state is None:
+        if not self._started:
             raise RuntimeError("call reset() before step()")
-        a = self._action(_check_action(action))
-        self.sim.state, (obs, reward, terminated, truncated, info) = self.sim.advance(self.sim.state, a)
+        host = self.sim.host
+        host["action"][0] = check_action(action)
+        self.sim.step()
         if self.render_mode == "human":
             self.render()
-        obs = self.sim.xp.to_numpy(obs)[0]
-        return obs, float(reward[0]), bool(terminated[0]), bool(truncated[0]), self._info(info)
+        terminated, truncated = bool(host["terminated"][0]), bool(host["truncated"][0])
+        return self._observation(), float(host["reward"][0]), terminated, truncated, self._info()
 
-    def _action(self, a: int) -> Any:
-        return self.sim.xp.asarray(np.array([a], dtype=np.int64))
+    def _observation(self) -> np.ndarray:
+        if self._camera is not None:
+            return self._camera.observe(_HOST, self.state, self.config)[0]
+        return self._obs.copy()
 
     def scene(self) -> Scene:
         """The current state as a :class:`Scene` (to save, or to load into another env)."""
         return self.sim.scene(0)
 
-    @staticmethod
-    def _info(info: dict) -> dict:
+    def _info(self) -> dict:
+        host, terms = self.sim.host, self.sim.world.reward_terms
         return {
-            "speed": float(info["speed"][0]),
-            "crashed": bool(info["crashed"][0]),
-            "action": int(info["action"][0]),
-            "rewards": {name: float(v[0]) for name, v in info["rewards"].items()},
+            "speed": float(host["ego_speed"][0]),
+            "crashed": bool(host["ego_crashed"][0]),
+            "action": int(host["action"][0]),
+            "rewards": {name: float(host["terms"][0, k]) for k, name in enumerate(terms)},
         }
 
     def render(self) -> np.ndarray | None:
@@ -145,20 +147,4 @@ class HighwayEnv(gym.Env):
         if self._renderer is not None:
             self._renderer.close()
             self._renderer = None
-
-
-def _check_action(action: Any) -> int:
-    """A Discrete(5) action as int, or a clear error (no silent casting of floats or arrays)."""
-    if isinstance(action, np.ndarray):
-        if action.shape != ():
-            raise ValueError(
-                f"action must be a scalar integer in [0, {NUM_ACTIONS - 1}], got an array of shape {action.shape}"
-            )
-        action = action[()]
-    if isinstance(action, bool | np.bool_) or not isinstance(action, numbers.Integral):
-        raise TypeError(
-            f"action must be an integer in [0, {NUM_ACTIONS - 1}], got {type(action).__name__} {action!r}"
-        )
-    if not 0 <= int(action) < NUM_ACTIONS:
-        raise ValueError(f"action {action} out of range: must be in [0, {NUM_ACTIONS - 1}]")
-    return int(action)
+        self.sim.close()

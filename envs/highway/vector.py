@@ -1,18 +1,25 @@
 """The batched highway env: ``gym.make_vec(id, num_envs=N, vectorization_mode="vector_entry_point")``.
 
-One ``VectorEnv`` whose state is arrays over (envs, vehicles). ``device="cpu"`` (default) runs NumPy and
-takes/returns NumPy arrays; ``backend="torch"`` (any torch device) or a ``cuda*`` device runs the same
-physics in torch and takes/returns tensors on that device (obs float32, reward float32,
-terminated/truncated bool, actions int64 of shape (N,)).
+One ``VectorEnv`` over one :class:`~envs.physics.engine.Simulator`: every step is one fused kernel launch
+per CPU thread (two on a 2-core machine) or one CUDA launch. ``device="cpu"`` (default) takes and returns
+NumPy arrays; ``backend="torch"`` or a ``cuda*`` device returns torch tensors on that device (obs float32,
+reward float32, terminated/truncated bool; actions any integer dtype, shape (N,)). On CUDA nothing is
+copied to the host: actions are copied into the kernel's array on the device and outputs are views of
+the kernel's arrays (``wp.to_torch``), cloned.
 
-Autoreset follows Gymnasium's default ``NEXT_STEP`` mode: an env that finished at step t is reset on step
-t+1, whose action it ignores, returning reward 0, terminated = truncated = False and the reset
-observation. ``info`` is a dict of batched arrays: ``speed``, ``crashed``, ``action`` and ``rewards``
-(term -> array); at the step where an env terminates or truncates, ``info["crashed"]`` is that final
-step's value.
+Autoreset follows Gymnasium's default ``NEXT_STEP`` mode, inside the kernel: an env that finished at step
+t is reset on step t+1, whose action it ignores, returning reward 0, terminated = truncated = False and
+the reset observation. ``info`` is a dict of batched arrays: ``speed``, ``crashed``, ``action`` and
+``rewards`` (term -> array); at the step where an env terminates or truncates, ``info["crashed"]`` is
+that final step's value.
 
-Host synchronisation per step on CUDA: a few scalar reads (action range check, "any env to reset?",
-compaction sizes of the sparse MOBIL/collision work); no array is copied to the host.
+Random streams: ``reset(seed=s)`` gives env k the 32-bit word k of ``SeedSequence(s)``; its episode m is
+drawn from Warp's PCG stream ``rand_init(word, m)``, so results do not depend on the batch's threads,
+and the same seed gives the same episodes.
+
+Bad input: actions of the wrong shape, dtype or device raise at once; out-of-range actions raise at once
+on CPU and, on CUDA, when the kernel's error flags are next read (every 64 steps: reading them every
+step would synchronise the device).
 """
 
 from __future__ import annotations
@@ -26,8 +33,10 @@ from gymnasium.vector.utils import batch_space
 
 from envs.highway.backend import make_ops
 from envs.highway.config import HighwayConfig, make_config
-from envs.highway.sim import IDLE, NUM_ACTIONS, HighwaySim, validate_actions
-from envs.highway.state import Scene
+from envs.highway.observation import OBSERVATIONS
+from envs.highway.sim import ACTION_NAMES, IDLE, NUM_ACTIONS, make_simulator, state_view
+from envs.highway.state import Scene, TrafficState
+from envs.physics.device import warp_device
 
 
 class HighwayVectorEnv(VectorEnv):
@@ -43,69 +52,115 @@ class HighwayVectorEnv(VectorEnv):
         device: Any = "cpu",
         backend: str | None = None,
         render_mode: str | None = None,
+        precision: str = "float32",
+        threads: int | None = None,
         **overrides: Any,
     ) -> None:
         self.config = make_config(preset, config, **overrides)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode={render_mode!r}: the vector env renders env 0 as 'rgb_array' only")
         self.render_mode = render_mode
-        self.xp = make_ops(device, backend)
+        warp_device(str(device))  # a clear error for devices the kernels cannot run on
+        self.xp = make_ops(device, backend)  # the arrays users get: NumPy, or torch on ``device``
         self.device = self.xp.device
         self.num_envs = int(num_envs)
-        self.sim = HighwaySim(self.config, self.num_envs, self.xp)
-        self.single_observation_space = self.sim.observation.space(self.config)
+        self.sim = make_simulator(self.config, self.num_envs, str(device), precision, True, threads)
+        kind = OBSERVATIONS[self.config.observation]
+        self._camera = kind.array_observer()
+        self.single_observation_space = kind.space(self.config)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.single_action_space = spaces.Discrete(NUM_ACTIONS)
         self.action_space = spaces.MultiDiscrete(np.full(self.num_envs, NUM_ACTIONS))
         self.metadata = {**self.metadata, "render_fps": 2 * self.config.policy_frequency}
-        self._rng = None
-        self._needs_reset = self.xp.zeros((self.num_envs,), dtype=self.xp.bool)
+        self._torch = self.xp.name == "torch"
+        self._seeded = False
+        self._started = False
         self._renderer = None
 
     @property
-    def state(self):
-        return self.sim.state
+    def state(self) -> TrafficState:
+        """Views (no copy) of the traffic arrays, shaped (num_envs, slots)."""
+        return state_view(self.sim, as_torch=self._torch)
 
     def reset(self, *, seed: int | list[int] | None = None, options: dict | None = None) -> tuple[Any, dict]:
         """Reset every env. ``seed`` seeds the whole batch; ``options={"scene": s}`` loads a Scene into
         every env (or a list of ``num_envs`` scenes, one per env)."""
         if isinstance(seed, list | tuple):
-            seed = int(np.random.SeedSequence([s for s in seed if s is not None]).generate_state(1)[0])
-        if seed is not None or self._rng is None:
-            self._rng = self.xp.make_rng(seed)
+            seed = [s for s in seed if s is not None] or None
+        if seed is not None or not self._seeded:
+            self.sim.seed(seed)
+            self._seeded = True
         options = dict(options or {})
         scene = options.pop("scene", None)
         if options:
             raise ValueError(f"unknown reset options {sorted(options)}; supported: 'scene'")
-        xp = self.xp
+        self._write_actions(np.full(self.num_envs, IDLE, np.int32))
         if scene is not None:
-            self.sim.state = self.sim.load_scenes(scene)
+            self.sim.load_scenes(scene)
         else:
-            self.sim.state = self.sim.spawn(self._rng)
-        self._needs_reset = xp.zeros((self.num_envs,), dtype=xp.bool)
-        idle = xp.full((self.num_envs,), IDLE, dtype=xp.int)
-        obs, _, _, _, info = self.sim.evaluate(self.sim.state, idle)
-        return obs, info
+            self.sim.reset()
+        self._started = True
+        return self._observation(), self._info()
 
     def step(self, actions: Any) -> tuple[Any, Any, Any, Any, dict]:
-        if self.sim.state is None:
+        if not self._started:
             raise RuntimeError("call reset() before step()")
-        xp = self.xp
-        actions = validate_actions(xp, actions, self.num_envs)
-        state = self.sim.step(self.sim.state, actions)
-        resetting = self._needs_reset
-        (index,) = xp.nonzero(resetting)
-        if index.shape[0] > 0:
-            state = self.sim.replace_envs(state, index, self.sim.spawn(self._rng, int(index.shape[0])))
-        self.sim.state = state
-        obs, reward, terminated, truncated, info = self.sim.evaluate(state, actions)
-        reward = xp.astype(
-            xp.where(resetting, 0.0, reward), np.float32 if xp.name == "numpy" else xp.torch.float32
-        )
-        terminated = terminated & ~resetting
-        truncated = truncated & ~resetting
-        self._needs_reset = terminated | truncated
-        return obs, reward, terminated, truncated, info
+        self._write_actions(actions)
+        self.sim.step()
+        out = self._out
+        return self._observation(), out("reward"), out("terminated"), out("truncated"), self._info()
+
+    # arrays in and out ----------------------------------------------------------------------------
+    def _write_actions(self, actions: Any) -> None:
+        """Check the batch of actions and copy it into the kernel's action array (on its device)."""
+        n = self.num_envs
+        if self._torch:
+            torch = self.xp.torch
+            if not isinstance(actions, torch.Tensor):
+                actions = torch.as_tensor(np.asarray(actions), device=self.device)
+            if actions.dtype.is_floating_point or actions.dtype in (
+                torch.bool,
+                torch.complex64,
+                torch.complex128,
+            ):
+                raise TypeError(f"actions must be an integer tensor, got dtype {actions.dtype}")
+            if actions.device != self.device:
+                raise ValueError(f"actions are on {actions.device}, the env runs on {self.device}")
+            if tuple(actions.shape) != (n,):
+                raise ValueError(f"actions must have shape ({n},), got {tuple(actions.shape)}")
+            if actions.device.type == "cpu" and bool(((actions < 0) | (actions >= NUM_ACTIONS)).any()):
+                raise ValueError(f"actions must be in [0, {NUM_ACTIONS - 1}] ({', '.join(ACTION_NAMES)})")
+            self.sim.torch("action").copy_(actions)
+            return
+        actions = np.asarray(actions)
+        if actions.dtype.kind not in "iu":
+            raise TypeError(f"actions must be integers, got dtype {actions.dtype}")
+        if actions.shape != (n,):
+            raise ValueError(f"actions must have shape ({n},), got {actions.shape}")
+        if actions.min(initial=0) < 0 or actions.max(initial=0) >= NUM_ACTIONS:
+            raise ValueError(f"actions must be in [0, {NUM_ACTIONS - 1}] ({', '.join(ACTION_NAMES)})")
+        np.copyto(self.sim.host["action"], actions, casting="unsafe")
+
+    def _out(self, name: str) -> Any:
+        """A copy of output array ``name``: NumPy, or a torch tensor on the env's device."""
+        if not self._torch:
+            return self.sim.host[name].copy()
+        return self.sim.torch(name).clone()
+
+    def _observation(self) -> Any:
+        if self._camera is not None:
+            return self._camera.observe(self.xp, self.state, self.config)
+        obs = self._out("obs")
+        return obs.reshape(self.num_envs, *self.sim.obs_shape)
+
+    def _info(self) -> dict:
+        terms = self._out("terms")
+        return {
+            "speed": self._out("ego_speed"),
+            "crashed": self._out("ego_crashed"),
+            "action": self._out("action"),
+            "rewards": {name: terms[:, k] for k, name in enumerate(self.sim.world.reward_terms)},
+        }
 
     def scene(self, env_index: int = 0) -> Scene:
         return self.sim.scene(env_index)
@@ -124,3 +179,4 @@ class HighwayVectorEnv(VectorEnv):
         if self._renderer is not None:
             self._renderer.close()
             self._renderer = None
+        self.sim.close()

@@ -13,8 +13,11 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from envs.highway.backend import NumpyOps
 from envs.highway.camera import CameraObservation
 from envs.highway.env import HighwayEnv
+
+_HOST = NumpyOps()
 
 
 class CameraWrapper(gym.ObservationWrapper):
@@ -37,5 +40,4 @@ class CameraWrapper(gym.ObservationWrapper):
         self.observation_space = self._camera.space(self.camera_config)
 
     def observation(self, observation: Any) -> np.ndarray:
-        sim = self.env.unwrapped.sim
-        return self._camera.observe(sim.xp, sim.state, self.camera_config)[0]
+        return self._camera.observe(_HOST, self.env.unwrapped.state, self.camera_config)[0]

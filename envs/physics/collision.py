@@ -62,9 +62,9 @@ def collision_funcs(F: type) -> SimpleNamespace:  # noqa: N803
         vb = v.speed[e, b]
         disp = V2(va * ca * p.dt - vb * cb * p.dt, va * sa * p.dt - vb * sb * p.dt)
         centre = pa - pb
-        intersecting = True
-        will = True
-        done = False
+        intersecting = bool(True)
+        will = bool(True)
+        done = bool(False)
         min_distance = F(1.0e30)
         axis = V2(ZERO, ZERO)
         for k in range(4):
@@ -83,7 +83,7 @@ def collision_funcs(F: type) -> SimpleNamespace:  # noqa: N803
                 min_b = wp.dot(pb, n) - eb
                 max_b = wp.dot(pb, n) + eb
                 if interval_distance(min_a, max_a, min_b, max_b) > ZERO:
-                    intersecting = False
+                    intersecting = bool(False)
                 vp = wp.dot(n, disp)
                 if vp < ZERO:
                     min_a = min_a + vp
@@ -91,9 +91,9 @@ def collision_funcs(F: type) -> SimpleNamespace:  # noqa: N803
                     max_a = max_a + vp
                 dist = interval_distance(min_a, max_a, min_b, max_b)
                 if dist > ZERO:
-                    will = False
+                    will = bool(False)
                 if not intersecting and not will:
-                    done = True
+                    done = bool(True)
                 elif wp.abs(dist) < min_distance:
                     min_distance = wp.abs(dist)
                     if wp.dot(centre, n) > ZERO:
@@ -122,7 +122,7 @@ def collision_funcs(F: type) -> SimpleNamespace:  # noqa: N803
         """highway-env's checks before the polygon test: collision switches and the distance pre-check."""
         fi = v.flags[e, i]
         fj = v.flags[e, j]
-        ok = False
+        ok = bool(False)
         if ((fi | fj) & CHECK) != 0 and (fi & fj & COLLIDABLE) != 0:
             dx = v.x[e, j] - v.x[e, i]
             dy = v.y[e, j] - v.y[e, i]
@@ -156,14 +156,14 @@ def collision_funcs(F: type) -> SimpleNamespace:  # noqa: N803
             k = v.order[e, r]
             xk = v.x[e, k]
             q = r - 1
-            moving = True
+            moving = bool(True)
             while moving:
-                moving = False
+                moving = bool(False)
                 if q >= 0:
                     if v.x[e, v.order[e, q]] > xk:
                         v.order[e, q + 1] = v.order[e, q]
                         q = q - 1
-                        moving = True
+                        moving = bool(True)
             v.order[e, q + 1] = k
 
     @wp.func(inline=True)
@@ -183,13 +183,13 @@ def collision_funcs(F: type) -> SimpleNamespace:  # noqa: N803
             a = v.order[e, r]
             if v.kind[e, a] != ABSENT:
                 q = r + 1
-                scanning = True
+                scanning = bool(True)
                 while scanning:
-                    scanning = False
+                    scanning = bool(False)
                     if q < n:
                         b = v.order[e, q]
                         if v.x[e, b] - v.x[e, a] <= reach:
-                            scanning = True
+                            scanning = bool(True)
                             q = q + 1
                             if v.kind[e, b] != ABSENT:
                                 i = wp.min(a, b)

@@ -17,6 +17,8 @@ import warp as wp
 def init_warp() -> None:
     """Initialise Warp once per process, without its start-up banner."""
     wp.config.quiet = True
+    if hasattr(wp, "LOG_WARNING"):  # Warp >= 1.19 logs its banner and module loads at INFO
+        wp.config.log_level = wp.LOG_WARNING
     cache = os.environ.get("AUTODRIVE_KERNEL_CACHE")
     if cache:
         wp.config.kernel_cache_dir = cache

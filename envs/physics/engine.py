@@ -222,13 +222,11 @@ class Simulator:
 
     def reset(self, mask: np.ndarray | None = None) -> None:
         """Start new episodes in the envs of ``mask`` (all by default); the others are only observed."""
-        mode = np.full(self.num_envs, st.STEP, np.int32) if mask is not None else None
         if mask is None:
-            self._write("mode", np.full(self.num_envs, st.RESPAWN, np.int32))
+            mode = np.full(self.num_envs, st.RESPAWN, np.int32)
         else:
-            current = self.read("mode")
-            mode = np.where(np.asarray(mask, bool), st.RESPAWN, current).astype(np.int32)
-            self._write("mode", mode)
+            mode = np.where(np.asarray(mask, bool), st.RESPAWN, self.read("mode")).astype(np.int32)
+        self._write("mode", mode)
         self._run(0)
 
     def respawn_seeded(self, seeds: np.ndarray) -> None:
@@ -252,6 +250,22 @@ class Simulator:
     def read(self, name: str) -> np.ndarray:
         """A host copy of array ``name``."""
         return self.arrays[name].numpy().copy()
+
+    def load_arrays(self, time: np.ndarray | None = None, **fields: np.ndarray) -> None:
+        """Write per-vehicle fields ``(num_envs, slots)`` as they are, then recompute lanes and observe.
+
+        For array code that builds states itself (e.g. a perceived scene); fields not given keep their
+        values. Scenes, validated, go through :meth:`load_scenes`.
+        """
+        unknown = sorted(set(fields) - set(st.VEHICLE_FIELDS))
+        if unknown:
+            raise KeyError(f"unknown vehicle fields {unknown}; known: {sorted(st.VEHICLE_FIELDS)}")
+        for name, values in fields.items():
+            self._write(name, values)
+        if time is not None:
+            self._write("time", time)
+        self._write("mode", np.full(self.num_envs, st.REFRESH, np.int32))
+        self._run(0)
 
     # scenes -------------------------------------------------------------------------------------
     def load_scenes(self, scenes: Scene | Sequence[Scene]) -> None:

@@ -52,16 +52,16 @@ def step_kernel(F: type, world_funcs, observation: str):  # noqa: N803
     ):  # fmt: skip
         e = wp.tid()
         mode = ep.mode[e]
-        fresh = False
+        fresh = bool(False)
         if mode == RESPAWN:
             spawn(v, ep, rd, p, e)
             ep.episode[e] = ep.episode[e] + 1
             ep.time[e] = wp.float64(0.0)
             refresh_all(v, rd, ep, e)
-            fresh = True
+            fresh = bool(True)
         elif mode == REFRESH:
             refresh_all(v, rd, ep, e)
-            fresh = True
+            fresh = bool(True)
         elif p.live != 0:
             a = action[e]
             if a < 0 or a >= p.actions.shape[0]:

@@ -248,7 +248,7 @@ def observe_funcs(F: type) -> SimpleNamespace:  # noqa: N803
         see_behind = p.obs_i[5] != 0
         intentions = p.obs_i[6] != 0
         obstacles = p.obs_i[7] != 0
-        codes = 8
+        codes = int(8)
         modes = 8 + nf
         n = v.x.shape[1]
         distance = p.obs_f[0]
@@ -268,13 +268,13 @@ def observe_funcs(F: type) -> SimpleNamespace:  # noqa: N803
             v.okey[e, j] = key
         origin = int(ego)
         if absolute:
-            origin = -1
+            origin = int(-1)
         prev_key = F(-1.0)
-        prev_j = -1
+        prev_j = int(-1)
         for row in range(count):
             j = int(ego)
             if row > 0:  # the next slot in (key, slot) order: a stable sort, vehicles before obstacles
-                j = -1
+                j = int(-1)
                 best = F(1.0e30)
                 for k in range(n):
                     key = v.okey[e, k]
@@ -314,7 +314,7 @@ def observe_funcs(F: type) -> SimpleNamespace:  # noqa: N803
         h = p.obs_i[2]
         align = p.obs_i[3] != 0
         clip = p.obs_i[4] != 0
-        codes = 5
+        codes = int(5)
         modes = 5 + nf
         cells = w * h
         for k in range(nf * cells):
@@ -323,7 +323,7 @@ def observe_funcs(F: type) -> SimpleNamespace:  # noqa: N803
         ey = v.y[e, ego]
         c = v.cos_h[e, ego]
         s = v.sin_h[e, ego]
-        road_layer = -1
+        road_layer = int(-1)
         for f in range(nf):
             if p.obs_i[codes + f] == 13:  # on_road
                 road_layer = f

@@ -153,16 +153,16 @@ def traffic_funcs(F: type) -> SimpleNamespace:  # noqa: N803
                 j = v.mem_j[e, ln, r]
                 sj = v.mem_s[e, ln, r]
                 q = r - 1
-                moving = True
+                moving = bool(True)
                 while moving:
-                    moving = False
+                    moving = bool(False)
                     if q >= 0:
                         sq = v.mem_s[e, ln, q]
                         if sq > sj or (sq == sj and v.mem_j[e, ln, q] > j):
                             v.mem_j[e, ln, q + 1] = v.mem_j[e, ln, q]
                             v.mem_s[e, ln, q + 1] = sq
                             q = q - 1
-                            moving = True
+                            moving = bool(True)
                 v.mem_j[e, ln, q + 1] = j
                 v.mem_s[e, ln, q + 1] = sj
 
@@ -203,7 +203,7 @@ def traffic_funcs(F: type) -> SimpleNamespace:  # noqa: N803
         (coordinate, slot), so both are found by a binary search and a step to each side."""
         s = lane_s(v, rd, e, i, ln)
         n = v.mem_n[e, ln]
-        lo = 0
+        lo = int(0)
         hi = int(n)
         while lo < hi:  # first member at or ahead of s
             mid = (lo + hi) // 2
@@ -211,7 +211,7 @@ def traffic_funcs(F: type) -> SimpleNamespace:  # noqa: N803
                 lo = mid + 1
             else:
                 hi = mid
-        front = -1
+        front = int(-1)
         k = int(lo)
         if k < n:
             if v.mem_j[e, ln, k] == i:
@@ -220,26 +220,26 @@ def traffic_funcs(F: type) -> SimpleNamespace:  # noqa: N803
             value = v.mem_s[e, ln, k]
             front = v.mem_j[e, ln, k]
             k = k + 1
-            more = True
+            more = bool(True)
             while more:
-                more = False
+                more = bool(False)
                 if k < n:
                     if v.mem_s[e, ln, k] == value:
                         if v.mem_j[e, ln, k] != i:
                             front = v.mem_j[e, ln, k]
                         k = k + 1
-                        more = True
-        rear = -1
+                        more = bool(True)
+        rear = int(-1)
         k = lo - 1
         if k >= 0:  # the first of the members sharing the nearest coordinate behind
             value = v.mem_s[e, ln, k]
-            more = True
+            more = bool(True)
             while more:
-                more = False
+                more = bool(False)
                 if k > 0:
                     if v.mem_s[e, ln, k - 1] == value:
                         k = k - 1
-                        more = True
+                        more = bool(True)
             rear = v.mem_j[e, ln, k]
         return wp.vec2i(front, rear)
 
@@ -315,8 +315,8 @@ def traffic_funcs(F: type) -> SimpleNamespace:  # noqa: N803
         dead end."""
         road = rd.li[cur, ROAD]
         to = rd.road_to[road]
-        next_road = -1
-        next_id = -1
+        next_road = int(-1)
+        next_id = int(-1)
         head = v.route_head[e, i]
         if v.route_len[e, i] > 0:
             if v.route_road[e, i, head] == road:  # the first route step is done: drop it
@@ -357,9 +357,9 @@ def traffic_funcs(F: type) -> SimpleNamespace:  # noqa: N803
         new_free = free_acceleration(v, rd, e, i, nb_new[1])
         new_following_a = acceleration(v, rd, e, new_free, nb_new[1], nb_new[0])
         new_following_pred_a = acceleration(v, rd, e, new_free, nb_new[1], i)
-        ok = True
+        ok = bool(True)
         if new_following_pred_a < -F(LANE_CHANGE_MAX_BRAKING_IMPOSED):
-            ok = False
+            ok = bool(False)
         else:
             nb_old = neighbours(v, rd, e, i, v.lane[e, i])
             self_free = free_acceleration(v, rd, e, i, i)
@@ -370,9 +370,9 @@ def traffic_funcs(F: type) -> SimpleNamespace:  # noqa: N803
                 want = v.route_lane[e, i, head] - target_id
                 got = rd.li[side, LANE_ID] - target_id
                 if (want > 0) != (got > 0) or (want < 0) != (got < 0):  # np.sign differs
-                    ok = False
+                    ok = bool(False)
                 elif self_pred_a < -F(LANE_CHANGE_MAX_BRAKING_IMPOSED):
-                    ok = False
+                    ok = bool(False)
             else:
                 self_a = acceleration(v, rd, e, self_free, i, nb_old[0])
                 old_free = free_acceleration(v, rd, e, i, nb_old[1])
@@ -385,7 +385,7 @@ def traffic_funcs(F: type) -> SimpleNamespace:  # noqa: N803
                     * (new_following_pred_a - new_following_a + old_following_pred_a - old_following_a)
                 )
                 if jerk < F(LANE_CHANGE_MIN_ACC_GAIN):
-                    ok = False
+                    ok = bool(False)
         return ok
 
     @wp.func(inline=True)
@@ -396,14 +396,14 @@ def traffic_funcs(F: type) -> SimpleNamespace:  # noqa: N803
         target = v.target_lane[e, i]
         if lane != target:
             if rd.li[lane, ROAD] == rd.li[target, ROAD]:
-                aborted = False
+                aborted = bool(False)
                 for j in range(v.x.shape[1]):
                     if not aborted and j != i and is_vehicle(v, e, j):
                         if v.lane[e, j] != target and v.target_lane[e, j] == target:
                             d = lane_s(v, rd, e, j, lane) - v.s_own[e, i]
                             if ZERO < d and d < desired_gap(v, e, i, j):
                                 v.target_lane[e, i] = lane
-                                aborted = True
+                                aborted = bool(True)
         elif v.timer[e, i] > F(LANE_CHANGE_DELAY):
             v.timer[e, i] = ZERO
             lane_id = rd.li[lane, LANE_ID]
@@ -461,9 +461,9 @@ def traffic_funcs(F: type) -> SimpleNamespace:  # noqa: N803
             follow_road(v, rd, ep, e, i)
             if code == LANE_LEFT or code == LANE_RIGHT:
                 tl = v.target_lane[e, i]
-                step = 1
+                step = int(1)
                 if code == LANE_LEFT:
-                    step = -1
+                    step = int(-1)
                 cand = rd.li[tl, ROAD_FIRST] + wp.clamp(
                     rd.li[tl, LANE_ID] + step, 0, rd.li[tl, ROAD_LANES] - 1
                 )

@@ -119,7 +119,7 @@ def lane_funcs(F: type) -> SimpleNamespace:  # noqa: N803 - F is the float type,
 
     @wp.func
     def is_reachable_from(lf: LF, li: LI, ln: int, x: F, y: F) -> bool:
-        ok = False
+        ok = bool(False)
         if li[ln, FORBIDDEN] == 0:
             c = local_coordinates(lf, li, ln, x, y)
             ok = (

@@ -109,7 +109,7 @@ def highway_funcs(F: type) -> SimpleNamespace:  # noqa: N803
         for i in range(v.x.shape[1]):
             v.kind[e, i] = st.ABSENT
         for i in range(n):
-            lane_id = 0
+            lane_id = int(0)
             speed = F(0.0)
             spacing = F(0.0)
             if i == 0:

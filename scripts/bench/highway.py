@@ -4,16 +4,17 @@ python scripts/benchmark.py highway [--seconds 2] [--peer-seconds 10] [--num-env
 python scripts/bench/highway.py --quick        # standalone, shorter sweeps
 
 Cases: highway-env's highway-v0/highway-fast-v0 (gym.make, random actions) and ours: single env
-(gym.make; HighwayFast also with compile=True, its compile time recorded apart), CPU batch (NumPy) at
---num-envs, steps/s as vehicles_count and num_envs grow, the torch backend on CPU, and a CUDA device when
-one is present. Env-steps/s counts policy steps (1 s of simulated time each with the default presets).
+(gym.make, float64 as shipped and float32), the CPU batch at --num-envs, steps/s as vehicles_count and
+num_envs grow, torch outputs on CPU, a fresh process's start-up (kernels loaded from the cache), and a CUDA
+device when one is present. Env-steps/s counts policy steps (1 s of simulated time each with the default
+presets). The CPU cases use every core the machine has (``AUTODRIVE_THREADS`` slices per launch).
 """
 
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
-import time
 from pathlib import Path
 
 if __package__ in (None, ""):
@@ -83,6 +84,17 @@ def vector_env_rate(env_id: str, num_envs: int, seconds: float, **kwargs) -> flo
     return rate(step, seconds, warmup=2)
 
 
+def fresh_process_start() -> float:
+    """Seconds a new Python process takes to make, reset and step HighwayFast (imports included)."""
+    code = (
+        "import time; t = time.perf_counter(); import gymnasium as gym, envs; "
+        "e = gym.make('autodrive/HighwayFast-v0'); e.reset(seed=0); e.step(1); "
+        "print(time.perf_counter() - t)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
 def run(args: argparse.Namespace) -> dict:
     seconds = 0.5 if args.quick else args.seconds
     result: dict = {"benchmark": "highway", "machine": machine(), "versions": package_versions(), "cases": []}
@@ -110,16 +122,14 @@ def run(args: argparse.Namespace) -> dict:
             single_env_rate(gym.make(OURS[preset]), seconds),
             preset,
         )
-    if not args.quick:  # the single env compiled; its first step compiles (minutes cold, seconds cached)
-        env = gym.make(OURS["highway-fast"], compile=True)
-        start = time.perf_counter()
-        env.reset(seed=0)
-        env.step(1)
-        compile_s = time.perf_counter() - start
-        value = single_env_rate(env, seconds)
-        record(
-            f"ours {OURS['highway-fast']} (single, compile=True)", value, "highway-fast", compile_s=compile_s
-        )
+    record(
+        f"ours {OURS['highway-fast']} (single, gym.make, float32)",
+        single_env_rate(gym.make(OURS["highway-fast"], precision="float32"), seconds),
+        "highway-fast",
+    )
+    start_s = fresh_process_start()
+    result["fresh_process_start_s"] = start_s
+    print(f"a fresh process makes, resets and steps an env in {start_s:.2f} s (kernels from the cache)")
     for preset in ("highway-fast", "highway"):
         value = vector_env_rate(OURS[preset], args.num_envs, seconds)
         record(
@@ -128,41 +138,36 @@ def run(args: argparse.Namespace) -> dict:
 
     # how cost scales with vehicles per env and with envs per batch (highway-fast dynamics)
     for count in (10, 20, 50, 100):
-        value = vector_env_rate(OURS["highway-fast"], 256, seconds, vehicles_count=count)
+        value = vector_env_rate(OURS["highway-fast"], args.num_envs, seconds, vehicles_count=count)
         record(
-            f"ours HighwayFast vehicles_count={count} (CPU batch, 256 envs)",
+            f"ours HighwayFast vehicles_count={count} (CPU batch, {args.num_envs} envs)",
             value,
             "highway-fast",
             vehicles_count=count,
-            num_envs=256,
+            num_envs=args.num_envs,
         )
-    sizes = [1, 16, 256, 4096] + ([16384, args.max_num_envs] if not args.quick else [])
+    sizes = [1, 4, 16, 64, 256, 4096] + ([16384, args.max_num_envs] if not args.quick else [])
     for n in sizes:
         value = vector_env_rate(OURS["highway-fast"], n, seconds)
         record(f"ours HighwayFast (CPU batch, {n} envs)", value, "highway-fast", num_envs=n)
-    for n in [4096] + ([16384] if not args.quick else []):  # the full preset at larger batches
+    for n in (1, 64, 4096):
         value = vector_env_rate(OURS["highway"], n, seconds)
         record(f"ours Highway (CPU batch, {n} envs)", value, "highway", num_envs=n)
     import torch
 
-    # torch's CPU thread pool spins badly when the cores are shared (30x slower under load): one thread
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    for n in (16, 1024):
-        value = vector_env_rate(OURS["highway-fast"], n, seconds, backend="torch")
-        record(
-            f"ours HighwayFast (torch CPU, 1 thread, {n} envs)",
-            value,
-            "highway-fast",
-            num_envs=n,
-            backend="torch-cpu",
-        )
-    torch.set_num_threads(threads)
+    value = vector_env_rate(OURS["highway-fast"], args.num_envs, seconds, backend="torch")
+    record(
+        f"ours HighwayFast (CPU batch, torch outputs, {args.num_envs} envs)",
+        value,
+        "highway-fast",
+        num_envs=args.num_envs,
+        backend="torch-cpu",
+    )
 
     if torch.cuda.is_available():
         result["cuda_device"] = torch.cuda.get_device_name(0)
         for preset in ("highway-fast", "highway"):
-            for n in (1024, 16384, args.max_num_envs):
+            for n in (1024, 16384, 65536, 262144, 1048576):
                 value = vector_env_rate(OURS[preset], n, seconds, device="cuda")
                 record(
                     f"ours {OURS[preset]} (CUDA batch, {n} envs)", value, preset, num_envs=n, device="cuda"
