@@ -74,13 +74,13 @@ def _check_criteria(name: str, criteria: dict) -> None:
             raise ValueError(f"scenario {name}: criterion {metric} has unknown operator {op!r}")
 
 
-# issue 4's targets for a HighwayFast agent: in ours, and (peer_*) in highway-env's highway-fast-v0
+# The targets for a HighwayFast agent: in ours, and (peer_*) in highway-env's highway-fast-v0
 DRIVES_BOTH_SIMULATORS = {
     "mean_return": (">=", 25.0),
     "crash_rate": ("<=", 0.05),
     "peer_mean_return": (">=", 24.0),
     "peer_crash_rate": ("<=", 0.08),
-    "train_seconds": ("<=", 600.0),  # issue 4: trained in at most 10 minutes on the 2-core CPU
+    "train_seconds": ("<=", 600.0),  # trained in at most 10 minutes on the 2-core CPU
 }
 
 # always-IDLE in highway-env's highway-fast-v0: 11.70 over 200 episodes (tests/data reference); the bar a
@@ -223,7 +223,7 @@ SCENARIOS: dict[str, Scenario | Experiment] = {
                 "pretrain_rare_f1_gain_points": (">=", 3.0),
                 "experiment_seconds": ("<=", 1800.0),
             },
-            description="GAN augmentation and self-supervised (frame-prediction) pretraining vs real-only at 250 labels (issue 6 targets)",
+            description="GAN augmentation and self-supervised (frame-prediction) pretraining vs real-only at 250 labels",
         ),
     ]
 }

@@ -124,6 +124,36 @@ def highway_table(b: dict) -> list[str]:
         lines.append(
             f"| {c['case']} | {fmt(c['env_steps_per_s'])} | {fmt(ratio, ',.1f')}{'×' if ratio else ''} |"
         )
+    if b.get("fresh_process_start_s") is not None:
+        lines += [
+            "",
+            f"A fresh Python process imports, makes, resets and steps `autodrive/HighwayFast-v0` in "
+            f"{b['fresh_process_start_s']:.2f} s (the kernels load from Warp's cache).",
+        ]
+    return lines
+
+
+def fidelity_table(b: dict) -> list[str]:
+    """``scripts/fidelity.py``: step-by-step differences and statistics against highway-env."""
+    lines = [
+        "| preset | observation | precision | policy | scenes | max obs diff | max reward diff | flag mismatches |",
+        "|---|---|---|---|---:|---:|---:|---:|",
+    ]
+    for r in b.get("step", []):
+        lines.append(
+            f"| {r['preset']} | {r['observation']} | {r['precision']} | {r['policy']} | {r['scenes']} | "
+            f"{r['max_obs_diff']:.1e} | {r['max_reward_diff']:.1e} | {r['flag_mismatches']} |"
+        )
+    lines += [
+        "",
+        "| preset | policy | metric | ours (± se) | highway-env (± se, episodes) | z |",
+        "|---|---|---|---:|---:|---:|",
+    ]
+    for r in b.get("statistics", []):
+        lines.append(
+            f"| {r['preset']} | {r['policy']} | {r['metric']} | {r['ours']:.3f} ± {r['ours_se']:.3f} | "
+            f"{r['theirs']:.3f} ± {r['theirs_se']:.3f} ({r['theirs_n']}) | {r['z']:+.2f} |"
+        )
     return lines
 
 
@@ -303,9 +333,9 @@ def plot_learning_curves(results: list[dict], out: Path) -> Path | None:
 
 
 def scaling_curves(b: dict) -> dict[str, list[dict]]:
-    """The num_envs sweep of ``scripts/benchmark.py highway`` per preset (default vehicles, NumPy backend)."""
+    """The num_envs sweep of ``scripts/benchmark.py highway`` per preset (default vehicles, NumPy outputs)."""
     curves: dict[str, list[dict]] = {}
-    for c in b.get("cases", []):  # the num_envs sweep: default vehicles, NumPy backend
+    for c in b.get("cases", []):  # the num_envs sweep: default vehicles, NumPy outputs
         if "num_envs" in c and "vehicles_count" not in c and "backend" not in c and "batch" in c["case"]:
             highway = c.get("peer") == "highway" or "autodrive/Highway-v0" in c["case"]  # its preset
             label = "Highway" if highway else "HighwayFast"
@@ -327,7 +357,12 @@ def plot_highway_scaling(b: dict, out: Path) -> Path | None:
     curves = scaling_curves(b)
     if not curves:
         return None
-    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=110)
+    vehicles = sorted(
+        (c["vehicles_count"], c["env_steps_per_s"], c.get("num_envs"))
+        for c in b["cases"]
+        if "vehicles_count" in c
+    )
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 4.0), dpi=110, gridspec_kw={"width_ratios": [3, 2]})
     for label, points in curves.items():
         xs = [p["num_envs"] for p in points]
         ys = [p["steps_per_s"] for p in points]
@@ -339,9 +374,18 @@ def plot_highway_scaling(b: dict, out: Path) -> Path | None:
     ax.set_yscale("log")
     ax.set_xlabel("num_envs (one batched env)")
     ax.set_ylabel("env-steps per second")
-    ax.set_title("Highway simulator throughput vs batch size (CPU)")
+    ax.set_title("throughput vs batch size (CPU)", fontsize=10)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
+    if vehicles:
+        ax2.plot([v[0] for v in vehicles], [v[1] for v in vehicles], marker="o", color="C0")
+        ax2.set_xlabel("vehicles_count (HighwayFast dynamics)")
+        ax2.set_ylabel("env-steps per second")
+        ax2.set_title(f"throughput vs vehicles ({vehicles[0][2]:,} envs, CPU)", fontsize=10)
+        ax2.set_yscale("log")
+        ax2.grid(alpha=0.3, which="both")
+    else:
+        ax2.set_visible(False)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
@@ -390,6 +434,12 @@ def build(results_dir: Path, out_md: Path, img_dir: Path) -> tuple[str, str]:
         ("gridworld", "GridWorld vs minigrid", gridworld_table, "scripts/benchmark.py gridworld"),
         ("highway", "Highway simulator vs highway-env", highway_table, "scripts/benchmark.py highway"),
         (
+            "fidelity-highway",
+            "Highway simulator fidelity to highway-env",
+            fidelity_table,
+            "scripts/fidelity.py",
+        ),
+        (
             "agents-peer",
             "Our DQN vs stable-baselines3 DQN on highway-env",
             agents_peer_table,
@@ -436,7 +486,7 @@ def build(results_dir: Path, out_md: Path, img_dir: Path) -> tuple[str, str]:
         ),
         (
             "data-efficiency-lpft",
-            "Earlier pretraining variant (stop 10): the masked autoencoder's encoder, not rescaled, fine-tuned LP-FT style",
+            "Earlier pretraining variant: the masked autoencoder's encoder, not rescaled, fine-tuned LP-FT style",
             data_efficiency_table,
             "scripts/data_efficiency.py --arms real pretrain --labels 250 --objective autoencoder "
             "--mask-ratio 0.25 --no-rescale --freeze-init-steps 500 --init-lr-scale 0.1 "

@@ -15,11 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from envs.highway.vector import HighwayVectorEnv
+from envs.highway.fidelity import POLICIES, compare_statistics, run_episodes
 
 DATA = Path(__file__).parent / "data"
 EPISODES = 200
-POLICIES = {"idle": 1, "slower": 4, "random": None}
 
 
 def _reference(preset: str) -> dict:
@@ -27,31 +26,6 @@ def _reference(preset: str) -> dict:
     if not path.exists():
         pytest.skip(f"{path.name} missing: run scripts/highway_reference.py --preset {preset}")
     return json.loads(path.read_text())
-
-
-def run_ours(
-    preset: str, policy: str, episodes: int = EPISODES, seed: int = 0
-) -> tuple[np.ndarray, np.ndarray]:
-    """One episode in each of ``episodes`` envs: (returns, crashed at the final step)."""
-    env = HighwayVectorEnv(episodes, preset=preset)
-    env.reset(seed=seed)
-    rng = np.random.default_rng(seed)
-    returns = np.zeros(episodes)
-    crashed = np.zeros(episodes, dtype=bool)
-    live = np.ones(episodes, dtype=bool)
-    while live.any():
-        fixed = POLICIES[policy]
-        actions = rng.integers(5, size=episodes) if fixed is None else np.full(episodes, fixed)
-        _, reward, term, trunc, info = env.step(actions)
-        returns[live] += reward[live]
-        done = live & (term | trunc)
-        crashed[done] = info["crashed"][done]
-        live &= ~done
-    return returns, crashed
-
-
-def _se(a: np.ndarray) -> float:
-    return float(a.std(ddof=1) / np.sqrt(len(a)))
 
 
 @pytest.mark.parametrize("policy", list(POLICIES))
@@ -62,14 +36,12 @@ def test_return_and_crash_rate_match_highway_env(preset: str, policy: str) -> No
         pytest.skip(f"reference for {preset}/{policy} has too few episodes")
     ref_returns = np.array([r["return"] for r in ref["runs"]])
     ref_crashes = np.array([r["crashed"] for r in ref["runs"]], dtype=float)
-    returns, crashed = run_ours(preset, policy)
+    returns, crashed = run_episodes(preset, policy, EPISODES)
     for name, ours, theirs in [
         ("return", returns, ref_returns),
         ("crash rate", crashed.astype(float), ref_crashes),
     ]:
-        se = np.hypot(_se(ours), _se(theirs))
-        gap = abs(ours.mean() - theirs.mean())
-        assert gap <= 3 * se + 1e-9, (
-            f"{preset}/{policy} mean {name}: ours {ours.mean():.3f}, highway-env {theirs.mean():.3f} "
-            f"(n={len(theirs)}), gap {gap:.3f} > 3 se = {3 * se:.3f}"
+        stats = compare_statistics(ours, theirs)
+        assert abs(stats["z"]) <= 3 + 1e-9, (
+            f"{preset}/{policy} mean {name} differs by more than 3 se: {stats}"
         )

@@ -1,0 +1,112 @@
+"""Measuring fidelity to highway-env: the same scene in both simulators, step by step, and statistics.
+
+Used by ``tests/test_highway_fidelity.py``, ``tests/test_highway_statistics.py`` and
+``scripts/fidelity.py`` (which records the figures in ``docs/results/fidelity-highway.json``).
+highway-env is imported lazily: nothing here needs it at import time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from envs.highway.compat import scene_from_highway_env
+from envs.highway.env import HighwayEnv
+from envs.highway.vector import HighwayVectorEnv
+
+HIGHWAY_ENV_IDS = {"highway": "highway-v0", "highway-fast": "highway-fast-v0"}
+HIGHWAY_ENV_OBSERVATIONS = {"kinematics": "Kinematics", "occupancy_grid": "OccupancyGrid"}
+POLICIES = {"idle": 1, "slower": 4, "random": None}  # fixed action, or None for uniformly random
+
+
+def highway_env_scene(preset: str, seed: int, observation: str = "kinematics") -> Any:
+    """A seeded highway-env env of ``preset``, advanced ``seed % 3`` IDLE steps (so that lane changes,
+    timers and IDM state are mid-flight when the scene is read)."""
+    import gymnasium as gym
+    import highway_env  # noqa: F401  (registers highway-v0, highway-fast-v0)
+
+    config = {"observation": {"type": HIGHWAY_ENV_OBSERVATIONS[observation]}}
+    he = gym.make(HIGHWAY_ENV_IDS[preset], config=config).unwrapped
+    he.reset(seed=seed)
+    for _ in range(seed % 3):
+        he.step(1)
+    return he
+
+
+def policy_actions(policy: str, seed: int, steps: int) -> list[int]:
+    """The action sequence of a scene: ``policy`` from :data:`POLICIES`, random ones seeded by ``seed``."""
+    fixed = POLICIES[policy]
+    rng = np.random.default_rng(1000 + seed)
+    return [fixed] * steps if fixed is not None else [int(a) for a in rng.integers(5, size=steps)]
+
+
+def compare_steps(
+    preset: str,
+    seed: int,
+    policy: str,
+    steps: int = 10,
+    observation: str = "kinematics",
+    precision: str = "float64",
+) -> dict[str, Any]:
+    """Drive highway-env and our single env from the same scene with the same actions.
+
+    Returns the largest observation and reward differences (every reward term included), the steps
+    compared, and ``mismatch``: the first step whose (terminated, truncated, crashed) flags differ, or None.
+    """
+    he = highway_env_scene(preset, seed, observation)
+    ours = HighwayEnv(preset, observation=observation, precision=precision)
+    obs, _ = ours.reset(options={"scene": scene_from_highway_env(he)})
+    out = {"obs": float(np.abs(he.observation_type.observe() - obs).max()), "reward": 0.0, "steps": 0}
+    out["mismatch"] = None
+    for action in policy_actions(policy, seed, steps):
+        he_obs, he_r, he_term, he_trunc, he_info = he.step(action)
+        obs, r, term, trunc, info = ours.step(action)
+        out["steps"] += 1
+        out["obs"] = max(out["obs"], float(np.abs(he_obs - obs).max()))
+        terms = [abs(info["rewards"][k] - v) for k, v in he_info["rewards"].items()]
+        out["reward"] = max(out["reward"], abs(he_r - r), *terms)
+        if (term, trunc, info["crashed"]) != (he_term, he_trunc, he_info["crashed"]):
+            out["mismatch"] = out["steps"]
+            break
+        if he_term or he_trunc:
+            break
+    ours.close()
+    return out
+
+
+def run_episodes(
+    preset: str, policy: str, episodes: int = 200, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """One episode in each of ``episodes`` batched envs (float32): (returns, crashed at the final step)."""
+    env = HighwayVectorEnv(episodes, preset=preset)
+    env.reset(seed=seed)
+    rng = np.random.default_rng(seed)
+    returns = np.zeros(episodes)
+    crashed = np.zeros(episodes, dtype=bool)
+    live = np.ones(episodes, dtype=bool)
+    fixed = POLICIES[policy]
+    while live.any():
+        actions = rng.integers(5, size=episodes) if fixed is None else np.full(episodes, fixed)
+        _, reward, term, trunc, info = env.step(actions)
+        returns[live] += reward[live]
+        done = live & (term | trunc)
+        crashed[done] = info["crashed"][done]
+        live &= ~done
+    env.close()
+    return returns, crashed
+
+
+def standard_error(a: np.ndarray) -> float:
+    return float(a.std(ddof=1) / np.sqrt(len(a)))
+
+
+def compare_statistics(ours: np.ndarray, theirs: np.ndarray) -> dict[str, float]:
+    """Means, their standard errors and ``z``: the gap over the standard error of the difference."""
+    se = float(np.hypot(standard_error(ours), standard_error(theirs)))
+    gap = float(ours.mean() - theirs.mean())
+    return {
+        "ours": float(ours.mean()), "ours_se": standard_error(ours), "ours_n": len(ours),
+        "theirs": float(theirs.mean()), "theirs_se": standard_error(theirs), "theirs_n": len(theirs),
+        "z": gap / se if se > 0 else 0.0,
+    }  # fmt: skip

@@ -1,0 +1,115 @@
+"""Fidelity to highway-env, measured: step by step on seeded scenes, and statistically over episodes.
+
+    python scripts/fidelity.py                       # 20 scenes per preset and policy, 200 episodes
+    python scripts/fidelity.py --scenes 5 --episodes 100 --out /tmp/fidelity.json
+
+Step by step: each seeded highway-env scene (``envs.highway.fidelity.highway_env_scene``) is loaded into
+our single env (float64 and float32) and both run 10 policy steps of IDLE and of random actions.
+The script records the largest observation and reward differences and any step whose
+crash/terminated flags differ. The OccupancyGrid is compared the same way on random actions.
+Statistics: 200 episodes per fixed policy in our batch (float32) against highway-env's stored
+episodes (``tests/data/highway_reference_*.json``, from ``scripts/highway_reference.py``); ``z`` is
+the gap in means over the standard error of the difference. Writes ``docs/results/fidelity-highway.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+from agents.common.io import write_json  # noqa: E402
+from agents.run import package_versions  # noqa: E402
+from envs.highway import fidelity as fid  # noqa: E402
+from scripts.bench import machine  # noqa: E402
+
+RESULTS = ROOT / "docs" / "results" / "fidelity-highway.json"
+
+
+def step_fidelity(presets: list[str], scenes: int) -> list[dict]:
+    rows = []
+    cases = [("kinematics", "float64", p) for p in ("idle", "random")]
+    cases += [("kinematics", "float32", "random"), ("occupancy_grid", "float64", "random")]
+    for preset in presets:
+        for observation, precision, policy in cases:
+            start = time.perf_counter()
+            worst = [fid.compare_steps(preset, s, policy, 10, observation, precision) for s in range(scenes)]
+            row = {
+                "preset": preset, "observation": observation, "precision": precision, "policy": policy,
+                "scenes": scenes, "steps": sum(w["steps"] for w in worst),
+                "max_obs_diff": max(w["obs"] for w in worst), "max_reward_diff": max(w["reward"] for w in worst),
+                "flag_mismatches": sum(w["mismatch"] is not None for w in worst),
+                "seconds": time.perf_counter() - start,
+            }  # fmt: skip
+            rows.append(row)
+            print(
+                f"{preset:12s} {observation:14s} {precision} {policy:6s}: obs {row['max_obs_diff']:.1e}, "
+                f"reward {row['max_reward_diff']:.1e}, flag mismatches {row['flag_mismatches']}/{scenes}",
+                flush=True,
+            )
+    return rows
+
+
+def statistical_fidelity(presets: list[str], episodes: int) -> list[dict]:
+    rows = []
+    for preset in presets:
+        path = ROOT / "tests" / "data" / f"highway_reference_{preset.replace('-', '_')}.json"
+        reference = json.loads(path.read_text())["policies"]
+        for policy in fid.POLICIES:
+            runs = reference.get(policy, {}).get("runs", [])
+            if len(runs) < 30:
+                continue
+            returns, crashed = fid.run_episodes(preset, policy, episodes)
+            for name, ours, theirs in (
+                ("return", returns, np.array([r["return"] for r in runs])),
+                ("crash_rate", crashed.astype(float), np.array([r["crashed"] for r in runs], float)),
+            ):
+                row = {
+                    "preset": preset,
+                    "policy": policy,
+                    "metric": name,
+                    **fid.compare_statistics(ours, theirs),
+                }
+                rows.append(row)
+                print(
+                    f"{preset:12s} {policy:6s} {name:10s}: ours {row['ours']:.3f} ± {row['ours_se']:.3f}, "
+                    f"highway-env {row['theirs']:.3f} ± {row['theirs_se']:.3f} (n={row['theirs_n']}), "
+                    f"z {row['z']:+.2f}",
+                    flush=True,
+                )
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--presets", nargs="+", default=["highway-fast", "highway"], choices=list(fid.HIGHWAY_ENV_IDS)
+    )
+    parser.add_argument("--scenes", type=int, default=20, help="seeded scenes per preset and policy")
+    parser.add_argument("--episodes", type=int, default=200, help="our episodes per policy (statistics)")
+    parser.add_argument("--out", default=str(RESULTS))
+    args = parser.parse_args(argv)
+    result = {
+        "benchmark": "fidelity-highway",
+        "machine": machine(),
+        "versions": package_versions(),
+        "step": step_fidelity(args.presets, args.scenes),
+        "statistics": statistical_fidelity(args.presets, args.episodes),
+    }
+    write_json(args.out, result)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
