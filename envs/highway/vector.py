@@ -84,7 +84,8 @@ class HighwayVectorEnv(VectorEnv):
 
     def reset(self, *, seed: int | list[int] | None = None, options: dict | None = None) -> tuple[Any, dict]:
         """Reset every env. ``seed`` seeds the whole batch; ``options={"scene": s}`` loads a Scene into
-        every env (or a list of ``num_envs`` scenes, one per env)."""
+        every env (or a list of ``num_envs`` scenes, one per env); ``options={"reset_mask": m}`` (bool,
+        shape (num_envs,)) resets only the envs where ``m`` is set, as Gymnasium's vector envs do."""
         if isinstance(seed, list | tuple):
             seed = [s for s in seed if s is not None] or None
         if seed is not None or not self._seeded:
@@ -92,13 +93,21 @@ class HighwayVectorEnv(VectorEnv):
             self._seeded = True
         options = dict(options or {})
         scene = options.pop("scene", None)
+        mask = options.pop("reset_mask", None)
         if options:
-            raise ValueError(f"unknown reset options {sorted(options)}; supported: 'scene'")
-        self._write_actions(np.full(self.num_envs, IDLE, np.int32))
+            raise ValueError(f"unknown reset options {sorted(options)}; supported: 'scene', 'reset_mask'")
+        if mask is not None:
+            mask = np.asarray(mask.cpu() if hasattr(mask, "cpu") else mask)
+            if mask.dtype != np.bool_ or mask.shape != (self.num_envs,):
+                raise ValueError(f"reset_mask must be a bool array of shape ({self.num_envs},)")
+            if scene is not None:
+                raise ValueError("give either 'scene' or 'reset_mask', not both")
+        if mask is None or not self._started:
+            self._write_actions(np.full(self.num_envs, IDLE, np.int32))
         if scene is not None:
             self.sim.load_scenes(scene)
         else:
-            self.sim.reset()
+            self.sim.reset(mask if self._started else None)
         self._started = True
         return self._observation(), self._info()
 

@@ -221,13 +221,20 @@ class Simulator:
         self._write("episode", np.zeros(self.num_envs, np.int32))
 
     def reset(self, mask: np.ndarray | None = None) -> None:
-        """Start new episodes in the envs of ``mask`` (all by default); the others are only observed."""
+        """Start new episodes in the envs of ``mask`` (all by default); the others are only observed, and
+        those waiting for their autoreset still get it at their next step."""
         if mask is None:
-            mode = np.full(self.num_envs, st.RESPAWN, np.int32)
-        else:
-            mode = np.where(np.asarray(mask, bool), st.RESPAWN, self.read("mode")).astype(np.int32)
-        self._write("mode", mode)
+            self._write("mode", np.full(self.num_envs, st.RESPAWN, np.int32))
+            self._run(0)
+            return
+        mask = np.asarray(mask, bool)
+        if mask.shape != (self.num_envs,):
+            raise ValueError(f"reset mask must have shape ({self.num_envs},), got {mask.shape}")
+        waiting = (self.read("mode") == st.RESPAWN) & ~mask
+        self._write("mode", np.where(mask, st.RESPAWN, st.STEP).astype(np.int32))
         self._run(0)
+        if waiting.any():
+            self._write("mode", np.where(waiting, st.RESPAWN, self.read("mode")).astype(np.int32))
 
     def respawn_seeded(self, seeds: np.ndarray) -> None:
         """Start new episodes drawn from the given per-env seeds (the single env's ``reset(seed)``)."""
