@@ -96,11 +96,38 @@ def test_unknown_key_suggests_nearest() -> None:
         ({"lanes_count": "three"}, "lanes_count"),
         ({"initial_lane_id": 7}, "initial_lane_id"),
         ({"controlled_vehicles": 2}, "controlled_vehicles"),
+        (
+            {"observation": {"type": "Kinematics", "vehicle_count": 7}},
+            r"\['vehicle_count'\] are not supported",
+        ),
+        ({"observation": {"type": "Kinematics", "order": "shuffled"}}, "order='shuffled'"),
+        ({"observation": {"type": "Kinematics", "features": ["x", "speed"]}}, "speed"),
+        ({"observation": {"type": "OccupancyGrid", "as_image": True}}, "as_image"),
+        ({"observation": {"type": "TimeToCollision"}}, "TimeToCollision"),
+        ({"observation": {"type": "camera", "width": 64}}, "camera_"),
     ],
 )
 def test_invalid_values_raise_with_reason(change: dict, reason: str) -> None:
     with pytest.raises(ValueError, match=reason):
         make_config("highway", change)
+
+
+def test_highway_env_observation_configs_are_ported() -> None:
+    """highway-env's nested observation config sets the type and its options; shapes follow them."""
+    env = HighwayEnv(
+        "highway-fast", observation={"type": "Kinematics", "vehicles_count": 7, "features": ["x", "y"]}
+    )
+    assert env.observation_space.shape == (7, 2) and env.reset(seed=0)[0].shape == (7, 2)
+    grid = {"type": "OccupancyGrid", "grid_size": [[-20, 20], [-10, 10]], "grid_step": [4, 5]}
+    env = HighwayEnv("highway-fast", config={"observation": grid})
+    assert env.observation_space.shape == (4, 10, 4) and env.reset(seed=0)[0].shape == (4, 10, 4)
+    # a new observation type drops the previous type's options
+    assert (
+        make_config(
+            "highway", {"observation": {"type": "Kinematics", "absolute": True}}, observation="camera"
+        ).observation_options
+        == ()
+    )
 
 
 def test_info_has_highway_env_keys() -> None:
@@ -158,6 +185,15 @@ def test_bad_scenes_raise() -> None:
         HighwayEnv("highway-fast").reset(options={"scene": broken})
     with pytest.raises(ValueError, match="unknown reset options"):
         fast.reset(options={"scenery": scene})
+    unknown_lane = dataclasses.replace(scene, lane=(("a", "z", 0), *scene.lane[1:]))
+    with pytest.raises(ValueError, match=r"vehicle 0 lane: .*no road \('a', 'z'\)"):
+        HighwayEnv("highway-fast").reset(options={"scene": unknown_lane})
+    no_such_lane = dataclasses.replace(scene, target_lane=(("0", "1", 7), *scene.target_lane[1:]))
+    with pytest.raises(ValueError, match="target_lane"):
+        HighwayEnv("highway-fast").reset(options={"scene": no_such_lane})
+    off_network = dataclasses.replace(scene, route=((("1", "2", None),), *scene.route[1:]))
+    with pytest.raises(ValueError, match="not a road of the network"):
+        HighwayEnv("highway-fast").reset(options={"scene": off_network})
 
 
 def test_scene_round_trip() -> None:
@@ -205,6 +241,26 @@ def test_vector_env_seeding_is_deterministic() -> None:
         return out
 
     assert all(np.array_equal(x, y) for x, y in zip(rollout(), rollout()))
+
+
+def test_reset_mask_resets_only_the_masked_envs() -> None:
+    """Gymnasium's partial reset: masked envs start new episodes, the others keep theirs, and an env
+    waiting for its NEXT_STEP autoreset still gets it at its next step."""
+    env = HighwayVectorEnv(4, preset="highway-fast", duration=2)
+    env.reset(seed=0)
+    env.step(np.ones(4, dtype=np.int64))
+    _, _, term, trunc, _ = env.step(np.ones(4, dtype=np.int64))
+    assert (term | trunc).all()  # every env waits for its autoreset now
+    x_before = env.state.x.copy()
+    mask = np.array([True, False, False, False])
+    obs, info = env.reset(options={"reset_mask": mask})
+    assert env.sim.host["time"][0] == 0 and (env.sim.host["time"][1:] == 2).all()
+    np.testing.assert_array_equal(env.state.x[1:], x_before[1:])
+    _, reward, term, trunc, _ = env.step(np.ones(4, dtype=np.int64))
+    assert reward[0] != 0 and (reward[1:] == 0).all()  # env 0 stepped; envs 1-3 autoreset now
+    assert (env.sim.host["time"][1:] == 0).all() and env.sim.host["time"][0] == 1
+    with pytest.raises(ValueError, match="reset_mask"):
+        env.reset(options={"reset_mask": np.ones(3, dtype=bool)})
 
 
 def test_crashed_at_final_step_is_reported() -> None:

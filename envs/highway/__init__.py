@@ -1,7 +1,9 @@
-"""Batched highway simulator faithful to highway-env (``autodrive/Highway-v0``, ``autodrive/HighwayFast-v0``).
+"""Highway simulator faithful to highway-env (``autodrive/Highway-v0``, ``autodrive/HighwayFast-v0``).
 
-Modules: ``config`` (typed config, presets), ``state`` (struct of arrays, scenes), ``dynamics`` (IDM, MOBIL,
-controllers, bicycle), ``collision``, ``spawn``, ``observation``, ``reward``, ``sim`` (the step pipeline),
-``env`` (single env), ``vector`` (batched env, NumPy or torch), ``render`` (pygame, lazy), ``compat``
-(scene exchange with highway-env), ``backend`` (the NumPy/torch array shim).
+The physics is the fused kernel of ``envs/physics`` running the highway world of ``envs/worlds``. Modules
+here: ``config`` (typed config, presets), ``sim`` (the simulator for a config), ``env`` (single env),
+``vector`` (batched env, NumPy or torch/CUDA), ``observation`` (observation registry), ``state``
+(constants, array views, scenes), ``camera`` and ``backend`` (the camera rasteriser and its NumPy/torch
+shim), ``render`` (pygame, lazy), ``wrappers``, ``compat`` (scene exchange with highway-env) and
+``fidelity`` (comparisons with highway-env).
 """

@@ -41,6 +41,9 @@ class HighwayConfig:
     # Actions and observations
     target_speeds: tuple[float, ...] = (20.0, 25.0, 30.0)  # [m/s] ego cruise set-points (DiscreteMetaAction)
     observation: str = "kinematics"
+    # highway-env's options of that observation (e.g. ``features``, ``vehicles_count``, ``absolute``), as
+    # sorted (name, value) pairs; a highway-env-style ``observation={"type": ..., **options}`` fills it
+    observation_options: tuple = ()
     # Camera (observation="camera", envs/highway/camera.py)
     camera_width: int = 128  # [px] along x (forward)
     camera_height: int = 32  # [px] along y, the 3 dashboard rows included
@@ -103,6 +106,13 @@ class HighwayConfig:
             )
         if self.observation not in OBSERVATION_TYPES:
             problems.append(f"observation={self.observation!r}: choose one of {OBSERVATION_TYPES}")
+        else:
+            from envs.highway.observation import OBSERVATIONS  # lazy: it imports the simulator
+
+            try:
+                OBSERVATIONS[self.observation].kernel(self)
+            except ValueError as err:
+                problems.append(str(err))
         if self.camera_channels not in (1, 3) or self.camera_stack < 1:
             problems.append("camera_channels must be 1 or 3 and camera_stack >= 1")
         if self.camera_width < 8 or self.camera_height < 7:
@@ -140,20 +150,35 @@ def _suggest(name: str, valid: typing.Iterable[str]) -> str:
     return f" Did you mean {match[0]!r}?" if match else ""
 
 
-def _normalise_value(key: str, value: Any) -> Any:
-    """Accept highway-env's nested ``observation``/``action`` dicts and lists where we keep tuples."""
-    if key == "observation" and isinstance(value, Mapping):
-        extra = set(value) - {"type"}
-        if extra:
-            raise ValueError(f"observation options {sorted(extra)} are not supported; give only the type")
+def _freeze(value: Any) -> Any:
+    """A hashable copy of a config value: lists become tuples, dicts sorted (key, value) tuples."""
+    if isinstance(value, Mapping):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+def _observation_changes(value: Any) -> dict[str, Any]:
+    """highway-env's ``{"type": "Kinematics", **options}`` (or a type name) -> our config fields."""
+    if isinstance(value, Mapping):
+        options = {k: v for k, v in value.items() if k != "type"}
         kind = value.get("type")
-        if kind not in HIGHWAY_ENV_OBSERVATION_NAMES:
-            raise ValueError(
-                f"observation type {kind!r}: choose one of {sorted(HIGHWAY_ENV_OBSERVATION_NAMES)}"
-            )
-        return HIGHWAY_ENV_OBSERVATION_NAMES[kind]
-    if key == "observation" and value in HIGHWAY_ENV_OBSERVATION_NAMES:
-        return HIGHWAY_ENV_OBSERVATION_NAMES[value]
+    else:
+        options, kind = {}, value
+    kind = HIGHWAY_ENV_OBSERVATION_NAMES.get(kind, kind)
+    if kind not in OBSERVATION_TYPES:
+        raise ValueError(
+            f"observation type {value!r}: choose one of {sorted(HIGHWAY_ENV_OBSERVATION_NAMES)} "
+            f"(highway-env names) or {OBSERVATION_TYPES}"
+        )
+    if kind == "camera" and options:
+        raise ValueError(f"the camera takes its options as camera_* config keys, not {sorted(options)}")
+    return {"observation": kind, "observation_options": _freeze(options)}
+
+
+def _normalise_value(key: str, value: Any) -> Any:
+    """Accept lists where we keep tuples."""
     if isinstance(value, list):
         return tuple(value)
     return value
@@ -183,6 +208,13 @@ def make_config(
             raise KeyError(
                 f"unknown highway config key {key!r}.{_suggest(key, fields)} Valid keys: {sorted(fields)}"
             )
+    if "observation" in changes:  # a new observation type drops the options of the previous one
+        options = changes.pop("observation_options", None)
+        changes.update(_observation_changes(changes["observation"]))
+        if options is not None and not changes["observation_options"]:
+            changes["observation_options"] = _freeze(dict(options))
+    elif "observation_options" in changes:
+        changes["observation_options"] = _freeze(dict(changes["observation_options"]))
     changes = {k: _normalise_value(k, v) for k, v in changes.items()}
     return dataclasses.replace(base, **changes)
 

@@ -20,13 +20,23 @@ HIGHWAY_ENV_OBSERVATIONS = {"kinematics": "Kinematics", "occupancy_grid": "Occup
 POLICIES = {"idle": 1, "slower": 4, "random": None}  # fixed action, or None for uniformly random
 
 
-def highway_env_scene(preset: str, seed: int, observation: str = "kinematics") -> Any:
+def highway_env_observation(observation: str | dict) -> dict:
+    """highway-env's observation config: ours by name, or a highway-env dict as it is."""
+    return (
+        dict(observation)
+        if isinstance(observation, dict)
+        else {"type": HIGHWAY_ENV_OBSERVATIONS[observation]}
+    )
+
+
+def highway_env_scene(preset: str, seed: int, observation: str | dict = "kinematics") -> Any:
     """A seeded highway-env env of ``preset``, advanced ``seed % 3`` IDLE steps (so that lane changes,
-    timers and IDM state are mid-flight when the scene is read)."""
+    timers and IDM state are mid-flight when the scene is read). ``observation``: our observation name
+    or a highway-env observation config (``{"type": "Kinematics", "absolute": True, ...}``)."""
     import gymnasium as gym
     import highway_env  # noqa: F401  (registers highway-v0, highway-fast-v0)
 
-    config = {"observation": {"type": HIGHWAY_ENV_OBSERVATIONS[observation]}}
+    config = {"observation": highway_env_observation(observation)}
     he = gym.make(HIGHWAY_ENV_IDS[preset], config=config).unwrapped
     he.reset(seed=seed)
     for _ in range(seed % 3):
@@ -55,7 +65,7 @@ def compare_steps(
     compared, and ``mismatch``: the first step whose (terminated, truncated, crashed) flags differ, or None.
     """
     he = highway_env_scene(preset, seed, observation)
-    ours = HighwayEnv(preset, observation=observation, precision=precision)
+    ours = HighwayEnv(preset, observation=highway_env_observation(observation), precision=precision)
     obs, _ = ours.reset(options={"scene": scene_from_highway_env(he)})
     out = {"obs": float(np.abs(he.observation_type.observe() - obs).max()), "reward": 0.0, "steps": 0}
     out["mismatch"] = None

@@ -19,6 +19,7 @@ scene a perception model detected), so those observations too are computed by on
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 from typing import Any
@@ -37,15 +38,26 @@ __all__ = ["OBSERVATIONS", "PERCEPTION_DISTANCE", "ObservationType", "observe_st
 @dataclass(frozen=True)
 class ObservationType:
     name: str
-    kernel_spec: Any  # the kernel's observation (envs/physics/observe.py)
+    kernel_spec: Any  # the kernel's observation with highway-env's defaults (envs/physics/observe.py)
 
     def kernel(self, cfg: Any) -> Any:
-        return self.kernel_spec
+        """The kernel's observation with the config's ``observation_options``; an unknown option raises."""
+        options = dict(cfg.observation_options) if cfg.observation == self.name else {}
+        if not options:
+            return self.kernel_spec
+        spec_type = type(self.kernel_spec)
+        valid = sorted(f.name for f in dataclasses.fields(spec_type))
+        unknown = sorted(set(options) - set(valid))
+        if unknown:
+            raise ValueError(
+                f"{self.name} observation options {unknown} are not supported; supported: {valid}"
+            )
+        return spec_type(**{k: dict(v) if k == "features_range" and v else v for k, v in options.items()})
 
     def space(self, cfg: Any) -> spaces.Box:
         if self.name == "camera":
             return spaces.Box(0, 255, shape=CameraSpec.from_config(cfg).shape, dtype=np.uint8)
-        return spaces.Box(-np.inf, np.inf, shape=self.kernel_spec.shape, dtype=np.float32)
+        return spaces.Box(-np.inf, np.inf, shape=self.kernel(cfg).shape, dtype=np.float32)
 
     def array_observer(self) -> CameraObservation | None:
         """The observer that array code runs after each step (a new one per env: it keeps frames)."""

@@ -39,9 +39,20 @@ CODE = {name: k for k, name in enumerate(FEATURES)}
 NO_RANGE, FIXED_RANGE, LANES_RANGE = 0, 1, 2
 
 
-def _ranges(features: tuple[str, ...], given: dict | None, defaults: dict) -> tuple[list, list]:
+def _freeze_ranges(spec: object) -> None:
+    """Lists and dicts of highway-env's options as tuples, so that specs are hashable (cache keys)."""
+    object.__setattr__(spec, "features", tuple(spec.features))
+    given = spec.features_range
+    if isinstance(given, dict):
+        frozen = tuple(
+            sorted((k, v if isinstance(v, str) else tuple(float(x) for x in v)) for k, v in given.items())
+        )
+        object.__setattr__(spec, "features_range", frozen)
+
+
+def _ranges(features: tuple[str, ...], given: tuple | None, defaults: dict) -> tuple[list, list]:
     """(mode per feature, [lo, hi] per feature) from highway-env's ``features_range`` semantics."""
-    table = defaults if given is None else {k: tuple(v) for k, v in given.items()}
+    table = defaults if given is None else dict(given)
     modes, bounds = [], []
     for name in features:
         if name not in table:
@@ -61,17 +72,21 @@ def _ranges(features: tuple[str, ...], given: dict | None, defaults: dict) -> tu
 class Kinematics:
     features: tuple[str, ...] = ("presence", "x", "y", "vx", "vy")
     vehicles_count: int = 5
-    features_range: dict | None = None
+    features_range: tuple | None = None  # highway-env's dict {feature: [lo, hi]}, kept as sorted items
     absolute: bool = False
     normalize: bool = True
     clip: bool = True
     see_behind: bool = False
     observe_intentions: bool = False
     include_obstacles: bool = True
+    order: str = "sorted"
 
     name = "kinematics"
 
     def __post_init__(self) -> None:
+        _freeze_ranges(self)
+        if self.order != "sorted":
+            raise ValueError(f"Kinematics order={self.order!r} is not supported; only 'sorted'")
         unknown = [f for f in self.features if f not in FEATURES or f == "on_road"]
         if unknown:
             raise ValueError(f"Kinematics features {unknown} are not supported; choose from {FEATURES[:-1]}")
@@ -101,13 +116,24 @@ class OccupancyGrid:
     features: tuple[str, ...] = ("presence", "vx", "vy", "on_road")
     grid_size: tuple[tuple[float, float], tuple[float, float]] = ((-27.5, 27.5), (-27.5, 27.5))
     grid_step: tuple[float, float] = (5.0, 5.0)
-    features_range: dict | None = None
+    features_range: tuple | None = None  # highway-env's dict {feature: [lo, hi]}, kept as sorted items
     align_to_vehicle_axes: bool = False
     clip: bool = True
+    absolute: bool = False
+    as_image: bool = False
 
     name = "occupancy_grid"
 
     def __post_init__(self) -> None:
+        _freeze_ranges(self)
+        object.__setattr__(self, "grid_size", tuple(tuple(float(v) for v in axis) for axis in self.grid_size))
+        object.__setattr__(self, "grid_step", tuple(float(v) for v in self.grid_step))
+        if self.absolute:
+            raise ValueError(
+                "OccupancyGrid absolute=True is not supported (highway-env does not implement it)"
+            )
+        if self.as_image:
+            raise ValueError("OccupancyGrid as_image=True is not supported")
         unknown = [f for f in self.features if f not in FEATURES]
         if unknown:
             raise ValueError(f"OccupancyGrid features {unknown} are not supported; choose from {FEATURES}")
