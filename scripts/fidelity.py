@@ -6,7 +6,8 @@
 Step by step: each seeded highway-env scene (``envs.highway.fidelity.highway_env_scene``) is loaded into
 our single env (float64 and float32) and both run 10 policy steps of IDLE and of random actions.
 The script records the largest observation and reward differences and any step whose
-crash/terminated flags differ. The OccupancyGrid is compared the same way on random actions.
+crash/terminated flags differ. The OccupancyGrid and four non-default observation configs
+(``envs.highway.fidelity.OBSERVATION_CONFIGS``) are compared the same way on random actions.
 Statistics: 200 episodes per fixed policy in our batch (float32) against highway-env's stored
 episodes (``tests/data/highway_reference_*.json``, from ``scripts/highway_reference.py``); ``z`` is
 the gap in means over the standard error of the difference. Writes ``docs/results/fidelity-highway.json``.
@@ -38,10 +39,12 @@ def step_fidelity(presets: list[str], scenes: int) -> list[dict]:
     rows = []
     cases = [("kinematics", "float64", p) for p in ("idle", "random")]
     cases += [("kinematics", "float32", "random"), ("occupancy_grid", "float64", "random")]
+    cases += [(name, "float64", "random") for name in fid.OBSERVATION_CONFIGS]
     for preset in presets:
         for observation, precision, policy in cases:
             start = time.perf_counter()
-            worst = [fid.compare_steps(preset, s, policy, 10, observation, precision) for s in range(scenes)]
+            config = fid.OBSERVATION_CONFIGS.get(observation, observation)
+            worst = [fid.compare_steps(preset, s, policy, 10, config, precision) for s in range(scenes)]
             row = {
                 "preset": preset, "observation": observation, "precision": precision, "policy": policy,
                 "scenes": scenes, "steps": sum(w["steps"] for w in worst),

@@ -20,7 +20,7 @@ import pytest
 highway_env = pytest.importorskip("highway_env")
 
 from envs.highway.env import HighwayEnv  # noqa: E402
-from envs.highway.fidelity import compare_steps, policy_actions  # noqa: E402
+from envs.highway.fidelity import OBSERVATION_CONFIGS, compare_steps, policy_actions  # noqa: E402
 from envs.highway.vector import HighwayVectorEnv  # noqa: E402
 
 STEPS = 10
@@ -86,54 +86,6 @@ def test_occupancy_grid_matches_highway_env(preset: str, seeds) -> None:
     """highway-env's default OccupancyGrid (4 x 11 x 11) from the same scenes, step by step."""
     for seed in seeds:
         compare(preset, seed, "random", "occupancy_grid")
-
-
-#: highway-env observation configs with non-default options (every option the highway worlds' configs use)
-OBSERVATION_CONFIGS = {
-    "kinematics-rich": {
-        "type": "Kinematics",
-        "vehicles_count": 7,
-        "features": [
-            "presence",
-            "x",
-            "y",
-            "vx",
-            "vy",
-            "heading",
-            "cos_h",
-            "sin_h",
-            "cos_d",
-            "sin_d",
-            "long_off",
-            "lat_off",
-            "ang_off",
-        ],  # fmt: skip
-        "absolute": True,
-        "see_behind": True,
-    },
-    "kinematics-raw": {
-        "type": "Kinematics",
-        "normalize": False,
-        "clip": False,
-        "order": "sorted",
-        "observe_intentions": True,
-        "features_range": {"x": [-100, 100], "y": [-12, 12], "vx": [-20, 20], "vy": [-20, 20]},
-    },
-    "kinematics-ranged": {
-        "type": "Kinematics",
-        "features": ["presence", "x", "y", "vx", "vy", "heading"],
-        "features_range": {"x": [-100, 100], "y": [-12, 12], "vx": [-20, 20], "vy": [-20, 20]},
-        "include_obstacles": False,
-    },
-    "grid-aligned": {
-        "type": "OccupancyGrid",
-        "features": ["presence", "on_road", "vx", "vy", "x", "y", "heading", "cos_h", "sin_h"],
-        "grid_size": [[-20, 20], [-12, 12]],
-        "grid_step": [4, 3],
-        "align_to_vehicle_axes": True,
-        "clip": False,
-    },
-}
 
 
 @pytest.mark.parametrize("name", list(OBSERVATION_CONFIGS))

@@ -19,6 +19,56 @@ HIGHWAY_ENV_IDS = {"highway": "highway-v0", "highway-fast": "highway-fast-v0"}
 HIGHWAY_ENV_OBSERVATIONS = {"kinematics": "Kinematics", "occupancy_grid": "OccupancyGrid"}
 POLICIES = {"idle": 1, "slower": 4, "random": None}  # fixed action, or None for uniformly random
 
+#: highway-env observation configs with non-default options, compared step by step like the defaults
+OBSERVATION_CONFIGS = {
+    "kinematics-rich": {
+        "type": "Kinematics",
+        "vehicles_count": 7,
+        "features": [
+            "presence",
+            "x",
+            "y",
+            "vx",
+            "vy",
+            "heading",
+            "cos_h",
+            "sin_h",
+            "cos_d",
+            "sin_d",
+            "long_off",
+            "lat_off",
+            "ang_off",
+        ],  # fmt: skip
+        "absolute": True,
+        "see_behind": True,
+    },
+    "kinematics-raw": {
+        "type": "Kinematics",
+        "normalize": False,
+        "clip": False,
+        "order": "sorted",
+        "observe_intentions": True,
+        "features_range": {"x": [-100, 100], "y": [-12, 12], "vx": [-20, 20], "vy": [-20, 20]},
+    },
+    "kinematics-ranged": {
+        "type": "Kinematics",
+        "features": ["presence", "x", "y", "vx", "vy", "heading"],
+        "features_range": {"x": [-100, 100], "y": [-12, 12], "vx": [-20, 20], "vy": [-20, 20]},
+        "include_obstacles": False,
+    },
+    "grid-aligned": {
+        "type": "OccupancyGrid",
+        "features": ["presence", "on_road", "vx", "vy", "x", "y", "heading", "cos_h", "sin_h"],
+        # cell edges off the on_road waypoints' lattice: highway-env places a waypoint every min(grid_step)
+        # metres from 100 m behind the observer, so with a grid edge on that lattice (e.g. x from -20 in
+        # steps of 4, or a lane centre on a y edge) a cell is decided by 1e-15 rounding in either simulator
+        "grid_size": [[-22, 22], [-13.5, 13.5]],
+        "grid_step": [4, 3],
+        "align_to_vehicle_axes": True,
+        "clip": False,
+    },
+}
+
 
 def highway_env_observation(observation: str | dict) -> dict:
     """highway-env's observation config: ours by name, or a highway-env dict as it is."""
