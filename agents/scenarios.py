@@ -151,7 +151,7 @@ SCENARIOS: dict[str, Scenario | Experiment] = {
             criteria=DRIVES_BOTH_SIMULATORS,
             slow=True,
             peer_env_id="highway-fast-v0",
-            description="the main job: DQN learns to drive on the batched HighwayFast and drives highway-env's",
+            description="DQN (the default of scripts/train.py) learns to drive on the batched HighwayFast and drives highway-env's",
         ),
         Scenario(
             name="highway-fast-ppo",

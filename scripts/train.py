@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Train an agent, evaluate it greedily, and write a run directory (config, weights, metrics, plot).
 
-python scripts/train.py                                   # the main job (see DEFAULT_* below)
+python scripts/train.py                                   # with no arguments: DQN on HighwayFast (see DEFAULT_* below)
 python scripts/train.py --algo qlearning --env autodrive/GridWorld-v0 --env-kwargs map_name=four_rooms slip=0.1
 python scripts/train.py --resume runs/<run>               # continue from the last checkpoint
 """
@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 from agents import algo_names, resume_run, train_run  # noqa: E402
 from agents.common.hparams import parse_key_values  # noqa: E402
 
-# The README's main job: with no arguments, learn to drive on the fast highway.
+# With no arguments (the README's first command), learn to drive on the fast highway.
 DEFAULT_ALGO = "dqn"
 DEFAULT_ENV = "autodrive/HighwayFast-v0"
 
