@@ -35,6 +35,11 @@ ENV_SPECS: dict[str, tuple[str, str, dict]] = {
         "envs.highway.vector:HighwayVectorEnv",
         {"preset": "highway-fast"},
     ),
+    f"{NAMESPACE}/Merge-v0": (
+        "envs.highway.env:HighwayEnv",
+        "envs.highway.vector:HighwayVectorEnv",
+        {"preset": "merge"},
+    ),
 }
 
 

@@ -3,6 +3,7 @@
 
 python scripts/benchmark.py gridworld      # vs minigrid
 python scripts/benchmark.py highway        # vs highway-env
+python scripts/benchmark.py worlds         # merge and the other worlds vs highway-env's
 python scripts/benchmark.py agents         # our DQN vs stable-baselines3's on highway-env
 python scripts/benchmark.py perception --model runs/perception --agent runs/<run>   # frames/s, driving from pixels
 """
@@ -16,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-BENCHMARKS = ("gridworld", "highway", "agents", "perception")
+BENCHMARKS = ("gridworld", "highway", "worlds", "agents", "perception")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,12 +2,15 @@
 
     python scripts/fidelity.py                       # 20 scenes per preset and policy, 200 episodes
     python scripts/fidelity.py --scenes 5 --episodes 100 --out /tmp/fidelity.json
+    python scripts/fidelity.py --presets merge --update  # re-measure one world, keep the others' rows
 
 Step by step: each seeded highway-env scene (``envs.highway.fidelity.highway_env_scene``) is loaded into
 our single env (float64 and float32) and both run 10 policy steps of IDLE and of random actions.
 The script records the largest observation and reward differences and any step whose
 crash/terminated flags differ. The OccupancyGrid and four non-default observation configs
-(``envs.highway.fidelity.OBSERVATION_CONFIGS``) are compared the same way on random actions.
+(``envs.highway.fidelity.OBSERVATION_CONFIGS``) are compared the same way on random actions, and so
+are non-default world configs (``envs.highway.fidelity.WORLD_CONFIGS``: reward weights, frequencies,
+traffic) under both policies.
 Statistics: 200 episodes per fixed policy in our batch (float32) against highway-env's stored
 episodes (``tests/data/highway_reference_*.json``, from ``scripts/highway_reference.py``); ``z`` is
 the gap in means over the standard error of the difference. Writes ``docs/results/fidelity-highway.json``.
@@ -37,16 +40,23 @@ RESULTS = ROOT / "docs" / "results" / "fidelity-highway.json"
 
 def step_fidelity(presets: list[str], scenes: int) -> list[dict]:
     rows = []
-    cases = [("kinematics", "float64", p) for p in ("idle", "random")]
-    cases += [("kinematics", "float32", "random"), ("occupancy_grid", "float64", "random")]
-    cases += [(name, "float64", "random") for name in fid.OBSERVATION_CONFIGS]
+    cases = [("kinematics", "float64", p, None) for p in ("idle", "random")]
+    cases += [("kinematics", "float32", "random", None), ("occupancy_grid", "float64", "random", None)]
+    cases += [(name, "float64", "random", None) for name in fid.OBSERVATION_CONFIGS]
+    cases += [("kinematics", "float64", p, "world-config") for p in ("idle", "random")]
     for preset in presets:
-        for observation, precision, policy in cases:
+        for observation, precision, policy, world_config in cases:
+            if world_config and preset not in fid.WORLD_CONFIGS:
+                continue
+            config = fid.WORLD_CONFIGS[preset] if world_config else None
             start = time.perf_counter()
-            config = fid.OBSERVATION_CONFIGS.get(observation, observation)
-            worst = [fid.compare_steps(preset, s, policy, 10, config, precision) for s in range(scenes)]
+            obs_config = fid.OBSERVATION_CONFIGS.get(observation, observation)
+            worst = [
+                fid.compare_steps(preset, s, policy, 10, obs_config, precision, config) for s in range(scenes)
+            ]
             row = {
                 "preset": preset, "observation": observation, "precision": precision, "policy": policy,
+                "config": world_config or "default",
                 "scenes": scenes, "steps": sum(w["steps"] for w in worst),
                 "max_obs_diff": max(w["obs"] for w in worst), "max_reward_diff": max(w["reward"] for w in worst),
                 "flag_mismatches": sum(w["mismatch"] is not None for w in worst),
@@ -54,7 +64,7 @@ def step_fidelity(presets: list[str], scenes: int) -> list[dict]:
             }  # fmt: skip
             rows.append(row)
             print(
-                f"{preset:12s} {observation:14s} {precision} {policy:6s}: obs {row['max_obs_diff']:.1e}, "
+                f"{preset:12s} {observation:14s} {world_config or 'default':12s} {precision} {policy:6s}: obs {row['max_obs_diff']:.1e}, "
                 f"reward {row['max_reward_diff']:.1e}, flag mismatches {row['flag_mismatches']}/{scenes}",
                 flush=True,
             )
@@ -96,8 +106,9 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--presets", nargs="+", default=["highway-fast", "highway"], choices=list(fid.HIGHWAY_ENV_IDS)
+        "--presets", nargs="+", default=list(fid.HIGHWAY_ENV_IDS), choices=list(fid.HIGHWAY_ENV_IDS)
     )
+    parser.add_argument("--update", action="store_true", help="keep other presets' rows already in --out")
     parser.add_argument("--scenes", type=int, default=20, help="seeded scenes per preset and policy")
     parser.add_argument("--episodes", type=int, default=200, help="our episodes per policy (statistics)")
     parser.add_argument("--out", default=str(RESULTS))
@@ -109,6 +120,10 @@ def main(argv: list[str] | None = None) -> int:
         "step": step_fidelity(args.presets, args.scenes),
         "statistics": statistical_fidelity(args.presets, args.episodes),
     }
+    if args.update and Path(args.out).exists():
+        old = json.loads(Path(args.out).read_text())
+        for key in ("step", "statistics"):
+            result[key] = [r for r in old.get(key, []) if r["preset"] not in args.presets] + result[key]
     write_json(args.out, result)
     print(f"wrote {args.out}")
     return 0

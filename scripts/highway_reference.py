@@ -1,6 +1,6 @@
 """Regenerate highway-env's reference statistics for the statistical fidelity test.
 
-Runs highway-env's own ``highway-v0`` / ``highway-fast-v0`` with fixed policies (always IDLE, always
+Runs highway-env's own ``highway-v0`` / ``highway-fast-v0`` / ``merge-v0`` with fixed policies (always IDLE, always
 SLOWER, uniformly random) and stores every episode's return, length and final crash flag in
 ``tests/data/highway_reference_<preset>.json`` (under ``policies.<name>.runs``, with summaries beside). ``tests/test_highway_statistics.py`` compares our
 simulator's means against these within three standard errors.
@@ -29,8 +29,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from agents.common.io import write_json  # noqa: E402
+from envs.highway.fidelity import HIGHWAY_ENV_IDS  # noqa: E402
 
-HIGHWAY_ENV_IDS = {"highway": "highway-v0", "highway-fast": "highway-fast-v0"}
 POLICIES = ("idle", "slower", "random")
 IDLE, SLOWER = 1, 4
 SEED_OFFSET = 10_000  # episode k of a policy is reset with seed SEED_OFFSET + k

@@ -56,7 +56,7 @@ def _compare(preset: str, device: str, exact: bool) -> None:
             live &= ~(r_term | r_trunc)
 
 
-@pytest.mark.parametrize("preset", ["highway", "highway-fast"])
+@pytest.mark.parametrize("preset", ["highway", "highway-fast", "merge"])
 def test_torch_outputs_on_cpu_equal_numpy_outputs(preset: str) -> None:
     _compare(preset, "cpu", exact=True)
 
@@ -83,12 +83,13 @@ def test_torch_autoreset_and_seeding() -> None:
     assert all(torch.equal(a, b) for a, b in zip(rollout(), rollout()))
 
 
-@pytest.mark.parametrize("preset", ["highway", "highway-fast"])
+@pytest.mark.parametrize("preset", ["highway", "highway-fast", "merge"])
 def test_thread_count_does_not_change_a_number(monkeypatch, preset: str) -> None:
     """A CPU batch is cut into slices launched from threads; envs are independent, so the slicing must
     not change a single number (the threshold is lowered to slice even this small batch)."""
     monkeypatch.setattr(engine, "MIN_WORK_PER_THREAD", 1)
-    envs = [HighwayVectorEnv(12, preset=preset, threads=t, duration=4) for t in (3, 1)]
+    limits = {"duration": 4} if preset != "merge" else {}  # merge episodes end past the ramp anyway
+    envs = [HighwayVectorEnv(12, preset=preset, threads=t, **limits) for t in (3, 1)]
     assert len(envs[0].sim._cmds[1]) == 3 and len(envs[1].sim._cmds[1]) == 1
     for env in envs:
         env.reset(seed=3)
@@ -131,7 +132,8 @@ def test_unknown_precision_and_device_raise() -> None:
         HighwayVectorEnv(2, preset="highway-fast", device="tpu", backend="torch")
 
 
-def test_cuda_kernel_compiles_without_a_gpu(tmp_path) -> None:
+@pytest.mark.parametrize("preset", ["highway-fast", "merge"])
+def test_cuda_kernel_compiles_without_a_gpu(tmp_path, preset: str) -> None:
     """The CUDA build of the step kernel compiles here (to PTX for sm_90, Warp's bundled NVRTC), so a
     kernel that only breaks on CUDA is caught on machines without a GPU."""
     import warp as wp
@@ -140,17 +142,19 @@ def test_cuda_kernel_compiles_without_a_gpu(tmp_path) -> None:
     from envs.highway.observation import OBSERVATIONS
     from envs.physics.device import init_warp
     from envs.physics.kernel import step_kernel
-    from envs.worlds.highway import HighwayWorld
+    from envs.worlds import WORLDS
 
     init_warp()
-    cfg = make_config("highway-fast")
-    kernel = step_kernel(wp.float32, HighwayWorld(cfg).funcs, OBSERVATIONS["kinematics"].kernel(cfg).name)
+    cfg = make_config(preset)
+    kernel = step_kernel(
+        wp.float32, WORLDS[cfg.world](cfg).funcs, OBSERVATIONS["kinematics"].kernel(cfg).name
+    )
     wp.compile_aot_module(kernel.module, device=None, arch=90, use_ptx=True, module_dir=str(tmp_path))
     assert any(p.suffix == ".ptx" for p in tmp_path.rglob("*"))
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("preset", ["highway", "highway-fast"])
+@pytest.mark.parametrize("preset", ["highway", "highway-fast", "merge"])
 def test_cuda_matches_cpu(preset: str) -> None:
     _compare(preset, "cuda", exact=False)
 

@@ -1,6 +1,6 @@
 """Step-by-step fidelity against highway-env: import a highway-env scene, drive both with the same actions.
 
-For seeded highway-env scenes of each preset (advanced 0-2 IDLE steps first, so that lane changes,
+For seeded highway-env scenes of each preset (highway, highway-fast, merge) (advanced 0-2 IDLE steps first, so that lane changes,
 timers and IDM state are mid-flight), both simulators run 10 policy steps of IDLE-only and of random
 actions. Observations must agree within 1e-3, rewards within 1e-4, crash/terminated flags exactly.
 
@@ -20,7 +20,12 @@ import pytest
 highway_env = pytest.importorskip("highway_env")
 
 from envs.highway.env import HighwayEnv  # noqa: E402
-from envs.highway.fidelity import OBSERVATION_CONFIGS, compare_steps, policy_actions  # noqa: E402
+from envs.highway.fidelity import (  # noqa: E402
+    OBSERVATION_CONFIGS,
+    WORLD_CONFIGS,
+    compare_steps,
+    policy_actions,
+)
 from envs.highway.vector import HighwayVectorEnv  # noqa: E402
 
 STEPS = 10
@@ -28,8 +33,10 @@ OBS_TOL = 1e-3
 REWARD_TOL = 1e-4
 
 
-def compare(preset: str, seed: int, policy: str, observation: str = "kinematics") -> None:
-    worst = compare_steps(preset, seed, policy, STEPS, observation)
+def compare(
+    preset: str, seed: int, policy: str, observation: str = "kinematics", config: dict | None = None
+) -> None:
+    worst = compare_steps(preset, seed, policy, STEPS, observation, config=config)
     assert worst["mismatch"] is None, f"crash/terminated flags differ at step {worst['mismatch']}: {worst}"
     assert worst["obs"] <= OBS_TOL and worst["reward"] <= REWARD_TOL, (seed, worst)
 
@@ -53,7 +60,21 @@ def test_highway_matches_highway_env_full(seed: int, policy: str) -> None:
     compare("highway", seed, policy)
 
 
-@pytest.mark.parametrize("preset", ["highway", "highway-fast"])
+@pytest.mark.parametrize("policy", ["idle", "random"])
+@pytest.mark.parametrize("seed", range(20))
+def test_merge_matches_highway_env(seed: int, policy: str) -> None:
+    compare("merge", seed, policy)
+
+
+@pytest.mark.parametrize("policy", ["idle", "random"])
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("preset", list(WORLD_CONFIGS))
+def test_world_configs_match_highway_env(preset: str, seed: int, policy: str) -> None:
+    """Ported configs: non-default reward weights, frequencies and traffic, scene by scene."""
+    compare(preset, seed, policy, config=WORLD_CONFIGS[preset])
+
+
+@pytest.mark.parametrize("preset", ["highway", "highway-fast", "merge"])
 def test_float32_batch_matches_single_env(preset: str) -> None:
     """The fast CPU batch (float32) tracks the float64 single env on the same scenes."""
     scenes, actions = [], []
@@ -81,7 +102,9 @@ def test_float32_batch_matches_single_env(preset: str) -> None:
             done[k] = term or trunc
 
 
-@pytest.mark.parametrize("preset, seeds", [("highway-fast", range(6)), ("highway", range(1))])
+@pytest.mark.parametrize(
+    "preset, seeds", [("highway-fast", range(6)), ("highway", range(1)), ("merge", range(4))]
+)
 def test_occupancy_grid_matches_highway_env(preset: str, seeds) -> None:
     """highway-env's default OccupancyGrid (4 x 11 x 11) from the same scenes, step by step."""
     for seed in seeds:
@@ -89,7 +112,9 @@ def test_occupancy_grid_matches_highway_env(preset: str, seeds) -> None:
 
 
 @pytest.mark.parametrize("name", list(OBSERVATION_CONFIGS))
-@pytest.mark.parametrize("preset, seeds", [("highway-fast", range(5)), ("highway", range(1))])
+@pytest.mark.parametrize(
+    "preset, seeds", [("highway-fast", range(5)), ("highway", range(1)), ("merge", range(3))]
+)
 def test_observation_options_match_highway_env(name: str, preset: str, seeds) -> None:
     """Ported configs: non-default Kinematics and OccupancyGrid options, scene by scene."""
     for seed in seeds:

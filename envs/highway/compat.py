@@ -43,11 +43,26 @@ def _flags(v: Any) -> int:
     return bits
 
 
-def scene_from_highway_env(he_env: Any, world: str = "highway") -> Scene:
+#: highway-env env classes -> the world that simulates them
+HIGHWAY_ENV_WORLDS = {"HighwayEnv": "highway", "HighwayEnvFast": "highway", "MergeEnv": "merge"}
+
+
+def world_of(he_env: Any) -> str:
+    """The world of a highway-env env (by its class), or a clear error naming the supported ones."""
+    env = getattr(he_env, "unwrapped", he_env)
+    name = type(env).__name__
+    if name not in HIGHWAY_ENV_WORLDS:
+        raise ValueError(f"highway-env's {name} has no world here; supported: {sorted(HIGHWAY_ENV_WORLDS)}")
+    return HIGHWAY_ENV_WORLDS[name]
+
+
+def scene_from_highway_env(he_env: Any, world: str | None = None) -> Scene:
     """Every vehicle and object of ``he_env`` (wrapped or not): positions, headings, speeds, target
     speeds and lanes, routes, IDM exponents, MOBIL timers, crash flags, pending impacts, collision
-    switches. The controlled vehicle comes first, then the other vehicles in road order, then objects."""
+    switches. The controlled vehicle comes first, then the other vehicles in road order, then objects.
+    ``world``: the world to load it into (default: the one simulating ``he_env``'s class)."""
     env = getattr(he_env, "unwrapped", he_env)
+    world = world or world_of(env)
     road = getattr(env, "road", None)
     if road is None or not getattr(env, "controlled_vehicles", None):
         raise ValueError("the highway-env env has no road yet: call reset() first")

@@ -1,7 +1,8 @@
-"""Typed, frozen configuration of the highway simulator, with highway-env's key names.
+"""Typed, frozen configurations of the driving worlds, with highway-env's key names.
 
 ``make_config("highway", {"lanes_count": 3}, duration=20)`` merges a preset, a dict (e.g. ported from a
-highway-env ``config={...}``) and keyword overrides. A misspelt key raises with the nearest valid name; an
+highway-env ``config={...}``) and keyword overrides. Each world has its config class (the keys its
+highway-env env reads); a key the world does not use is an error, not silently ignored. A misspelt key raises with the nearest valid name; an
 invalid value raises ``ValueError`` saying how to fix it.
 """
 
@@ -14,7 +15,7 @@ import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 #: Observation types, a closed registry (see ``envs/highway/observation.py``).
 OBSERVATION_TYPES = ("kinematics", "occupancy_grid", "camera")
@@ -23,19 +24,16 @@ HIGHWAY_ENV_OBSERVATION_NAMES = {"Kinematics": "kinematics", "OccupancyGrid": "o
 
 
 @dataclass(frozen=True)
-class HighwayConfig:
-    """Everything that defines a highway episode. Field names follow highway-env's config keys."""
+class DrivingConfig:
+    """What every world's config shares: time, actions, observation, camera, reward basics, rendering.
 
-    # Road and traffic
-    lanes_count: int = 4  # [lanes]
-    vehicles_count: int = 50  # [vehicles] other than the ego vehicle
+    A world's config (:class:`HighwayConfig`, :class:`MergeConfig`) adds its own keys; ``world`` names the
+    world module (``envs/worlds``) that simulates it."""
+
+    world: ClassVar[str] = ""
+    # Vehicles
     controlled_vehicles: int = 1  # only one ego vehicle is supported
-    initial_lane_id: int | None = None  # ego's lane at reset; None = uniformly random
-    ego_spacing: float = 2.0  # [] ratio of the ego's spawn gap to the default gap
-    vehicles_density: float = 1.0  # [] traffic density; NPC spawn gaps scale with 1 / density
-    check_npc_collisions: bool = True  # highway-fast-v0 only checks collisions involving the ego
     # Time
-    duration: float = 40.0  # [s] episode length before truncation
     simulation_frequency: int = 15  # [Hz] physics sub-steps per second
     policy_frequency: int = 1  # [Hz] actions per second
     # Actions and observations
@@ -57,10 +55,7 @@ class HighwayConfig:
     collision_reward: float = -1.0
     right_lane_reward: float = 0.1
     high_speed_reward: float = 0.4
-    lane_change_reward: float = 0.0  # accepted for ported configs; unused, exactly as in highway-env
     reward_speed_range: tuple[float, float] = (20.0, 30.0)  # [m/s] speeds mapped to high_speed in [0, 1]
-    normalize_reward: bool = True
-    offroad_terminal: bool = False
     # Rendering (highway-env's viewer settings)
     screen_width: int = 600  # [px]
     screen_height: int = 150  # [px]
@@ -69,23 +64,19 @@ class HighwayConfig:
 
     def __post_init__(self) -> None:
         _coerce_fields(self)
+        problems = self._problems()
+        if problems:
+            raise ValueError(f"invalid {type(self).__name__}: " + "; ".join(problems))
+
+    def _problems(self) -> list[str]:
+        """Every invalid value, each with how to fix it (a world's config adds its own)."""
         problems = []
-        if self.lanes_count < 1:
-            problems.append(f"lanes_count={self.lanes_count}: need at least 1 lane")
-        if self.vehicles_count < 0:
-            problems.append(f"vehicles_count={self.vehicles_count}: must be >= 0")
         if self.controlled_vehicles != 1:
             problems.append(
                 f"controlled_vehicles={self.controlled_vehicles}: only 1 ego vehicle is supported"
             )
-        if self.initial_lane_id is not None and not 0 <= self.initial_lane_id < self.lanes_count:
-            problems.append(
-                f"initial_lane_id={self.initial_lane_id}: must be None or in [0, {self.lanes_count - 1}]"
-            )
-        for name in ("ego_spacing", "vehicles_density", "duration", "scaling"):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and value > 0):
-                problems.append(f"{name}={value}: must be a finite number > 0")
+        if not (math.isfinite(self.scaling) and self.scaling > 0):
+            problems.append(f"scaling={self.scaling}: must be a finite number > 0")
         if self.policy_frequency < 1 or self.simulation_frequency < 1:
             problems.append("simulation_frequency and policy_frequency must be integers >= 1")
         elif self.simulation_frequency < self.policy_frequency:
@@ -100,10 +91,6 @@ class HighwayConfig:
         lo, hi = self.reward_speed_range
         if not lo < hi:
             problems.append(f"reward_speed_range={self.reward_speed_range}: need low < high")
-        if self.normalize_reward and self.collision_reward == self.high_speed_reward + self.right_lane_reward:
-            problems.append(
-                "normalize_reward maps [collision_reward, high_speed+right_lane] to [0, 1]: they must differ"
-            )
         if self.observation not in OBSERVATION_TYPES:
             problems.append(f"observation={self.observation!r}: choose one of {OBSERVATION_TYPES}")
         else:
@@ -119,11 +106,11 @@ class HighwayConfig:
             problems.append(f"camera {self.camera_width}x{self.camera_height}: need width >= 8, height >= 7")
         if not (self.camera_scale > 0 and self.camera_far_scale > 0 and self.camera_behind >= 0):
             problems.append("camera_scale and camera_far_scale must be > 0, camera_behind >= 0")
-        for name in ("collision_reward", "right_lane_reward", "high_speed_reward", "lane_change_reward"):
-            if not math.isfinite(getattr(self, name)):
-                problems.append(f"{name} must be finite")
-        if problems:
-            raise ValueError("invalid HighwayConfig: " + "; ".join(problems))
+        for f in dataclasses.fields(self):
+            if f.name.endswith("_reward") and isinstance(getattr(self, f.name), float):
+                if not math.isfinite(getattr(self, f.name)):
+                    problems.append(f"{f.name} must be finite")
+        return problems
 
     @property
     def frames_per_action(self) -> int:
@@ -137,12 +124,80 @@ class HighwayConfig:
 
     @property
     def num_vehicles(self) -> int:
+        """Vehicle and object slots of an episode: the second axis of the state arrays."""
+        from envs.worlds import WORLDS  # lazy: the world modules import the kernels
+
+        return WORLDS[self.world](self).slots
+
+
+@dataclass(frozen=True)
+class HighwayConfig(DrivingConfig):
+    """A highway episode (highway-env ``highway-v0`` / ``highway-fast-v0``). Keys follow highway-env's."""
+
+    world: ClassVar[str] = "highway"
+    # Road and traffic
+    lanes_count: int = 4  # [lanes]
+    vehicles_count: int = 50  # [vehicles] other than the ego vehicle
+    initial_lane_id: int | None = None  # ego's lane at reset; None = uniformly random
+    ego_spacing: float = 2.0  # [] ratio of the ego's spawn gap to the default gap
+    vehicles_density: float = 1.0  # [] traffic density; NPC spawn gaps scale with 1 / density
+    check_npc_collisions: bool = True  # highway-fast-v0 only checks collisions involving the ego
+    duration: float = 40.0  # [s] episode length before truncation
+    # Reward
+    lane_change_reward: float = 0.0  # accepted for ported configs; unused, exactly as in highway-env
+    normalize_reward: bool = True
+    offroad_terminal: bool = False
+
+    def _problems(self) -> list[str]:
+        problems = super()._problems()
+        if self.lanes_count < 1:
+            problems.append(f"lanes_count={self.lanes_count}: need at least 1 lane")
+        if self.vehicles_count < 0:
+            problems.append(f"vehicles_count={self.vehicles_count}: must be >= 0")
+        if self.initial_lane_id is not None and not 0 <= self.initial_lane_id < self.lanes_count:
+            problems.append(
+                f"initial_lane_id={self.initial_lane_id}: must be None or in [0, {self.lanes_count - 1}]"
+            )
+        for name in ("ego_spacing", "vehicles_density", "duration"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                problems.append(f"{name}={value}: must be a finite number > 0")
+        if self.normalize_reward and self.collision_reward == self.high_speed_reward + self.right_lane_reward:
+            problems.append(
+                "normalize_reward maps [collision_reward, high_speed+right_lane] to [0, 1]: they must differ"
+            )
+        return problems
+
+    @property
+    def num_vehicles(self) -> int:
         """Ego plus NPCs: the second axis of the state arrays."""
         return self.vehicles_count + 1
 
     @property
     def max_episode_steps(self) -> int:
         return math.ceil(self.duration * self.policy_frequency - 1e-9)
+
+
+@dataclass(frozen=True)
+class MergeConfig(DrivingConfig):
+    """A highway merge (highway-env ``merge-v0``): the ego on a two-lane highway meets a vehicle merging
+    from an access ramp. Keys follow highway-env's; the road and its five vehicles are fixed."""
+
+    world: ClassVar[str] = "merge"
+    high_speed_reward: float = 0.2
+    merging_speed_reward: float = -0.5  # per merging-lane vehicle, times its relative speed deficit
+    lane_change_reward: float = -0.05  # per LANE_LEFT / LANE_RIGHT action
+
+    def _problems(self) -> list[str]:
+        problems = super()._problems()
+        if self.observation == "camera":
+            problems.append("observation='camera': the camera observes the straight highway only")
+        lo = self.collision_reward + self.merging_speed_reward
+        if lo == self.high_speed_reward + self.right_lane_reward:
+            problems.append(
+                "the reward maps [collision+merging_speed, high_speed+right_lane] to [0, 1]: they must differ"
+            )
+        return problems
 
 
 def _suggest(name: str, valid: typing.Iterable[str]) -> str:
@@ -185,28 +240,33 @@ def _normalise_value(key: str, value: Any) -> Any:
 
 
 def make_config(
-    preset: str = "highway", config: HighwayConfig | Mapping[str, Any] | None = None, **overrides
-) -> HighwayConfig:
-    """Build a config from a preset name, then a config (dataclass or dict), then keyword overrides."""
+    preset: str = "highway", config: DrivingConfig | Mapping[str, Any] | None = None, **overrides
+) -> DrivingConfig:
+    """Build a config from a preset name, then a config (dataclass or dict), then keyword overrides.
+
+    The preset fixes the world (its config class); a config dataclass passed as ``config`` replaces the
+    preset entirely."""
     if preset not in PRESETS:
         raise ValueError(
             f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}.{_suggest(preset, PRESETS)}"
         )
-    base = config if isinstance(config, HighwayConfig) else PRESETS[preset]
+    base = config if isinstance(config, DrivingConfig) else PRESETS[preset]
     changes: dict[str, Any] = {}
     if isinstance(config, Mapping):
         changes.update(config)
-    elif config is not None and not isinstance(config, HighwayConfig):
-        raise TypeError(f"config must be a HighwayConfig, a dict or None, not {type(config).__name__}")
+    elif config is not None and not isinstance(config, DrivingConfig):
+        raise TypeError(
+            f"config must be a {type(base).__name__}, a dict or None, not {type(config).__name__}"
+        )
     changes.update(overrides)
-    fields = {f.name for f in dataclasses.fields(HighwayConfig)}
+    fields = {f.name for f in dataclasses.fields(base)}
     action = changes.pop("action", None)
     if action is not None and dict(action) != {"type": "DiscreteMetaAction"}:
         raise ValueError(f"action={action!r}: only {{'type': 'DiscreteMetaAction'}} is supported")
     for key in changes:
         if key not in fields:
             raise KeyError(
-                f"unknown highway config key {key!r}.{_suggest(key, fields)} Valid keys: {sorted(fields)}"
+                f"unknown {base.world} config key {key!r}.{_suggest(key, fields)} Valid keys: {sorted(fields)}"
             )
     if "observation" in changes:  # a new observation type drops the options of the previous one
         options = changes.pop("observation_options", None)
@@ -219,9 +279,9 @@ def make_config(
     return dataclasses.replace(base, **changes)
 
 
-def _coerce_fields(cfg: HighwayConfig) -> None:
+def _coerce_fields(cfg: DrivingConfig) -> None:
     """Coerce strings (from a command line) and ints to the declared field types, or raise ValueError."""
-    hints = typing.get_type_hints(HighwayConfig)
+    hints = typing.get_type_hints(type(cfg))
     for f in dataclasses.fields(cfg):
         value = getattr(cfg, f.name)
         new = _coerce(f.name, value, hints[f.name])
@@ -269,8 +329,8 @@ def _coerce(name: str, value: Any, hint: Any) -> Any:
     return value
 
 
-#: Presets reproducing highway-env's ``highway-v0`` and ``highway-fast-v0`` defaults.
-PRESETS: dict[str, HighwayConfig] = {
+#: Presets reproducing highway-env's ``highway-v0``, ``highway-fast-v0`` and ``merge-v0`` defaults.
+PRESETS: dict[str, DrivingConfig] = {
     "highway": HighwayConfig(),
     "highway-fast": HighwayConfig(
         lanes_count=3,
@@ -280,4 +340,5 @@ PRESETS: dict[str, HighwayConfig] = {
         ego_spacing=1.5,
         check_npc_collisions=False,
     ),
+    "merge": MergeConfig(),
 }

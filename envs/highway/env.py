@@ -45,6 +45,11 @@ class HighwayEnv(gym.Env):
     vehicles, 30 s, 5 Hz, no NPC-NPC collision checks). Batched: ``gym.make_vec(id, num_envs=N,
     vectorization_mode="vector_entry_point")`` (``envs/highway/vector.py``).
 
+    **Other worlds.** The same class runs every world of ``envs/worlds`` through its preset:
+    ``autodrive/Merge-v0`` (``preset="merge"``, highway-env ``merge-v0``) is a two-lane highway with an
+    access ramp; its config (:class:`~envs.highway.config.MergeConfig`), reward terms and termination
+    are the merge world's (``envs/worlds/merge.py``).
+
     ``reset(options={"scene": scene})`` loads a :class:`~envs.highway.state.Scene`, e.g. one read from a
     running highway-env env by ``envs.highway.compat.scene_from_highway_env``.
 

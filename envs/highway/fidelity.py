@@ -7,6 +7,7 @@ highway-env is imported lazily: nothing here needs it at import time.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,7 @@ from envs.highway.compat import scene_from_highway_env
 from envs.highway.env import HighwayEnv
 from envs.highway.vector import HighwayVectorEnv
 
-HIGHWAY_ENV_IDS = {"highway": "highway-v0", "highway-fast": "highway-fast-v0"}
+HIGHWAY_ENV_IDS = {"highway": "highway-v0", "highway-fast": "highway-fast-v0", "merge": "merge-v0"}
 HIGHWAY_ENV_OBSERVATIONS = {"kinematics": "Kinematics", "occupancy_grid": "OccupancyGrid"}
 POLICIES = {"idle": 1, "slower": 4, "random": None}  # fixed action, or None for uniformly random
 
@@ -70,6 +71,30 @@ OBSERVATION_CONFIGS = {
 }
 
 
+#: non-default world configs (highway-env keys, given to both simulators), compared step by step
+WORLD_CONFIGS = {
+    "merge": {
+        "collision_reward": -2.0,
+        "right_lane_reward": 0.3,
+        "high_speed_reward": 0.5,
+        "reward_speed_range": [15, 35],
+        "merging_speed_reward": -1.0,
+        "lane_change_reward": -0.2,
+        "simulation_frequency": 10,
+        "policy_frequency": 2,
+    },
+    "highway-fast": {
+        "lanes_count": 4,
+        "vehicles_count": 12,
+        "collision_reward": -2.0,
+        "right_lane_reward": 0.2,
+        "reward_speed_range": [22, 28],
+        "vehicles_density": 1.5,
+        "duration": 12,
+    },
+}
+
+
 def highway_env_observation(observation: str | dict) -> dict:
     """highway-env's observation config: ours by name, or a highway-env dict as it is."""
     return (
@@ -79,15 +104,20 @@ def highway_env_observation(observation: str | dict) -> dict:
     )
 
 
-def highway_env_scene(preset: str, seed: int, observation: str | dict = "kinematics") -> Any:
+def highway_env_scene(
+    preset: str, seed: int, observation: str | dict = "kinematics", config: dict | None = None
+) -> Any:
     """A seeded highway-env env of ``preset``, advanced ``seed % 3`` IDLE steps (so that lane changes,
     timers and IDM state are mid-flight when the scene is read). ``observation``: our observation name
-    or a highway-env observation config (``{"type": "Kinematics", "absolute": True, ...}``)."""
+    or a highway-env observation config (``{"type": "Kinematics", "absolute": True, ...}``); ``config``:
+    more highway-env config keys (the world's, e.g. reward weights)."""
     import gymnasium as gym
-    import highway_env  # noqa: F401  (registers highway-v0, highway-fast-v0)
+    import highway_env  # noqa: F401  (registers highway-v0, highway-fast-v0, merge-v0)
 
-    config = {"observation": highway_env_observation(observation)}
-    he = gym.make(HIGHWAY_ENV_IDS[preset], config=config).unwrapped
+    config = {**(config or {}), "observation": highway_env_observation(observation)}
+    with warnings.catch_warnings():  # merge-v0 is "out of date" for merge-v1, a variant we do not model
+        warnings.simplefilter("ignore", DeprecationWarning)
+        he = gym.make(HIGHWAY_ENV_IDS[preset], config=config).unwrapped
     he.reset(seed=seed)
     for _ in range(seed % 3):
         he.step(1)
@@ -108,14 +138,16 @@ def compare_steps(
     steps: int = 10,
     observation: str = "kinematics",
     precision: str = "float64",
+    config: dict | None = None,
 ) -> dict[str, Any]:
-    """Drive highway-env and our single env from the same scene with the same actions.
+    """Drive highway-env and our single env from the same scene with the same actions (``config``: world
+    config keys given to both, e.g. from :data:`WORLD_CONFIGS`).
 
     Returns the largest observation and reward differences (every reward term included), the steps
     compared, and ``mismatch``: the first step whose (terminated, truncated, crashed) flags differ, or None.
     """
-    he = highway_env_scene(preset, seed, observation)
-    ours = HighwayEnv(preset, observation=highway_env_observation(observation), precision=precision)
+    he = highway_env_scene(preset, seed, observation, config)
+    ours = HighwayEnv(preset, config, observation=highway_env_observation(observation), precision=precision)
     obs, _ = ours.reset(options={"scene": scene_from_highway_env(he)})
     out = {"obs": float(np.abs(he.observation_type.observe() - obs).max()), "reward": 0.0, "steps": 0}
     out["mismatch"] = None

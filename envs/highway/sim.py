@@ -11,11 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from envs.highway.config import HighwayConfig
+from envs.highway.config import DrivingConfig
 from envs.highway.observation import OBSERVATIONS
 from envs.highway.state import TrafficState
 from envs.physics.engine import ACTION_NAMES, Simulator
-from envs.worlds.highway import HighwayWorld
+from envs.worlds import WORLDS
 
 NUM_ACTIONS = len(ACTION_NAMES)  # DiscreteMetaAction: LANE_LEFT, IDLE, LANE_RIGHT, FASTER, SLOWER
 IDLE = ACTION_NAMES.index("IDLE")
@@ -24,16 +24,16 @@ __all__ = ["ACTION_NAMES", "IDLE", "NUM_ACTIONS", "check_action", "make_simulato
 
 
 def make_simulator(
-    cfg: HighwayConfig,
+    cfg: DrivingConfig,
     num_envs: int,
     device: str = "cpu",
     precision: str = "float32",
     autoreset: bool = True,
     threads: int | None = None,
 ) -> Simulator:
-    """``num_envs`` highway episodes of ``cfg`` on ``device``, observed as ``cfg.observation`` says."""
+    """``num_envs`` episodes of ``cfg``'s world on ``device``, observed as ``cfg.observation`` says."""
     observation = OBSERVATIONS[cfg.observation].kernel(cfg)
-    return Simulator(HighwayWorld(cfg), observation, num_envs, device, precision, autoreset, threads)
+    return Simulator(WORLDS[cfg.world](cfg), observation, num_envs, device, precision, autoreset, threads)
 
 
 def state_view(sim: Simulator, as_torch: bool = False) -> TrafficState:

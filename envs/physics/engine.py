@@ -144,7 +144,7 @@ class Simulator:
         p.dt = self.F(cfg.dt)
         p.frames = int(cfg.frames_per_action)
         p.policy_dt = wp.float64(1.0 / cfg.policy_frequency)
-        p.duration = wp.float64(cfg.duration)
+        p.duration = wp.float64(self.world.duration)
         p.live = live
         p.autoreset = int(autoreset)
         world_f, world_i = self.world.params()

@@ -53,6 +53,7 @@ def step_kernel(F: type, world_funcs, observation: str):  # noqa: N803
         e = wp.tid()
         mode = ep.mode[e]
         fresh = bool(False)
+        a = int(-1)  # the action taken this step (-1: none, at a reset), for action-dependent rewards
         if mode == RESPAWN:
             spawn(v, ep, rd, p, e)
             ep.episode[e] = ep.episode[e] + 1
@@ -66,6 +67,7 @@ def step_kernel(F: type, world_funcs, observation: str):  # noqa: N803
             a = action[e]
             if a < 0 or a >= p.actions.shape[0]:
                 ep.error[e] = ep.error[e] | ERR_ACTION
+                a = -1
             else:
                 meta_action(v, rd, p, ep, e, 0, p.actions[a])
                 for _frame in range(p.frames):
@@ -77,7 +79,7 @@ def step_kernel(F: type, world_funcs, observation: str):  # noqa: N803
             ep.obs_lanes[e] = rd.li[v.lane[e, 0], ROAD_LANES]
             ep.mode[e] = STEP
         observe(v, ep, rd, p, e, out, 0)
-        reward(v, ep, rd, p, e, out)
+        reward(v, ep, rd, p, e, a, out)
         out.speed[e] = wp.float32(v.speed[e, 0])
         out.crashed[e] = v.crashed[e, 0]
         if fresh:

@@ -1,7 +1,8 @@
 """Worlds: each a small module (road, spawning, reward, termination) over the shared physics."""
 
 from envs.worlds.highway import HighwayWorld
+from envs.worlds.merge import MergeWorld
 
-WORLDS = {HighwayWorld.name: HighwayWorld}
+WORLDS = {world.name: world for world in (HighwayWorld, MergeWorld)}
 
-__all__ = ["WORLDS", "HighwayWorld"]
+__all__ = ["WORLDS", "HighwayWorld", "MergeWorld"]

@@ -16,17 +16,17 @@ order: the controlled vehicle's lane, then per NPC its lane, speed, spacing jitt
 """
 
 import functools
-import math
 from types import SimpleNamespace
 
 import numpy as np
 import warp as wp
 
 from envs.physics import structs as st
-from envs.physics.traffic import DELTA, DELTA_RANGE, LANE_CHANGE_DELAY, VEHICLE_LENGTH, VEHICLE_WIDTH
+from envs.physics.traffic import DELTA_RANGE, VEHICLE_LENGTH, VEHICLE_WIDTH
 from envs.road import network as rn
 from envs.road.lanes import lane_funcs
 from envs.road.network import RoadNetwork
+from envs.worlds.common import slot_funcs
 
 REWARD_TERMS = ("collision_reward", "right_lane_reward", "high_speed_reward", "on_road_reward")
 ROAD_LENGTH = 10_000.0  # [m]
@@ -53,6 +53,11 @@ class HighwayWorld:
     @property
     def slots(self) -> int:
         return self.cfg.vehicles_count + 1
+
+    @property
+    def duration(self) -> float:
+        """[s] episode length before truncation."""
+        return self.cfg.duration
 
     def network(self) -> RoadNetwork:
         return RoadNetwork.straight_road_network(
@@ -83,15 +88,20 @@ def highway_funcs(F: type) -> SimpleNamespace:  # noqa: N803
     S = st.make_structs(F)
     L = lane_funcs(F)
     Vehicles, Episodes, Road, Params, Outputs = S.Vehicles, S.Episodes, S.Road, S.Params, S.Outputs
-    local_coordinates, position, heading_at = L.local_coordinates, L.position, L.heading_at
-    closest_lane, on_lane, py_mod = L.closest_lane, L.on_lane, L.py_mod
+    local_coordinates, position, heading_at, on_lane = (
+        L.local_coordinates,
+        L.position,
+        L.heading_at,
+        L.on_lane,
+    )
+    place = slot_funcs(F).place
     SPEED_LIMIT_COL, NO_LIMIT = rn.SPEED_LIMIT, F(rn.NO_SPEED_LIMIT)
     LANE_ID, ROAD_LANES = rn.LANE_ID, rn.ROAD_LANES
     CONTROLLED, IDM = st.CONTROLLED, st.IDM
     EGO_FLAGS = st.CHECK_COLLISIONS | st.COLLIDABLE | st.SOLID
     NPC_FLAGS = st.COLLIDABLE | st.SOLID | st.ENABLE_LANE_CHANGE
     ZERO, ONE = F(0.0), F(1.0)
-    PI = F(math.pi)
+    LENGTH, WIDTH = F(VEHICLE_LENGTH), F(VEHICLE_WIDTH)
     SPEED0, SPEED_SPAN = (
         F(DEFAULT_INITIAL_SPEEDS[0]),
         F(DEFAULT_INITIAL_SPEEDS[1] - DEFAULT_INITIAL_SPEEDS[0]),
@@ -137,40 +147,17 @@ def highway_funcs(F: type) -> SimpleNamespace:  # noqa: N803
             x0 = x0 + offset * jitter
             pos = position(rd.lf, rd.li, ln, x0, ZERO)
             h = heading_at(rd.lf, rd.li, ln, x0)
-            v.x[e, i] = pos[0]
-            v.y[e, i] = pos[1]
-            v.heading[e, i] = h
-            v.speed[e, i] = speed
-            v.length[e, i] = F(VEHICLE_LENGTH)
-            v.width[e, i] = F(VEHICLE_WIDTH)
-            v.impact_x[e, i] = ZERO
-            v.impact_y[e, i] = ZERO
-            v.crashed[e, i] = False
-            v.has_impact[e, i] = False
-            v.route_head[e, i] = 0
-            v.route_len[e, i] = 0
-            lane = closest_lane(rd.lf, rd.li, pos[0], pos[1], h)
-            v.lane[e, i] = lane
-            v.target_lane[e, i] = lane
             if i == 0:
-                v.kind[e, i] = CONTROLLED
-                v.flags[e, i] = EGO_FLAGS
-                ns = p.target_speeds.shape[0]
-                frac = (speed - p.target_speeds[0]) / (p.target_speeds[ns - 1] - p.target_speeds[0])
-                v.target_speed[e, i] = p.target_speeds[wp.clamp(int(wp.rint(frac * F(ns - 1))), 0, ns - 1)]
-                v.delta[e, i] = F(DELTA)
-                v.timer[e, i] = ZERO
+                place(v, rd, p, e, i, CONTROLLED, EGO_FLAGS, pos[0], pos[1], h, speed, LENGTH, WIDTH)
             else:
-                v.kind[e, i] = IDM
-                v.flags[e, i] = NPC_FLAGS
+                flags = NPC_FLAGS
                 if p.world_i[NPC_CHECKS] != 0:
-                    v.flags[e, i] = NPC_FLAGS | st.CHECK_COLLISIONS
-                v.target_speed[e, i] = speed
+                    flags = NPC_FLAGS | st.CHECK_COLLISIONS
+                place(v, rd, p, e, i, IDM, flags, pos[0], pos[1], h, speed, LENGTH, WIDTH)
                 v.delta[e, i] = DELTA0 + DELTA_SPAN * F(wp.randf(rng))
-                v.timer[e, i] = py_mod((pos[0] + pos[1]) * PI, F(LANE_CHANGE_DELAY))
 
     @wp.func(inline=True)
-    def reward(v: Vehicles, ep: Episodes, rd: Road, p: Params, e: int, out: Outputs):
+    def reward(v: Vehicles, ep: Episodes, rd: Road, p: Params, e: int, action: int, out: Outputs):
         lane = v.lane[e, 0]
         crashed = F(0.0)
         is_crashed = v.crashed[e, 0]

@@ -1,0 +1,65 @@
+"""What every world's spawn function does with a slot: place a vehicle or object and reset its state.
+
+Worlds differ in where they put vehicles and how they reward them; writing a slot is the same for all,
+so it is written once here (highway-env's ``Vehicle.__init__`` / ``IDMVehicle.__init__`` /
+``RoadObject.__init__`` defaults).
+"""
+
+import functools
+import math
+from types import SimpleNamespace
+
+import warp as wp
+
+from envs.physics import structs as st
+from envs.physics.traffic import DELTA, LANE_CHANGE_DELAY
+from envs.road.lanes import lane_funcs
+
+
+@functools.cache
+def slot_funcs(F: type) -> SimpleNamespace:  # noqa: N803 - the kernels' float type
+    S = st.make_structs(F)
+    L = lane_funcs(F)
+    Vehicles, Road, Params = S.Vehicles, S.Road, S.Params
+    closest_lane, py_mod = L.closest_lane, L.py_mod
+    CONTROLLED, IDM = st.CONTROLLED, st.IDM
+    ZERO = F(0.0)
+    PI = F(math.pi)
+
+    @wp.func
+    def place(
+        v: Vehicles, rd: Road, p: Params, e: int, i: int, kind: int, flags: int,
+        x: F, y: F, heading: F, speed: F, length: F, width: F,
+    ):  # fmt: skip
+        """Put a ``kind`` at (x, y) in slot i, on its closest lane, with highway-env's defaults: a
+        controlled vehicle cruises at the set-point nearest its speed, an IDM vehicle at its speed with
+        the default exponent and the timer ``(x + y) * pi % LANE_CHANGE_DELAY``, not crashed, no route."""
+        v.kind[e, i] = kind
+        v.flags[e, i] = flags
+        v.x[e, i] = x
+        v.y[e, i] = y
+        v.heading[e, i] = heading
+        v.speed[e, i] = speed
+        v.length[e, i] = length
+        v.width[e, i] = width
+        v.impact_x[e, i] = ZERO
+        v.impact_y[e, i] = ZERO
+        v.crashed[e, i] = False
+        v.has_impact[e, i] = False
+        v.route_head[e, i] = 0
+        v.route_len[e, i] = 0
+        lane = closest_lane(rd.lf, rd.li, x, y, heading)
+        v.lane[e, i] = lane
+        v.target_lane[e, i] = lane
+        v.delta[e, i] = F(DELTA)
+        v.timer[e, i] = ZERO
+        v.target_speed[e, i] = ZERO
+        if kind == CONTROLLED:
+            ns = p.target_speeds.shape[0]
+            frac = (speed - p.target_speeds[0]) / (p.target_speeds[ns - 1] - p.target_speeds[0])
+            v.target_speed[e, i] = p.target_speeds[wp.clamp(int(wp.rint(frac * F(ns - 1))), 0, ns - 1)]
+        elif kind == IDM:
+            v.target_speed[e, i] = speed
+            v.timer[e, i] = py_mod((x + y) * PI, F(LANE_CHANGE_DELAY))
+
+    return SimpleNamespace(place=place)
