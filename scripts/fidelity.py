@@ -10,7 +10,8 @@ The script records the largest observation and reward differences and any step w
 crash/terminated flags differ. The OccupancyGrid and four non-default observation configs
 (``envs.highway.fidelity.OBSERVATION_CONFIGS``) are compared the same way on random actions, and so
 are non-default world configs (``envs.highway.fidelity.WORLD_CONFIGS``: reward weights, frequencies,
-traffic) under both policies.
+traffic) under both policies, and DiscreteMetaAction's options (``ACTION_CONFIGS``: lateral-only,
+longitudinal-only with four target speeds) under random actions.
 Statistics: 200 episodes per fixed policy in our batch (float32) against highway-env's stored
 episodes (``tests/data/highway_reference_*.json``, from ``scripts/highway_reference.py``); ``z`` is
 the gap in means over the standard error of the difference. Writes ``docs/results/fidelity-highway.json``.
@@ -44,11 +45,13 @@ def step_fidelity(presets: list[str], scenes: int) -> list[dict]:
     cases += [("kinematics", "float32", "random", None), ("occupancy_grid", "float64", "random", None)]
     cases += [(name, "float64", "random", None) for name in fid.OBSERVATION_CONFIGS]
     cases += [("kinematics", "float64", p, "world-config") for p in ("idle", "random")]
+    cases += [("kinematics", "float64", "random", name) for name in fid.ACTION_CONFIGS]
     for preset in presets:
         for observation, precision, policy, world_config in cases:
-            if world_config and preset not in fid.WORLD_CONFIGS:
+            if world_config == "world-config" and preset not in fid.WORLD_CONFIGS:
                 continue
-            config = fid.WORLD_CONFIGS[preset] if world_config else None
+            config = fid.WORLD_CONFIGS.get(preset) if world_config == "world-config" else None
+            config = fid.ACTION_CONFIGS.get(world_config, config)
             start = time.perf_counter()
             obs_config = fid.OBSERVATION_CONFIGS.get(observation, observation)
             worst = [

@@ -133,15 +133,27 @@ def highway_table(b: dict) -> list[str]:
     return lines
 
 
+def worlds_table(b: dict) -> list[str]:
+    """``scripts/bench/worlds.py`` cases: each world against highway-env's env of it, in the same run."""
+    lines = ["| world | case | env-steps/s | × highway-env (same run) |", "|---|---|---:|---:|"]
+    for c in b.get("cases", []):
+        lines.append(
+            f"| {c['world']} | {c['case']} | {fmt(c['env_steps_per_s'], ',.1f' if c['env_steps_per_s'] < 100 else ',.0f')} "
+            f"| {fmt(c['vs_highway_env'], ',.1f')}× |"
+        )
+    return lines
+
+
 def fidelity_table(b: dict) -> list[str]:
     """``scripts/fidelity.py``: step-by-step differences and statistics against highway-env."""
     lines = [
-        "| preset | observation | precision | policy | scenes | max obs diff | max reward diff | flag mismatches |",
-        "|---|---|---|---|---:|---:|---:|---:|",
+        "| preset | observation | config | precision | policy | scenes | max obs diff | max reward diff | flag mismatches |",
+        "|---|---|---|---|---|---:|---:|---:|---:|",
     ]
     for r in b.get("step", []):
         lines.append(
-            f"| {r['preset']} | {r['observation']} | {r['precision']} | {r['policy']} | {r['scenes']} | "
+            f"| {r['preset']} | {r['observation']} | {r.get('config', 'default')} | {r['precision']} | "
+            f"{r['policy']} | {r['scenes']} | "
             f"{r['max_obs_diff']:.1e} | {r['max_reward_diff']:.1e} | {r['flag_mismatches']} |"
         )
     lines += [
@@ -433,9 +445,10 @@ def build(results_dir: Path, out_md: Path, img_dir: Path) -> tuple[str, str]:
     sections = [  # result file stem, title, table, the command that writes the file
         ("gridworld", "GridWorld vs minigrid", gridworld_table, "scripts/benchmark.py gridworld"),
         ("highway", "Highway simulator vs highway-env", highway_table, "scripts/benchmark.py highway"),
+        ("worlds", "Merge world vs highway-env", worlds_table, "scripts/benchmark.py worlds"),
         (
             "fidelity-highway",
-            "Highway simulator fidelity to highway-env",
+            "Driving simulator fidelity to highway-env (highway, highway-fast, merge)",
             fidelity_table,
             "scripts/fidelity.py",
         ),

@@ -112,6 +112,31 @@ def test_invalid_values_raise_with_reason(change: dict, reason: str) -> None:
         make_config("highway", change)
 
 
+def test_highway_env_action_configs_are_ported() -> None:
+    """DiscreteMetaAction's options set the action space (highway-env's index order) and set-points."""
+    env = HighwayEnv("highway-fast", action={"type": "DiscreteMetaAction", "longitudinal": False})
+    assert env.action_space == gym.spaces.Discrete(3) and env.config.action_names == (
+        "LANE_LEFT",
+        "IDLE",
+        "LANE_RIGHT",
+    )
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match=r"\[0, 2\]"):
+        env.step(3)
+    cfg = make_config(
+        "highway", {"action": {"type": "DiscreteMetaAction", "lateral": False, "target_speeds": [10, 20]}}
+    )
+    assert cfg.action_names == ("SLOWER", "IDLE", "FASTER") and cfg.target_speeds == (10.0, 20.0)
+    vec = HighwayVectorEnv(3, preset="merge", lateral=False)
+    assert vec.single_action_space == gym.spaces.Discrete(3)
+    with pytest.raises(ValueError, match="actions_per_axis"):
+        make_config("highway", {"action": {"type": "DiscreteMetaAction", "actions_per_axis": 3}})
+    with pytest.raises(ValueError, match="ContinuousAction"):
+        make_config("highway", {"action": {"type": "ContinuousAction"}})
+    with pytest.raises(ValueError, match="at least one"):
+        make_config("merge", longitudinal=False, lateral=False)
+
+
 def test_highway_env_observation_configs_are_ported() -> None:
     """highway-env's nested observation config sets the type and its options; shapes follow them."""
     env = HighwayEnv(

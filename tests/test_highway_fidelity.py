@@ -21,6 +21,7 @@ highway_env = pytest.importorskip("highway_env")
 
 from envs.highway.env import HighwayEnv  # noqa: E402
 from envs.highway.fidelity import (  # noqa: E402
+    ACTION_CONFIGS,
     OBSERVATION_CONFIGS,
     WORLD_CONFIGS,
     compare_steps,
@@ -72,6 +73,14 @@ def test_merge_matches_highway_env(seed: int, policy: str) -> None:
 def test_world_configs_match_highway_env(preset: str, seed: int, policy: str) -> None:
     """Ported configs: non-default reward weights, frequencies and traffic, scene by scene."""
     compare(preset, seed, policy, config=WORLD_CONFIGS[preset])
+
+
+@pytest.mark.parametrize("name", list(ACTION_CONFIGS))
+@pytest.mark.parametrize("preset", ["highway-fast", "merge"])
+def test_action_options_match_highway_env(preset: str, name: str) -> None:
+    """DiscreteMetaAction's longitudinal / lateral / target_speeds options: the same action sets."""
+    for seed in range(3):
+        compare(preset, seed, "random", config=ACTION_CONFIGS[name])
 
 
 @pytest.mark.parametrize("preset", ["highway", "highway-fast", "merge"])

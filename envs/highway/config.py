@@ -19,6 +19,12 @@ from typing import Any, ClassVar
 
 #: Observation types, a closed registry (see ``envs/highway/observation.py``).
 OBSERVATION_TYPES = ("kinematics", "occupancy_grid", "camera")
+#: highway-env's DiscreteMetaAction action sets (index -> meta-action), by its longitudinal/lateral options
+ACTIONS_ALL = ("LANE_LEFT", "IDLE", "LANE_RIGHT", "FASTER", "SLOWER")
+ACTIONS_LONGITUDINAL = ("SLOWER", "IDLE", "FASTER")
+ACTIONS_LATERAL = ("LANE_LEFT", "IDLE", "LANE_RIGHT")
+#: the options of highway-env's ``{"type": "DiscreteMetaAction", ...}`` action config we take
+ACTION_OPTIONS = ("target_speeds", "longitudinal", "lateral")
 #: highway-env's ``{"type": ...}`` names of the observation types, for ported configs.
 HIGHWAY_ENV_OBSERVATION_NAMES = {"Kinematics": "kinematics", "OccupancyGrid": "occupancy_grid"}
 
@@ -38,6 +44,8 @@ class DrivingConfig:
     policy_frequency: int = 1  # [Hz] actions per second
     # Actions and observations
     target_speeds: tuple[float, ...] = (20.0, 25.0, 30.0)  # [m/s] ego cruise set-points (DiscreteMetaAction)
+    longitudinal: bool = True  # DiscreteMetaAction offers SLOWER / FASTER
+    lateral: bool = True  # DiscreteMetaAction offers LANE_LEFT / LANE_RIGHT
     observation: str = "kinematics"
     # highway-env's options of that observation (e.g. ``features``, ``vehicles_count``, ``absolute``), as
     # sorted (name, value) pairs; a highway-env-style ``observation={"type": ..., **options}`` fills it
@@ -84,6 +92,10 @@ class DrivingConfig:
                 f"simulation_frequency={self.simulation_frequency} < policy_frequency={self.policy_frequency}: "
                 "an action must last at least one physics sub-step"
             )
+        if not (self.longitudinal or self.lateral):
+            problems.append(
+                "longitudinal=False and lateral=False: DiscreteMetaAction needs at least one of them"
+            )
         if len(self.target_speeds) < 2 or any(
             b <= a for a, b in zip(self.target_speeds, self.target_speeds[1:])
         ):
@@ -111,6 +123,13 @@ class DrivingConfig:
                 if not math.isfinite(getattr(self, f.name)):
                     problems.append(f"{f.name} must be finite")
         return problems
+
+    @property
+    def action_names(self) -> tuple[str, ...]:
+        """The meta-action of each action index, as highway-env's ``DiscreteMetaAction`` orders them."""
+        if self.longitudinal and self.lateral:
+            return ACTIONS_ALL
+        return ACTIONS_LONGITUDINAL if self.longitudinal else ACTIONS_LATERAL
 
     @property
     def frames_per_action(self) -> int:
@@ -232,6 +251,22 @@ def _observation_changes(value: Any) -> dict[str, Any]:
     return {"observation": kind, "observation_options": _freeze(options)}
 
 
+def _action_changes(value: Any) -> dict[str, Any]:
+    """highway-env's ``{"type": "DiscreteMetaAction", "target_speeds": ..., "longitudinal": ...,
+    "lateral": ...}`` -> our config fields; other action types and options raise, naming them."""
+    if isinstance(value, str):
+        value = {"type": value}
+    if not isinstance(value, Mapping) or value.get("type") != "DiscreteMetaAction":
+        raise ValueError(f"action={value!r}: only {{'type': 'DiscreteMetaAction', ...}} is supported")
+    options = {k: v for k, v in value.items() if k != "type"}
+    unknown = sorted(set(options) - set(ACTION_OPTIONS))
+    if unknown:
+        raise ValueError(
+            f"DiscreteMetaAction options {unknown} are not supported; supported: {list(ACTION_OPTIONS)}"
+        )
+    return options
+
+
 def _normalise_value(key: str, value: Any) -> Any:
     """Accept lists where we keep tuples."""
     if isinstance(value, list):
@@ -261,8 +296,8 @@ def make_config(
     changes.update(overrides)
     fields = {f.name for f in dataclasses.fields(base)}
     action = changes.pop("action", None)
-    if action is not None and dict(action) != {"type": "DiscreteMetaAction"}:
-        raise ValueError(f"action={action!r}: only {{'type': 'DiscreteMetaAction'}} is supported")
+    if action is not None:
+        changes.update(_action_changes(action))
     for key in changes:
         if key not in fields:
             raise KeyError(

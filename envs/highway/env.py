@@ -11,7 +11,7 @@ from gymnasium import spaces
 from envs.highway.backend import NumpyOps
 from envs.highway.config import HighwayConfig, make_config
 from envs.highway.observation import OBSERVATIONS
-from envs.highway.sim import IDLE, NUM_ACTIONS, check_action, make_simulator, state_view
+from envs.highway.sim import IDLE, check_action, make_simulator, state_view
 from envs.highway.state import Scene, TrafficState
 
 _HOST = NumpyOps()
@@ -83,7 +83,7 @@ class HighwayEnv(gym.Env):
         kind = OBSERVATIONS[self.config.observation]
         self._camera = kind.array_observer()
         self.observation_space = kind.space(self.config)
-        self.action_space = spaces.Discrete(NUM_ACTIONS)
+        self.action_space = spaces.Discrete(len(self.config.action_names))
         self._obs = None if self._camera else self.sim.host["obs"].reshape(self.sim.obs_shape)
         self._started = False
         self._renderer = None
@@ -113,7 +113,7 @@ class HighwayEnv(gym.Env):
         if not self._started:
             raise RuntimeError("call reset() before step()")
         host = self.sim.host
-        host["action"][0] = check_action(action)
+        host["action"][0] = check_action(action, self.config.action_names)
         self.sim.step()
         if self.render_mode == "human":
             self.render()

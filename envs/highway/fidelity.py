@@ -95,6 +95,15 @@ WORLD_CONFIGS = {
 }
 
 
+#: highway-env DiscreteMetaAction options (any world), compared step by step under random actions
+ACTION_CONFIGS = {
+    "lateral-only": {"action": {"type": "DiscreteMetaAction", "longitudinal": False}},
+    "longitudinal-4-speeds": {
+        "action": {"type": "DiscreteMetaAction", "lateral": False, "target_speeds": [15, 20, 25, 30]}
+    },
+}
+
+
 def highway_env_observation(observation: str | dict) -> dict:
     """highway-env's observation config: ours by name, or a highway-env dict as it is."""
     return (
@@ -124,11 +133,11 @@ def highway_env_scene(
     return he
 
 
-def policy_actions(policy: str, seed: int, steps: int) -> list[int]:
+def policy_actions(policy: str, seed: int, steps: int, num_actions: int = 5) -> list[int]:
     """The action sequence of a scene: ``policy`` from :data:`POLICIES`, random ones seeded by ``seed``."""
     fixed = POLICIES[policy]
     rng = np.random.default_rng(1000 + seed)
-    return [fixed] * steps if fixed is not None else [int(a) for a in rng.integers(5, size=steps)]
+    return [fixed] * steps if fixed is not None else [int(a) for a in rng.integers(num_actions, size=steps)]
 
 
 def compare_steps(
@@ -151,7 +160,7 @@ def compare_steps(
     obs, _ = ours.reset(options={"scene": scene_from_highway_env(he)})
     out = {"obs": float(np.abs(he.observation_type.observe() - obs).max()), "reward": 0.0, "steps": 0}
     out["mismatch"] = None
-    for action in policy_actions(policy, seed, steps):
+    for action in policy_actions(policy, seed, steps, len(ours.config.action_names)):
         he_obs, he_r, he_term, he_trunc, he_info = he.step(action)
         obs, r, term, trunc, info = ours.step(action)
         out["steps"] += 1

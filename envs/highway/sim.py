@@ -18,7 +18,7 @@ from envs.physics.engine import ACTION_NAMES, Simulator
 from envs.worlds import WORLDS
 
 NUM_ACTIONS = len(ACTION_NAMES)  # DiscreteMetaAction: LANE_LEFT, IDLE, LANE_RIGHT, FASTER, SLOWER
-IDLE = ACTION_NAMES.index("IDLE")
+IDLE = ACTION_NAMES.index("IDLE")  # 1 in every action set of DiscreteMetaAction (all, longitudinal, lateral)
 
 __all__ = ["ACTION_NAMES", "IDLE", "NUM_ACTIONS", "check_action", "make_simulator", "state_view"]
 
@@ -33,7 +33,8 @@ def make_simulator(
 ) -> Simulator:
     """``num_envs`` episodes of ``cfg``'s world on ``device``, observed as ``cfg.observation`` says."""
     observation = OBSERVATIONS[cfg.observation].kernel(cfg)
-    return Simulator(WORLDS[cfg.world](cfg), observation, num_envs, device, precision, autoreset, threads)
+    world = WORLDS[cfg.world](cfg)
+    return Simulator(world, observation, num_envs, device, precision, autoreset, threads, cfg.action_names)
 
 
 def state_view(sim: Simulator, as_torch: bool = False) -> TrafficState:
@@ -43,20 +44,17 @@ def state_view(sim: Simulator, as_torch: bool = False) -> TrafficState:
     return TrafficState(x=get("x"), y=get("y"), heading=get("heading"), speed=get("speed"), time=get("time"))
 
 
-def check_action(action: Any) -> int:
-    """A Discrete(5) action as int, or a clear error (no silent casting of floats or arrays)."""
+def check_action(action: Any, names: tuple[str, ...] = ACTION_NAMES) -> int:
+    """A Discrete(len(names)) action as int, or a clear error (no silent casting of floats or arrays)."""
+    n = len(names)
     if isinstance(action, np.ndarray):
         if action.shape != ():
             raise ValueError(
-                f"action must be a scalar integer in [0, {NUM_ACTIONS - 1}], got an array of shape {action.shape}"
+                f"action must be a scalar integer in [0, {n - 1}], got an array of shape {action.shape}"
             )
         action = action[()]
     if isinstance(action, bool | np.bool_) or not isinstance(action, numbers.Integral):
-        raise TypeError(
-            f"action must be an integer in [0, {NUM_ACTIONS - 1}], got {type(action).__name__} {action!r}"
-        )
-    if not 0 <= int(action) < NUM_ACTIONS:
-        raise ValueError(
-            f"action {action} out of range: must be in [0, {NUM_ACTIONS - 1}] ({', '.join(ACTION_NAMES)})"
-        )
+        raise TypeError(f"action must be an integer in [0, {n - 1}], got {type(action).__name__} {action!r}")
+    if not 0 <= int(action) < n:
+        raise ValueError(f"action {action} out of range: must be in [0, {n - 1}] ({', '.join(names)})")
     return int(action)

@@ -34,7 +34,7 @@ from gymnasium.vector.utils import batch_space
 from envs.highway.backend import make_ops
 from envs.highway.config import HighwayConfig, make_config
 from envs.highway.observation import OBSERVATIONS
-from envs.highway.sim import ACTION_NAMES, IDLE, NUM_ACTIONS, make_simulator, state_view
+from envs.highway.sim import IDLE, make_simulator, state_view
 from envs.highway.state import Scene, TrafficState
 from envs.physics.device import warp_device
 
@@ -69,8 +69,9 @@ class HighwayVectorEnv(VectorEnv):
         self._camera = kind.array_observer()
         self.single_observation_space = kind.space(self.config)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
-        self.single_action_space = spaces.Discrete(NUM_ACTIONS)
-        self.action_space = spaces.MultiDiscrete(np.full(self.num_envs, NUM_ACTIONS))
+        self._actions = self.config.action_names
+        self.single_action_space = spaces.Discrete(len(self._actions))
+        self.action_space = spaces.MultiDiscrete(np.full(self.num_envs, len(self._actions)))
         self.metadata = {**self.metadata, "render_fps": 2 * self.config.policy_frequency}
         self._torch = self.xp.name == "torch"
         self._seeded = False
@@ -111,6 +112,9 @@ class HighwayVectorEnv(VectorEnv):
         self._started = True
         return self._observation(), self._info()
 
+    def _range_message(self) -> str:
+        return f"actions must be in [0, {len(self._actions) - 1}] ({', '.join(self._actions)})"
+
     def step(self, actions: Any) -> tuple[Any, Any, Any, Any, dict]:
         if not self._started:
             raise RuntimeError("call reset() before step()")
@@ -137,8 +141,8 @@ class HighwayVectorEnv(VectorEnv):
                 raise ValueError(f"actions are on {actions.device}, the env runs on {self.device}")
             if tuple(actions.shape) != (n,):
                 raise ValueError(f"actions must have shape ({n},), got {tuple(actions.shape)}")
-            if actions.device.type == "cpu" and bool(((actions < 0) | (actions >= NUM_ACTIONS)).any()):
-                raise ValueError(f"actions must be in [0, {NUM_ACTIONS - 1}] ({', '.join(ACTION_NAMES)})")
+            if actions.device.type == "cpu" and bool(((actions < 0) | (actions >= len(self._actions))).any()):
+                raise ValueError(self._range_message())
             self.sim.torch("action").copy_(actions)
             return
         actions = np.asarray(actions)
@@ -146,8 +150,8 @@ class HighwayVectorEnv(VectorEnv):
             raise TypeError(f"actions must be integers, got dtype {actions.dtype}")
         if actions.shape != (n,):
             raise ValueError(f"actions must have shape ({n},), got {actions.shape}")
-        if actions.min(initial=0) < 0 or actions.max(initial=0) >= NUM_ACTIONS:
-            raise ValueError(f"actions must be in [0, {NUM_ACTIONS - 1}] ({', '.join(ACTION_NAMES)})")
+        if actions.min(initial=0) < 0 or actions.max(initial=0) >= len(self._actions):
+            raise ValueError(self._range_message())
         np.copyto(self.sim.host["action"], actions, casting="unsafe")
 
     def _out(self, name: str) -> Any:

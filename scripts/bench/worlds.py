@@ -60,7 +60,12 @@ def run(args: argparse.Namespace) -> dict:
             value = vector_env_rate(ours, n, seconds)
             cases.append((f"ours {ours} (CPU batch, {n} envs)", value, {"num_envs": n}))
         for case, value, extra in cases:
-            row = {"world": world, "case": case, "env_steps_per_s": value, "vs_highway_env": value / peer_rate}
+            row = {
+                "world": world,
+                "case": case,
+                "env_steps_per_s": value,
+                "vs_highway_env": value / peer_rate,
+            }
             result["cases"].append({**row, **extra})
             print(f"{case:52s} {value:14,.0f} {value / peer_rate:13.1f}x", flush=True)
     write_json(args.out, result)
