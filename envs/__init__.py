@@ -40,6 +40,11 @@ ENV_SPECS: dict[str, tuple[str, str, dict]] = {
         "envs.highway.vector:HighwayVectorEnv",
         {"preset": "merge"},
     ),
+    f"{NAMESPACE}/Exit-v0": (
+        "envs.highway.env:HighwayEnv",
+        "envs.highway.vector:HighwayVectorEnv",
+        {"preset": "exit"},
+    ),
 }
 
 

@@ -41,11 +41,13 @@ RESULTS = ROOT / "docs" / "results" / "fidelity-highway.json"
 
 def step_fidelity(presets: list[str], scenes: int) -> list[dict]:
     rows = []
-    cases = [("kinematics", "float64", p, None) for p in ("idle", "random")]
-    cases += [("kinematics", "float32", "random", None), ("occupancy_grid", "float64", "random", None)]
+    # "default": the world's own observation (Kinematics; exit-v0's ExitObservation)
+    cases = [("default", "float64", p, None) for p in ("idle", "random")]
+    cases += [("default", "float32", "random", None), ("occupancy_grid", "float64", "random", None)]
     cases += [(name, "float64", "random", None) for name in fid.OBSERVATION_CONFIGS]
-    cases += [("kinematics", "float64", p, "world-config") for p in ("idle", "random")]
-    cases += [("kinematics", "float64", "random", name) for name in fid.ACTION_CONFIGS]
+    cases += [("default", "float64", p, "world-config") for p in ("idle", "random")]
+    cases += [("default", "float64", "random", name) for name in fid.ACTION_CONFIGS]
+    cases += [("default", "float64", "right", None)]  # always LANE_RIGHT: exit-v0's goal, the merge ramp
     for preset in presets:
         for observation, precision, policy, world_config in cases:
             if world_config == "world-config" and preset not in fid.WORLD_CONFIGS:
@@ -53,7 +55,9 @@ def step_fidelity(presets: list[str], scenes: int) -> list[dict]:
             config = fid.WORLD_CONFIGS.get(preset) if world_config == "world-config" else None
             config = fid.ACTION_CONFIGS.get(world_config, config)
             start = time.perf_counter()
-            obs_config = fid.OBSERVATION_CONFIGS.get(observation, observation)
+            obs_config = (
+                None if observation == "default" else fid.OBSERVATION_CONFIGS.get(observation, observation)
+            )
             worst = [
                 fid.compare_steps(preset, s, policy, 10, obs_config, precision, config) for s in range(scenes)
             ]

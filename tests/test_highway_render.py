@@ -11,7 +11,7 @@ import pytest
 import envs  # noqa: F401
 
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
-IDS = ["autodrive/Highway-v0", "autodrive/HighwayFast-v0", "autodrive/Merge-v0"]
+IDS = ["autodrive/Highway-v0", "autodrive/HighwayFast-v0", "autodrive/Merge-v0", "autodrive/Exit-v0"]
 
 
 @pytest.mark.parametrize("env_id", IDS)

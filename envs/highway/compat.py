@@ -44,7 +44,12 @@ def _flags(v: Any) -> int:
 
 
 #: highway-env env classes -> the world that simulates them
-HIGHWAY_ENV_WORLDS = {"HighwayEnv": "highway", "HighwayEnvFast": "highway", "MergeEnv": "merge"}
+HIGHWAY_ENV_WORLDS = {
+    "HighwayEnv": "highway",
+    "HighwayEnvFast": "highway",
+    "MergeEnv": "merge",
+    "ExitEnv": "exit",
+}
 
 
 def world_of(he_env: Any) -> str:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 #: Observation types, a closed registry (see ``envs/highway/observation.py``).
-OBSERVATION_TYPES = ("kinematics", "occupancy_grid", "camera")
+OBSERVATION_TYPES = ("kinematics", "occupancy_grid", "exit", "camera")
 #: highway-env's DiscreteMetaAction action sets (index -> meta-action), by its longitudinal/lateral options
 ACTIONS_ALL = ("LANE_LEFT", "IDLE", "LANE_RIGHT", "FASTER", "SLOWER")
 ACTIONS_LONGITUDINAL = ("SLOWER", "IDLE", "FASTER")
@@ -26,7 +26,11 @@ ACTIONS_LATERAL = ("LANE_LEFT", "IDLE", "LANE_RIGHT")
 #: the options of highway-env's ``{"type": "DiscreteMetaAction", ...}`` action config we take
 ACTION_OPTIONS = ("target_speeds", "longitudinal", "lateral")
 #: highway-env's ``{"type": ...}`` names of the observation types, for ported configs.
-HIGHWAY_ENV_OBSERVATION_NAMES = {"Kinematics": "kinematics", "OccupancyGrid": "occupancy_grid"}
+HIGHWAY_ENV_OBSERVATION_NAMES = {
+    "Kinematics": "kinematics",
+    "OccupancyGrid": "occupancy_grid",
+    "ExitObservation": "exit",
+}
 
 
 @dataclass(frozen=True)
@@ -364,7 +368,57 @@ def _coerce(name: str, value: Any, hint: Any) -> Any:
     return value
 
 
-#: Presets reproducing highway-env's ``highway-v0``, ``highway-fast-v0`` and ``merge-v0`` defaults.
+@dataclass(frozen=True)
+class ExitConfig(DrivingConfig):
+    """A highway exit (highway-env ``exit-v0``): reach the exit lane of a six-lane highway before it ends.
+    Keys follow highway-env's; its default observation is ``ExitObservation`` (observation="exit")."""
+
+    world: ClassVar[str] = "exit"
+    lanes_count: int = 6  # [lanes] before and after the exit section (one more along it)
+    vehicles_count: int = 20  # [vehicles] other than the ego vehicle
+    vehicles_density: float = 1.5  # [] NPC spawn gaps scale with 1 / density
+    ego_spacing: float = 2.0  # [] ratio of the ego's spawn gap to the default gap
+    duration: float = 18.0  # [s] episode length before truncation
+    simulation_frequency: int = 5
+    target_speeds: tuple[float, ...] = (18.0, 24.0, 30.0)
+    observation: str = "exit"
+    observation_options: tuple = (
+        ("clip", False),
+        ("features", ("presence", "x", "y", "vx", "vy", "cos_h", "sin_h")),
+        ("vehicles_count", 15),
+    )
+    collision_reward: float = 0.0
+    high_speed_reward: float = 0.1
+    right_lane_reward: float = 0.0
+    goal_reward: float = 1.0  # on the exit lane (target lane)
+    normalize_reward: bool = True  # map [collision_reward, goal_reward] to [0, 1], then clip
+    scaling: float = 5.0
+
+    def _problems(self) -> list[str]:
+        problems = super()._problems()
+        if self.lanes_count < 2 or self.vehicles_count < 0:
+            problems.append(
+                f"lanes_count={self.lanes_count}, vehicles_count={self.vehicles_count}: need >= 2 lanes "
+                "(traffic spawns on lanes 1 and up) and >= 0 vehicles"
+            )
+        for name in ("ego_spacing", "vehicles_density", "duration"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                problems.append(f"{name}={value}: must be a finite number > 0")
+        if self.observation == "camera":
+            problems.append("observation='camera': the camera observes the straight highway only")
+        if self.normalize_reward and self.collision_reward == self.goal_reward:
+            problems.append(
+                "normalize_reward maps [collision_reward, goal_reward] to [0, 1]: they must differ"
+            )
+        return problems
+
+    @property
+    def num_vehicles(self) -> int:
+        return self.vehicles_count + 1
+
+
+#: Presets reproducing highway-env's ``highway-v0``, ``highway-fast-v0``, ``merge-v0``, ``exit-v0`` defaults.
 PRESETS: dict[str, DrivingConfig] = {
     "highway": HighwayConfig(),
     "highway-fast": HighwayConfig(
@@ -376,4 +430,5 @@ PRESETS: dict[str, DrivingConfig] = {
         check_npc_collisions=False,
     ),
     "merge": MergeConfig(),
+    "exit": ExitConfig(),
 }

@@ -131,12 +131,16 @@ class HighwayEnv(gym.Env):
 
     def _info(self) -> dict:
         host, terms = self.sim.host, self.sim.world.reward_terms
-        return {
+        rewards = {name: float(host["terms"][0, k]) for k, name in enumerate(terms)}
+        info = {
             "speed": float(host["ego_speed"][0]),
             "crashed": bool(host["ego_crashed"][0]),
             "action": int(host["action"][0]),
-            "rewards": {name: float(host["terms"][0, k]) for k, name in enumerate(terms)},
+            "rewards": rewards,
         }
+        for key, term in getattr(self.sim.world, "info_flags", {}).items():  # e.g. exit's is_success
+            info[key] = rewards[term] > 0
+        return info
 
     def render(self) -> np.ndarray | None:
         if self.render_mode is None:

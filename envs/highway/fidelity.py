@@ -16,9 +16,18 @@ from envs.highway.compat import scene_from_highway_env
 from envs.highway.env import HighwayEnv
 from envs.highway.vector import HighwayVectorEnv
 
-HIGHWAY_ENV_IDS = {"highway": "highway-v0", "highway-fast": "highway-fast-v0", "merge": "merge-v0"}
-HIGHWAY_ENV_OBSERVATIONS = {"kinematics": "Kinematics", "occupancy_grid": "OccupancyGrid"}
-POLICIES = {"idle": 1, "slower": 4, "random": None}  # fixed action, or None for uniformly random
+HIGHWAY_ENV_IDS = {
+    "highway": "highway-v0",
+    "highway-fast": "highway-fast-v0",
+    "merge": "merge-v0",
+    "exit": "exit-v0",
+}
+HIGHWAY_ENV_OBSERVATIONS = {
+    "kinematics": "Kinematics",
+    "occupancy_grid": "OccupancyGrid",
+    "exit": "ExitObservation",
+}
+POLICIES = {"idle": 1, "slower": 4, "right": 2, "random": None}  # fixed action, or None: uniformly random
 
 #: highway-env observation configs with non-default options, compared step by step like the defaults
 OBSERVATION_CONFIGS = {
@@ -83,6 +92,17 @@ WORLD_CONFIGS = {
         "simulation_frequency": 10,
         "policy_frequency": 2,
     },
+    "exit": {
+        "lanes_count": 4,
+        "vehicles_count": 12,
+        "vehicles_density": 1.0,
+        "collision_reward": -1.0,
+        "goal_reward": 2.0,
+        "high_speed_reward": 0.3,
+        "right_lane_reward": 0.05,
+        "reward_speed_range": [18, 28],
+        "duration": 10,
+    },
     "highway-fast": {
         "lanes_count": 4,
         "vehicles_count": 12,
@@ -114,16 +134,19 @@ def highway_env_observation(observation: str | dict) -> dict:
 
 
 def highway_env_scene(
-    preset: str, seed: int, observation: str | dict = "kinematics", config: dict | None = None
+    preset: str, seed: int, observation: str | dict | None = None, config: dict | None = None
 ) -> Any:
     """A seeded highway-env env of ``preset``, advanced ``seed % 3`` IDLE steps (so that lane changes,
     timers and IDM state are mid-flight when the scene is read). ``observation``: our observation name
-    or a highway-env observation config (``{"type": "Kinematics", "absolute": True, ...}``); ``config``:
+    or a highway-env observation config (``{"type": "Kinematics", "absolute": True, ...}``), None for
+    the world's default (exit-v0's is its ExitObservation); ``config``:
     more highway-env config keys (the world's, e.g. reward weights)."""
     import gymnasium as gym
     import highway_env  # noqa: F401  (registers highway-v0, highway-fast-v0, merge-v0)
 
-    config = {**(config or {}), "observation": highway_env_observation(observation)}
+    config = dict(config or {})
+    if observation is not None:
+        config["observation"] = highway_env_observation(observation)
     with warnings.catch_warnings():  # merge-v0 is "out of date" for merge-v1, a variant we do not model
         warnings.simplefilter("ignore", DeprecationWarning)
         he = gym.make(HIGHWAY_ENV_IDS[preset], config=config).unwrapped
@@ -145,7 +168,7 @@ def compare_steps(
     seed: int,
     policy: str,
     steps: int = 10,
-    observation: str = "kinematics",
+    observation: str | dict | None = None,
     precision: str = "float64",
     config: dict | None = None,
 ) -> dict[str, Any]:
@@ -153,10 +176,12 @@ def compare_steps(
     config keys given to both, e.g. from :data:`WORLD_CONFIGS`).
 
     Returns the largest observation and reward differences (every reward term included), the steps
-    compared, and ``mismatch``: the first step whose (terminated, truncated, crashed) flags differ, or None.
+    compared, and ``mismatch``: the first step whose (terminated, truncated, crashed, and where
+    highway-env reports it, is_success) flags differ, or None.
     """
     he = highway_env_scene(preset, seed, observation, config)
-    ours = HighwayEnv(preset, config, observation=highway_env_observation(observation), precision=precision)
+    chosen = {} if observation is None else {"observation": highway_env_observation(observation)}
+    ours = HighwayEnv(preset, config, precision=precision, **chosen)
     obs, _ = ours.reset(options={"scene": scene_from_highway_env(he)})
     out = {"obs": float(np.abs(he.observation_type.observe() - obs).max()), "reward": 0.0, "steps": 0}
     out["mismatch"] = None
@@ -167,7 +192,8 @@ def compare_steps(
         out["obs"] = max(out["obs"], float(np.abs(he_obs - obs).max()))
         terms = [abs(info["rewards"][k] - v) for k, v in he_info["rewards"].items()]
         out["reward"] = max(out["reward"], abs(he_r - r), *terms)
-        if (term, trunc, info["crashed"]) != (he_term, he_trunc, he_info["crashed"]):
+        flags = ("crashed", *(k for k in ("is_success",) if k in he_info))
+        if (term, trunc, *(info[k] for k in flags)) != (he_term, he_trunc, *(he_info[k] for k in flags)):
             out["mismatch"] = out["steps"]
             break
         if he_term or he_trunc:

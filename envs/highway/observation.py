@@ -10,6 +10,8 @@ space) and ``kernel(cfg)``, the observation computed inside the step kernel
   mapped to [-1, 1] and clipped; missing rows are zeros.
 - ``occupancy_grid`` (highway-env ``OccupancyGridObservation``): 4 layers (presence, vx, vy, on_road) on
   an 11 x 11 grid of 5 m cells centred on the ego, axes aligned with the world.
+- ``exit`` (highway-env ``ExitObservation``, exit-v0's default): Kinematics of vehicles, the ego's x
+  replaced by its longitudinal coordinate on the exit lane.
 - ``camera`` (``envs/highway/camera.py``): ego-centred bird's-eye pixels, uint8 (stack * channels, H, W),
   rendered by array code from the state after each step (the kernel computes no observation).
 
@@ -30,7 +32,7 @@ from gymnasium import spaces
 from envs.highway.camera import CameraObservation, CameraSpec
 from envs.highway.state import TrafficState
 from envs.physics import structs as st
-from envs.physics.observe import PERCEPTION_DISTANCE, Kinematics, NoObservation, OccupancyGrid
+from envs.physics.observe import PERCEPTION_DISTANCE, ExitKinematics, Kinematics, NoObservation, OccupancyGrid
 
 __all__ = ["OBSERVATIONS", "PERCEPTION_DISTANCE", "ObservationType", "observe_state"]
 
@@ -67,6 +69,7 @@ class ObservationType:
 OBSERVATIONS: dict[str, ObservationType] = {
     "kinematics": ObservationType("kinematics", Kinematics()),
     "occupancy_grid": ObservationType("occupancy_grid", OccupancyGrid()),
+    "exit": ObservationType("exit", ExitKinematics()),
     "camera": ObservationType("camera", NoObservation()),
 }
 

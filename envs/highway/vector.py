@@ -168,12 +168,16 @@ class HighwayVectorEnv(VectorEnv):
 
     def _info(self) -> dict:
         terms = self._out("terms")
-        return {
+        rewards = {name: terms[:, k] for k, name in enumerate(self.sim.world.reward_terms)}
+        info = {
             "speed": self._out("ego_speed"),
             "crashed": self._out("ego_crashed"),
             "action": self._out("action"),
-            "rewards": {name: terms[:, k] for k, name in enumerate(self.sim.world.reward_terms)},
+            "rewards": rewards,
         }
+        for key, term in getattr(self.sim.world, "info_flags", {}).items():  # e.g. exit's is_success
+            info[key] = rewards[term] > 0
+        return info
 
     def scene(self, env_index: int = 0) -> Scene:
         return self.sim.scene(env_index)

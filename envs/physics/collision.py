@@ -44,10 +44,11 @@ def collision_funcs(F: type) -> SimpleNamespace:  # noqa: N803
         """highway-env ``are_polygons_intersecting`` of slots a and b moving at velocity * dt:
         (intersecting, will intersect, translation x, translation y).
 
-        highway-env tests the 8 edge normals of the two rectangles; opposite edges give opposite
-        normals, whose interval distances are equal, so the 4 axes (-cos, -sin) and (-sin, cos) of a,
-        then of b, in highway-env's order, give the same flags, minimum and translation. Projections
-        are centre +/- half extent."""
+        highway-env tests the 4 edge normals of a's rectangle, then of b's, in its polygon's corner
+        order: (-cos, -sin), (-sin, cos), (cos, sin), (sin, -cos). Opposite normals are not redundant:
+        once the rectangles overlap, the interval distance (with a's displacement added on one side)
+        differs between n and -n, and the smallest one sets the translation. Projections are centre
+        +/- half extent."""
         ca = v.cos_h[e, a]
         sa = v.sin_h[e, a]
         cb = v.cos_h[e, b]
@@ -67,14 +68,20 @@ def collision_funcs(F: type) -> SimpleNamespace:  # noqa: N803
         done = bool(False)
         min_distance = F(1.0e30)
         axis = V2(ZERO, ZERO)
-        for k in range(4):
-            n = V2(-ca, -sa)
-            if k == 1:
-                n = V2(-sa, ca)
-            elif k == 2:
-                n = V2(-cb, -sb)
-            elif k == 3:
-                n = V2(-sb, cb)
+        for k in range(8):
+            c = ca
+            s = sa
+            if k >= 4:
+                c = cb
+                s = sb
+            edge = k % 4
+            n = V2(-c, -s)
+            if edge == 1:
+                n = V2(-s, c)
+            elif edge == 2:
+                n = V2(c, s)
+            elif edge == 3:
+                n = V2(s, -c)
             if not done:
                 ea = half_extent(n, ca, sa, hla, hwa)
                 eb = half_extent(n, cb, sb, hlb, hwb)

@@ -148,7 +148,7 @@ class Simulator:
         p.live = live
         p.autoreset = int(autoreset)
         world_f, world_i = self.world.params()
-        obs_f, obs_i = self.observation.params()
+        obs_f, obs_i = self.observation.params(self.network)
         for name, arr, dtype in (
             ("actions", np.array([META_ACTIONS[a] for a in self.action_names], np.int32), wp.int32),
             ("target_speeds", np.array(cfg.target_speeds, np.float64), self.F),

@@ -9,6 +9,8 @@ changing them never recompiles a kernel.
   ``vehicles_count - 1`` nearest vehicles (and obstacles) by distance along the observer's lane, within
   ``PERCEPTION_DISTANCE`` and, unless ``see_behind``, not more than two lengths behind; features relative
   to the observer unless ``absolute``; mapped from ``features_range`` to [-1, 1] and clipped.
+- :class:`ExitKinematics` (highway-env ``ExitObservation``): Kinematics whose observer row gives, as x, the
+  observer's longitudinal coordinate on the exit lane.
 - :class:`OccupancyGrid` (highway-env ``OccupancyGridObservation``): ``features`` layers over a grid of
   ``grid_step`` cells covering ``grid_size`` around the observer; where vehicles share a cell the lowest
   slot wins (highway-env writes them in reverse); ``on_road`` marks cells crossed by lane centre
@@ -18,6 +20,7 @@ changing them never recompiles a kernel.
 import functools
 from dataclasses import dataclass
 from types import SimpleNamespace
+from typing import Any, ClassVar
 
 import numpy as np
 import warp as wp
@@ -97,7 +100,13 @@ class Kinematics:
     def shape(self) -> tuple[int, ...]:
         return (self.vehicles_count, len(self.features))
 
-    def params(self) -> tuple[np.ndarray, np.ndarray]:
+    #: a lane whose longitudinal coordinate replaces the observer's own x (highway-env's ExitObservation)
+    ego_x_lane: ClassVar[tuple | None] = None
+
+    def params(self, network: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        ego_x_row = -1
+        if self.ego_x_lane is not None:
+            ego_x_row = _lane_row(network, self.ego_x_lane, type(self).__name__)
         defaults = {
             "x": (-PERCEPTION_DISTANCE, PERCEPTION_DISTANCE),
             "y": "lanes",
@@ -106,9 +115,38 @@ class Kinematics:
         }
         modes, bounds = _ranges(self.features, self.features_range, defaults)
         flags = [self.absolute, self.normalize, self.clip, self.see_behind, self.observe_intentions]
-        ints = [self.vehicles_count, len(self.features), *map(int, flags), int(self.include_obstacles)]
+        ints = [
+            self.vehicles_count,
+            len(self.features),
+            *map(int, flags),
+            int(self.include_obstacles),
+            ego_x_row,
+        ]
         ints += [CODE[f] for f in self.features] + modes
         return np.array([PERCEPTION_DISTANCE, *bounds], np.float64), np.array(ints, np.int32)
+
+
+@dataclass(frozen=True)
+class ExitKinematics(Kinematics):
+    """highway-env's ``ExitObservation`` (exit-v0): Kinematics of vehicles only (no road objects), the
+    observer's x replaced by its longitudinal coordinate on the exit lane, road ("1", "2")'s last lane."""
+
+    ego_x_lane: ClassVar[tuple | None] = ("1", "2", -1)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "include_obstacles", False)  # close_vehicles_to: vehicles only
+
+
+def _lane_row(network: Any, lane: tuple, what: str) -> int:
+    """The table row of ``lane`` (a negative id counts from the road's last lane, as Python indexing)."""
+    _from, _to, _id = lane
+    lanes = network.graph.get(_from, {}).get(_to) if network is not None else None
+    if not lanes:
+        raise ValueError(
+            f"{what} observes lane {lane}, but this world's road has no road ({_from!r}, {_to!r})"
+        )
+    return network.lane_row((_from, _to, _id % len(lanes)))
 
 
 @dataclass(frozen=True)
@@ -151,7 +189,7 @@ class OccupancyGrid:
     def shape(self) -> tuple[int, ...]:
         return (len(self.features), *self.cells)
 
-    def params(self) -> tuple[np.ndarray, np.ndarray]:
+    def params(self, network: Any = None) -> tuple[np.ndarray, np.ndarray]:
         defaults = {"vx": (-2 * MAX_SPEED, 2 * MAX_SPEED), "vy": (-2 * MAX_SPEED, 2 * MAX_SPEED)}
         modes, bounds = _ranges(self.features, self.features_range, defaults)
         (x0, _), (y0, _) = self.grid_size
@@ -169,7 +207,7 @@ class NoObservation:
     name = "none"
     shape = (0,)
 
-    def params(self) -> tuple[np.ndarray, np.ndarray]:
+    def params(self, network: Any = None) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros(1, np.float64), np.zeros(1, np.int32)
 
 
@@ -274,8 +312,9 @@ def observe_funcs(F: type) -> SimpleNamespace:  # noqa: N803
         see_behind = p.obs_i[5] != 0
         intentions = p.obs_i[6] != 0
         obstacles = p.obs_i[7] != 0
-        codes = int(8)
-        modes = 8 + nf
+        ego_x_lane = p.obs_i[8]
+        codes = int(9)
+        modes = 9 + nf
         n = v.x.shape[1]
         distance = p.obs_f[0]
         ex = v.x[e, ego]
@@ -316,6 +355,8 @@ def observe_funcs(F: type) -> SimpleNamespace:  # noqa: N803
                     code = p.obs_i[codes + f]
                     if row == 0:
                         val = feature(v, rd, e, j, code, -1, True)
+                        if code == X and ego_x_lane >= 0:
+                            val = local_coordinates(rd.lf, rd.li, ego_x_lane, v.x[e, j], v.y[e, j])[0]
                     else:
                         val = feature(v, rd, e, j, code, origin, intentions)
                     if normalize:

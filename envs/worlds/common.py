@@ -21,7 +21,7 @@ def slot_funcs(F: type) -> SimpleNamespace:  # noqa: N803 - the kernels' float t
     S = st.make_structs(F)
     L = lane_funcs(F)
     Vehicles, Road, Params = S.Vehicles, S.Road, S.Params
-    closest_lane, py_mod = L.closest_lane, L.py_mod
+    closest_lane, py_mod, local_coordinates = L.closest_lane, L.py_mod, L.local_coordinates
     CONTROLLED, IDM = st.CONTROLLED, st.IDM
     ZERO = F(0.0)
     PI = F(math.pi)
@@ -62,4 +62,13 @@ def slot_funcs(F: type) -> SimpleNamespace:  # noqa: N803 - the kernels' float t
             v.target_speed[e, i] = speed
             v.timer[e, i] = py_mod((x + y) * PI, F(LANE_CHANGE_DELAY))
 
-    return SimpleNamespace(place=place)
+    @wp.func
+    def farthest_on_lane(v: Vehicles, rd: Road, e: int, ln: int, count: int) -> F:
+        """The largest longitudinal coordinate on lane ln of slots 0..count-1 (highway-env
+        ``Vehicle.create_random``'s ``x0``: a new vehicle spawns ahead of every vehicle so far)."""
+        x0 = local_coordinates(rd.lf, rd.li, ln, v.x[e, 0], v.y[e, 0])[0]
+        for j in range(1, count):
+            x0 = wp.max(x0, local_coordinates(rd.lf, rd.li, ln, v.x[e, j], v.y[e, j])[0])
+        return x0
+
+    return SimpleNamespace(place=place, farthest_on_lane=farthest_on_lane)

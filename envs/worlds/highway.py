@@ -88,13 +88,8 @@ def highway_funcs(F: type) -> SimpleNamespace:  # noqa: N803
     S = st.make_structs(F)
     L = lane_funcs(F)
     Vehicles, Episodes, Road, Params, Outputs = S.Vehicles, S.Episodes, S.Road, S.Params, S.Outputs
-    local_coordinates, position, heading_at, on_lane = (
-        L.local_coordinates,
-        L.position,
-        L.heading_at,
-        L.on_lane,
-    )
-    place = slot_funcs(F).place
+    position, heading_at, on_lane = L.position, L.heading_at, L.on_lane
+    place, farthest_on_lane = slot_funcs(F).place, slot_funcs(F).farthest_on_lane
     SPEED_LIMIT_COL, NO_LIMIT = rn.SPEED_LIMIT, F(rn.NO_SPEED_LIMIT)
     LANE_ID, ROAD_LANES = rn.LANE_ID, rn.ROAD_LANES
     CONTROLLED, IDM = st.CONTROLLED, st.IDM
@@ -140,9 +135,7 @@ def highway_funcs(F: type) -> SimpleNamespace:  # noqa: N803
             offset = spacing * (F(SPACING_BASE) + ONE * speed) * lane_factor
             x0 = F(3.0) * offset
             if i > 0:  # ahead of the farthest vehicle so far, measured along this lane
-                x0 = local_coordinates(rd.lf, rd.li, ln, v.x[e, 0], v.y[e, 0])[0]
-                for j in range(1, i):
-                    x0 = wp.max(x0, local_coordinates(rd.lf, rd.li, ln, v.x[e, j], v.y[e, j])[0])
+                x0 = farthest_on_lane(v, rd, e, ln, i)
             jitter = JITTER0 + JITTER_SPAN * F(wp.randf(rng))
             x0 = x0 + offset * jitter
             pos = position(rd.lf, rd.li, ln, x0, ZERO)
