@@ -1,7 +1,7 @@
 """Regenerate highway-env's reference statistics for the statistical fidelity test.
 
-Runs highway-env's own ``highway-v0`` / ``highway-fast-v0`` / ``merge-v0`` with fixed policies (always IDLE, always
-SLOWER, uniformly random) and stores every episode's return, length and final crash flag in
+Runs highway-env's own ``highway-v0`` / ``highway-fast-v0`` / ``merge-v0`` / ``exit-v0`` with fixed policies (always IDLE, always
+SLOWER, always FASTER, always LANE_RIGHT, uniformly random) and stores every episode's return, length and final crash flag in
 ``tests/data/highway_reference_<preset>.json`` (under ``policies.<name>.runs``, with summaries beside). ``tests/test_highway_statistics.py`` compares our
 simulator's means against these within three standard errors.
 
@@ -11,6 +11,7 @@ episodes, and ``--resume`` continues where it stopped.
 
     python scripts/highway_reference.py --preset highway-fast --episodes 200
     nice -n 10 python scripts/highway_reference.py --preset highway --episodes 200 --resume
+    python scripts/highway_reference.py --preset exit --policies idle slower right random
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ if str(ROOT) not in sys.path:
 from agents.common.io import write_json  # noqa: E402
 from envs.highway.fidelity import HIGHWAY_ENV_IDS  # noqa: E402
 
-POLICIES = ("idle", "slower", "random")
-IDLE, SLOWER = 1, 4
+POLICIES = ("idle", "slower", "faster", "right", "random")
+IDLE, SLOWER, FASTER, RIGHT = 1, 4, 3, 2
 SEED_OFFSET = 10_000  # episode k of a policy is reset with seed SEED_OFFSET + k
 
 
@@ -50,6 +51,10 @@ def run_episode(env, policy: str, seed: int) -> dict:
             action = IDLE
         elif policy == "slower":
             action = SLOWER
+        elif policy == "faster":
+            action = FASTER
+        elif policy == "right":
+            action = RIGHT
         else:
             action = int(rng.integers(5))
         _, reward, terminated, truncated, info = env.step(action)
@@ -81,7 +86,7 @@ def main(argv: list[str] | None = None) -> dict:
     )
     parser.add_argument("--preset", choices=sorted(HIGHWAY_ENV_IDS), default="highway-fast")
     parser.add_argument("--episodes", type=int, default=200, help="episodes per policy")
-    parser.add_argument("--policies", nargs="+", choices=POLICIES, default=list(POLICIES))
+    parser.add_argument("--policies", nargs="+", choices=POLICIES, default=["idle", "slower", "random"])
     parser.add_argument("--output", type=Path, default=None)
     parser.add_argument("--resume", action="store_true", help="keep episodes already in the output file")
     parser.add_argument("--save-every", type=int, default=5, help="rewrite the file every N episodes")

@@ -26,7 +26,8 @@ def evaluate_policy(
 
     Every env runs a fixed quota of episodes (as stable-baselines3's ``evaluate_policy`` does), so
     short episodes (crashes) are not over-represented by envs that finish first.
-    ``crash_rate`` is present when the env reports ``info["crashed"]``.
+    ``crash_rate`` is present when the env reports ``info["crashed"]``, ``success_rate`` when it reports
+    ``info["is_success"]`` (stable-baselines3's convention: the value at an episode's last step).
     """
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
@@ -37,6 +38,7 @@ def evaluate_policy(
     returns: list[float] = []
     lengths: list[int] = []
     crashes: list[float] = []
+    successes: list[float] = []
     try:
         obs, _ = venv.reset(seed=seed)
         ep_ret = np.zeros(n)
@@ -54,12 +56,15 @@ def evaluate_policy(
             ep_len += live
             finished = done & live
             crashed = done_info(infos, "crashed", n)
+            success = done_info(infos, "is_success", n)
             for i in np.flatnonzero(finished):
                 if done_count[i] < quota[i]:
                     returns.append(float(ep_ret[i]))
                     lengths.append(int(ep_len[i]))
                     if crashed is not None:
                         crashes.append(float(bool(crashed[i])))
+                    if success is not None:
+                        successes.append(float(bool(success[i])))
                 done_count[i] += 1
             ep_ret[finished] = 0.0
             ep_len[finished] = 0
@@ -77,6 +82,8 @@ def evaluate_policy(
     }
     if crashes:
         result["crash_rate"] = float(np.mean(crashes))
+    if successes:
+        result["success_rate"] = float(np.mean(successes))
     return result
 
 

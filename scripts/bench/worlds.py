@@ -28,7 +28,7 @@ from scripts.bench.highway import single_env_rate, vector_env_rate
 
 RESULTS = Path("docs/results/benchmark-worlds.json")
 #: world -> (our env id, highway-env's id)
-WORLDS = {"merge": ("autodrive/Merge-v0", "merge-v0")}
+WORLDS = {"merge": ("autodrive/Merge-v0", "merge-v0"), "exit": ("autodrive/Exit-v0", "exit-v0")}
 NUM_ENVS = (1, 16, 256, 1024, 4096, 16384)
 
 
@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> dict:
     print(f"{'case':52s} {'env-steps/s':>14s} {'vs highway-env':>14s}")
     for world in args.worlds:
         ours, peer = WORLDS[world]
-        with warnings.catch_warnings():  # merge-v0 is "out of date" for merge-v1, a variant not modelled
+        with warnings.catch_warnings():  # merge-v0, exit-v0 are "out of date" for their v1 variants
             warnings.simplefilter("ignore", DeprecationWarning)
             peer_rate = single_env_rate(gym.make(peer), peer_seconds)
         cases = [(f"highway-env {peer} (single, gym.make)", peer_rate, {})]
