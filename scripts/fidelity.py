@@ -44,6 +44,7 @@ def step_fidelity(presets: list[str], scenes: int) -> list[dict]:
     # "default": the world's own observation (Kinematics; exit-v0's ExitObservation)
     cases = [("default", "float64", p, None) for p in ("idle", "random")]
     cases += [("default", "float32", "random", None), ("occupancy_grid", "float64", "random", None)]
+    cases += [("time_to_collision", "float64", "random", None)]
     cases += [(name, "float64", "random", None) for name in fid.OBSERVATION_CONFIGS]
     cases += [("default", "float64", p, "world-config") for p in ("idle", "random")]
     cases += [("default", "float64", "random", name) for name in fid.ACTION_CONFIGS]

@@ -132,8 +132,16 @@ def test_unknown_precision_and_device_raise() -> None:
         HighwayVectorEnv(2, preset="highway-fast", device="tpu", backend="torch")
 
 
-@pytest.mark.parametrize("preset", ["highway-fast", "merge", "exit"])
-def test_cuda_kernel_compiles_without_a_gpu(tmp_path, preset: str) -> None:
+@pytest.mark.parametrize(
+    "preset, observation",
+    [
+        ("highway-fast", "kinematics"),
+        ("merge", "kinematics"),
+        ("exit", "exit"),
+        ("merge", "time_to_collision"),
+    ],
+)
+def test_cuda_kernel_compiles_without_a_gpu(tmp_path, preset: str, observation: str) -> None:
     """The CUDA build of the step kernel compiles here (to PTX for sm_90, Warp's bundled NVRTC), so a
     kernel that only breaks on CUDA is caught on machines without a GPU."""
     import warp as wp
@@ -145,10 +153,8 @@ def test_cuda_kernel_compiles_without_a_gpu(tmp_path, preset: str) -> None:
     from envs.worlds import WORLDS
 
     init_warp()
-    cfg = make_config(preset)
-    kernel = step_kernel(
-        wp.float32, WORLDS[cfg.world](cfg).funcs, OBSERVATIONS["kinematics"].kernel(cfg).name
-    )
+    cfg = make_config(preset, observation=observation)
+    kernel = step_kernel(wp.float32, WORLDS[cfg.world](cfg).funcs, OBSERVATIONS[observation].kernel(cfg).name)
     wp.compile_aot_module(kernel.module, device=None, arch=90, use_ptx=True, module_dir=str(tmp_path))
     assert any(p.suffix == ".ptx" for p in tmp_path.rglob("*"))
 

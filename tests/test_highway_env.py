@@ -103,7 +103,9 @@ def test_unknown_key_suggests_nearest() -> None:
         ({"observation": {"type": "Kinematics", "order": "shuffled"}}, "order='shuffled'"),
         ({"observation": {"type": "Kinematics", "features": ["x", "speed"]}}, "speed"),
         ({"observation": {"type": "OccupancyGrid", "as_image": True}}, "as_image"),
-        ({"observation": {"type": "TimeToCollision"}}, "TimeToCollision"),
+        ({"observation": {"type": "LidarObservation"}}, "LidarObservation"),
+        ({"observation": {"type": "TimeToCollision", "horizon": 0}}, "horizon"),
+        ({"observation": {"type": "TimeToCollision", "frequency": 2}}, r"\['frequency'\] are not supported"),
         ({"observation": {"type": "camera", "width": 64}}, "camera_"),
     ],
 )
@@ -146,6 +148,9 @@ def test_highway_env_observation_configs_are_ported() -> None:
     grid = {"type": "OccupancyGrid", "grid_size": [[-20, 20], [-10, 10]], "grid_step": [4, 5]}
     env = HighwayEnv("highway-fast", config={"observation": grid})
     assert env.observation_space.shape == (4, 10, 4) and env.reset(seed=0)[0].shape == (4, 10, 4)
+    ttc = HighwayEnv("merge", observation={"type": "TimeToCollision", "horizon": 4}, policy_frequency=2)
+    assert ttc.observation_space == gym.spaces.Box(0.0, 1.0, (3, 3, 8), np.float32)
+    assert ttc.reset(seed=0)[0].shape == (3, 3, 8)
     # a new observation type drops the previous type's options
     assert (
         make_config(

@@ -128,6 +128,15 @@ def test_occupancy_grid_matches_highway_env(preset: str, seeds) -> None:
         compare(preset, seed, "random", "occupancy_grid")
 
 
+@pytest.mark.parametrize("preset", ["highway-fast", "merge", "exit"])
+def test_time_to_collision_matches_highway_env(preset: str) -> None:
+    """highway-env's TimeToCollision grid (3 x 3 x 10), and with a 5 s horizon at 2 Hz (3 x 3 x 10)."""
+    for seed in range(4):
+        compare(preset, seed, "random", "time_to_collision")
+    ttc = {"type": "TimeToCollision", "horizon": 5}
+    compare(preset, 5, "random", ttc, config={"policy_frequency": 2})
+
+
 @pytest.mark.parametrize("name", list(OBSERVATION_CONFIGS))
 @pytest.mark.parametrize(
     "preset, seeds",

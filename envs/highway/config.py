@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 #: Observation types, a closed registry (see ``envs/highway/observation.py``).
-OBSERVATION_TYPES = ("kinematics", "occupancy_grid", "exit", "camera")
+OBSERVATION_TYPES = ("kinematics", "occupancy_grid", "exit", "time_to_collision", "camera")
 #: highway-env's DiscreteMetaAction action sets (index -> meta-action), by its longitudinal/lateral options
 ACTIONS_ALL = ("LANE_LEFT", "IDLE", "LANE_RIGHT", "FASTER", "SLOWER")
 ACTIONS_LONGITUDINAL = ("SLOWER", "IDLE", "FASTER")
@@ -30,6 +30,7 @@ HIGHWAY_ENV_OBSERVATION_NAMES = {
     "Kinematics": "kinematics",
     "OccupancyGrid": "occupancy_grid",
     "ExitObservation": "exit",
+    "TimeToCollision": "time_to_collision",
 }
 
 

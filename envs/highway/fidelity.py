@@ -26,6 +26,7 @@ HIGHWAY_ENV_OBSERVATIONS = {
     "kinematics": "Kinematics",
     "occupancy_grid": "OccupancyGrid",
     "exit": "ExitObservation",
+    "time_to_collision": "TimeToCollision",
 }
 POLICIES = {"idle": 1, "slower": 4, "right": 2, "random": None}  # fixed action, or None: uniformly random
 

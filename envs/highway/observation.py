@@ -12,6 +12,8 @@ space) and ``kernel(cfg)``, the observation computed inside the step kernel
   an 11 x 11 grid of 5 m cells centred on the ego, axes aligned with the world.
 - ``exit`` (highway-env ``ExitObservation``, exit-v0's default): Kinematics of vehicles, the ego's x
   replaced by its longitudinal coordinate on the exit lane.
+- ``time_to_collision`` (highway-env ``TimeToCollisionObservation``): (3, 3, horizon * policy_frequency)
+  collision costs for the ego's neighbouring speed set-points and lanes over future policy steps.
 - ``camera`` (``envs/highway/camera.py``): ego-centred bird's-eye pixels, uint8 (stack * channels, H, W),
   rendered by array code from the state after each step (the kernel computes no observation).
 
@@ -32,7 +34,14 @@ from gymnasium import spaces
 from envs.highway.camera import CameraObservation, CameraSpec
 from envs.highway.state import TrafficState
 from envs.physics import structs as st
-from envs.physics.observe import PERCEPTION_DISTANCE, ExitKinematics, Kinematics, NoObservation, OccupancyGrid
+from envs.physics.observe import (
+    PERCEPTION_DISTANCE,
+    ExitKinematics,
+    Kinematics,
+    NoObservation,
+    OccupancyGrid,
+    TimeToCollision,
+)
 
 __all__ = ["OBSERVATIONS", "PERCEPTION_DISTANCE", "ObservationType", "observe_state"]
 
@@ -45,20 +54,25 @@ class ObservationType:
     def kernel(self, cfg: Any) -> Any:
         """The kernel's observation with the config's ``observation_options``; an unknown option raises."""
         options = dict(cfg.observation_options) if cfg.observation == self.name else {}
-        if not options:
-            return self.kernel_spec
         spec_type = type(self.kernel_spec)
-        valid = sorted(f.name for f in dataclasses.fields(spec_type))
+        internal = getattr(spec_type, "internal", ())
+        valid = sorted(f.name for f in dataclasses.fields(spec_type) if f.name not in internal)
         unknown = sorted(set(options) - set(valid))
         if unknown:
             raise ValueError(
                 f"{self.name} observation options {unknown} are not supported; supported: {valid}"
             )
+        if "frequency" in internal:  # one time cell per policy step
+            options["frequency"] = cfg.policy_frequency
+        if not options:
+            return self.kernel_spec
         return spec_type(**{k: dict(v) if k == "features_range" and v else v for k, v in options.items()})
 
     def space(self, cfg: Any) -> spaces.Box:
         if self.name == "camera":
             return spaces.Box(0, 255, shape=CameraSpec.from_config(cfg).shape, dtype=np.uint8)
+        if self.name == "time_to_collision":
+            return spaces.Box(0.0, 1.0, shape=self.kernel(cfg).shape, dtype=np.float32)
         return spaces.Box(-np.inf, np.inf, shape=self.kernel(cfg).shape, dtype=np.float32)
 
     def array_observer(self) -> CameraObservation | None:
@@ -70,6 +84,7 @@ OBSERVATIONS: dict[str, ObservationType] = {
     "kinematics": ObservationType("kinematics", Kinematics()),
     "occupancy_grid": ObservationType("occupancy_grid", OccupancyGrid()),
     "exit": ObservationType("exit", ExitKinematics()),
+    "time_to_collision": ObservationType("time_to_collision", TimeToCollision()),
     "camera": ObservationType("camera", NoObservation()),
 }
 

@@ -11,6 +11,8 @@ changing them never recompiles a kernel.
   to the observer unless ``absolute``; mapped from ``features_range`` to [-1, 1] and clipped.
 - :class:`ExitKinematics` (highway-env ``ExitObservation``): Kinematics whose observer row gives, as x, the
   observer's longitudinal coordinate on the exit lane.
+- :class:`TimeToCollision` (highway-env ``TimeToCollisionObservation``): predicted collision costs over
+  time for the observer's speed set-points and lanes.
 - :class:`OccupancyGrid` (highway-env ``OccupancyGridObservation``): ``features`` layers over a grid of
   ``grid_step`` cells covering ``grid_size`` around the observer; where vehicles share a cell the lowest
   slot wins (highway-env writes them in reverse); ``on_road`` marks cells crossed by lane centre
@@ -201,6 +203,56 @@ class OccupancyGrid:
 
 
 @dataclass(frozen=True)
+class TimeToCollision:
+    """highway-env's ``TimeToCollisionObservation``: for the observer's speed set-point and its neighbours
+    (3 rows) and its lane and the lanes beside it (3 columns), the predicted time-to-collision cost of
+    each future policy step up to ``horizon`` seconds (``compute_ttc_grid``): 1 for a collision with a
+    vehicle's centre, 0.5 for its front or rear, 1 everywhere beside the road. The roads searched are
+    highway-env's without a route (the observer's route, which no world here gives the ego, is not
+    followed)."""
+
+    horizon: float = 10.0  # [s]
+    frequency: int = 1  # [Hz] the config's policy_frequency (one time cell per policy step), not an option
+
+    name = "time_to_collision"
+    internal = ("frequency",)
+
+    def __post_init__(self) -> None:
+        if not (np.isfinite(self.horizon) and self.horizon > 0):
+            raise ValueError(f"TimeToCollision horizon={self.horizon}: must be a finite number > 0")
+
+    @property
+    def steps(self) -> int:
+        """Cells along time: highway-env's ``int(horizon / (1 / policy_frequency))``."""
+        return int(self.horizon / (1 / self.frequency))
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (3, 3, self.steps)
+
+    def params(self, network: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        roads = network.roads()
+        connected = [int(_connected(network, a, b, TTC_DEPTH)) for a in roads for b in roads]
+        ints = [self.steps, len(roads), *connected]
+        return np.array([1 / self.frequency], np.float64), np.array(ints, np.int32)
+
+
+TTC_DEPTH = 3  # roads ahead that compute_ttc_grid searches (is_connected_road's depth)
+
+
+def _connected(network: Any, road_1: tuple, road_2: tuple, depth: int) -> bool:
+    """highway-env ``RoadNetwork.is_connected_road`` without a route: road 2 is road 1 or leads into it,
+    or into a road reached from road 1's end within ``depth`` roads."""
+    if road_1 == road_2 or road_2[1] == road_1[0]:
+        return True
+    if depth > 0:
+        return any(
+            _connected(network, (road_1[1], to), road_2, depth - 1) for to in network.graph.get(road_1[1], {})
+        )
+    return False
+
+
+@dataclass(frozen=True)
 class NoObservation:
     """No in-kernel observation (the camera is rendered from the state by array code)."""
 
@@ -217,6 +269,8 @@ def observe_funcs(F: type) -> SimpleNamespace:  # noqa: N803
     L = lane_funcs(F)
     Vehicles, Episodes, Road, Params, Outputs = S.Vehicles, S.Episodes, S.Road, S.Params, S.Outputs
     local_coordinates, position, local_angle = L.local_coordinates, L.position, L.local_angle
+    not_zero = L.not_zero
+    ROAD, ROAD_LANES, LANE_ID = rn.ROAD, rn.ROAD_LANES, rn.LANE_ID
     ZERO, ONE = F(0.0), F(1.0)
     BIG = F(1.0e30)
     OBSTACLE, ABSENT, CONTROLLED, IDM = st.OBSTACLE, st.ABSENT, st.CONTROLLED, st.IDM
@@ -425,6 +479,76 @@ def observe_funcs(F: type) -> SimpleNamespace:  # noqa: N803
     def no_observation(v: Vehicles, ep: Episodes, rd: Road, p: Params, e: int, out: Outputs, ego: int):
         pass
 
+    @wp.func(inline=True)
+    def time_to_collision(v: Vehicles, ep: Episodes, rd: Road, p: Params, e: int, out: Outputs, ego: int):
+        """highway-env ``TimeToCollisionObservation.observe`` (``compute_ttc_grid``, then the 3 x 3 window
+        around the observer's speed index and lane, padded with ones beside the road)."""
+        steps = p.obs_i[0]
+        roads = p.obs_i[1]
+        quantum = p.obs_f[0]
+        lane = v.lane[e, ego]
+        road = rd.li[lane, ROAD]
+        lanes = rd.li[lane, ROAD_LANES]
+        lane_id = rd.li[lane, LANE_ID]
+        ns = p.target_speeds.shape[0]
+        speed_index = int(0)  # MDPVehicle.speed_index: the set-point the observer cruises at
+        for k in range(ns):
+            if wp.abs(p.target_speeds[k] - v.target_speed[e, ego]) < wp.abs(
+                p.target_speeds[speed_index] - v.target_speed[e, ego]
+            ):
+                speed_index = k
+        for row in range(3):
+            for col in range(3):
+                j = lane_id + col - 1
+                fill = ZERO
+                if j < 0 or j >= lanes:
+                    fill = ONE
+                for t in range(steps):
+                    out.obs[e, (row * 3 + col) * steps + t] = wp.float32(fill)
+        s_ego = v.s_own[e, ego]
+        c_ego = v.cos_h[e, ego]
+        sn_ego = v.sin_h[e, ego]
+        for row in range(3):
+            si = wp.clamp(speed_index + row - 1, 0, ns - 1)
+            ego_speed = p.target_speeds[si]
+            for o in range(v.x.shape[1]):
+                kind = v.kind[e, o]
+                if o != ego and (kind == CONTROLLED or kind == IDM) and ego_speed != v.speed[e, o]:
+                    other_lane = v.lane[e, o]
+                    other_road = rd.li[other_lane, ROAD]
+                    if p.obs_i[2 + road * roads + other_road] != 0:
+                        same_count = rd.li[other_lane, ROAD_LANES] == lanes
+                        margin = v.length[e, o] / F(2.0) + v.length[e, ego] / F(2.0)
+                        gap = local_coordinates(rd.lf, rd.li, lane, v.x[e, o], v.y[e, o])[0] - s_ego
+                        projected = v.speed[e, o] * (v.cos_h[e, o] * c_ego + v.sin_h[e, o] * sn_ego)
+                        closing = not_zero(ego_speed - projected)
+                        for point in range(3):
+                            m = ZERO
+                            cost = ONE
+                            if point == 1:
+                                m = -margin
+                                cost = F(0.5)
+                            elif point == 2:
+                                m = margin
+                                cost = F(0.5)
+                            ttc = (gap + m) / closing
+                            if ttc >= ZERO:
+                                for col in range(3):
+                                    j = lane_id + col - 1
+                                    hit = j >= 0 and j < lanes
+                                    if same_count:
+                                        hit = j == rd.li[other_lane, LANE_ID]
+                                    if hit:
+                                        for q in range(2):
+                                            x = ttc / quantum
+                                            t = int(x)
+                                            if q == 1:
+                                                t = int(wp.ceil(x))
+                                            if t >= 0 and t < steps:
+                                                at = (row * 3 + col) * steps + t
+                                                out.obs[e, at] = wp.max(out.obs[e, at], wp.float32(cost))
+
     return SimpleNamespace(
-        kinematics=kinematics, occupancy_grid=occupancy_grid, none=no_observation, feature=feature
-    )
+        kinematics=kinematics, occupancy_grid=occupancy_grid, time_to_collision=time_to_collision,
+        none=no_observation, feature=feature,
+    )  # fmt: skip
