@@ -225,16 +225,21 @@ def run_episodes(
     return returns, crashed
 
 
+SE_FLOOR = 1e-5  # [return units] below any real standard error of 200 episodes, above float32 rounding
+
+
 def standard_error(a: np.ndarray) -> float:
     return float(a.std(ddof=1) / np.sqrt(len(a)))
 
 
 def compare_statistics(ours: np.ndarray, theirs: np.ndarray) -> dict[str, float]:
     """Means, their standard errors and ``z``: the gap over the standard error of the difference."""
-    se = float(np.hypot(standard_error(ours), standard_error(theirs)))
+    # floored at float32 rounding of a return: a deterministic outcome (every episode the same, e.g.
+    # always-IDLE in exit-v0) has no spread, and the two means then differ only by rounding
+    se = max(float(np.hypot(standard_error(ours), standard_error(theirs))), SE_FLOOR)
     gap = float(ours.mean() - theirs.mean())
     return {
         "ours": float(ours.mean()), "ours_se": standard_error(ours), "ours_n": len(ours),
         "theirs": float(theirs.mean()), "theirs_se": standard_error(theirs), "theirs_n": len(theirs),
-        "z": gap / se if se > 0 else 0.0,
+        "z": gap / se,
     }  # fmt: skip
