@@ -45,6 +45,11 @@ ENV_SPECS: dict[str, tuple[str, str, dict]] = {
         "envs.highway.vector:HighwayVectorEnv",
         {"preset": "exit"},
     ),
+    f"{NAMESPACE}/Roundabout-v0": (
+        "envs.highway.env:HighwayEnv",
+        "envs.highway.vector:HighwayVectorEnv",
+        {"preset": "roundabout"},
+    ),
 }
 
 

@@ -56,7 +56,7 @@ def _compare(preset: str, device: str, exact: bool) -> None:
             live &= ~(r_term | r_trunc)
 
 
-@pytest.mark.parametrize("preset", ["highway", "highway-fast", "merge", "exit"])
+@pytest.mark.parametrize("preset", ["highway", "highway-fast", "merge", "exit", "roundabout"])
 def test_torch_outputs_on_cpu_equal_numpy_outputs(preset: str) -> None:
     _compare(preset, "cpu", exact=True)
 
@@ -83,7 +83,7 @@ def test_torch_autoreset_and_seeding() -> None:
     assert all(torch.equal(a, b) for a, b in zip(rollout(), rollout()))
 
 
-@pytest.mark.parametrize("preset", ["highway", "highway-fast", "merge", "exit"])
+@pytest.mark.parametrize("preset", ["highway", "highway-fast", "merge", "exit", "roundabout"])
 def test_thread_count_does_not_change_a_number(monkeypatch, preset: str) -> None:
     """A CPU batch is cut into slices launched from threads; envs are independent, so the slicing must
     not change a single number (the threshold is lowered to slice even this small batch)."""
@@ -160,7 +160,7 @@ def test_cuda_kernel_compiles_without_a_gpu(tmp_path, preset: str, observation: 
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("preset", ["highway", "highway-fast", "merge", "exit"])
+@pytest.mark.parametrize("preset", ["highway", "highway-fast", "merge", "exit", "roundabout"])
 def test_cuda_matches_cpu(preset: str) -> None:
     _compare(preset, "cuda", exact=False)
 

@@ -14,7 +14,13 @@ from envs.highway.config import PRESETS, HighwayConfig, make_config
 from envs.highway.env import HighwayEnv
 from envs.highway.vector import HighwayVectorEnv
 
-IDS = ["autodrive/Highway-v0", "autodrive/HighwayFast-v0", "autodrive/Merge-v0", "autodrive/Exit-v0"]
+IDS = [
+    "autodrive/Highway-v0",
+    "autodrive/HighwayFast-v0",
+    "autodrive/Merge-v0",
+    "autodrive/Exit-v0",
+    "autodrive/Roundabout-v0",
+]
 
 
 @pytest.mark.parametrize("env_id", IDS)

@@ -1,6 +1,6 @@
 """Step-by-step fidelity against highway-env: import a highway-env scene, drive both with the same actions.
 
-For seeded highway-env scenes of each preset (highway, highway-fast, merge, exit) (advanced 0-2 IDLE steps first, so that lane changes,
+For seeded highway-env scenes of each preset (highway, highway-fast, merge, exit, roundabout) (advanced 0-2 IDLE steps first, so that lane changes,
 timers and IDM state are mid-flight), both simulators run 10 policy steps of IDLE-only and of random
 actions. Observations must agree within 1e-3, rewards within 1e-4, crash/terminated flags exactly.
 
@@ -74,6 +74,13 @@ def test_exit_matches_highway_env(seed: int, policy: str) -> None:
     compare("exit", seed, policy)
 
 
+@pytest.mark.parametrize("policy", ["idle", "random", "slower"])
+@pytest.mark.parametrize("seed", range(20))
+def test_roundabout_matches_highway_env(seed: int, policy: str) -> None:
+    """roundabout-v0: circular and sine lanes, routes to random exits, absolute Kinematics."""
+    compare("roundabout", seed, policy)
+
+
 @pytest.mark.parametrize("policy", ["idle", "random"])
 @pytest.mark.parametrize("seed", range(4))
 @pytest.mark.parametrize("preset", list(WORLD_CONFIGS))
@@ -83,14 +90,14 @@ def test_world_configs_match_highway_env(preset: str, seed: int, policy: str) ->
 
 
 @pytest.mark.parametrize("name", list(ACTION_CONFIGS))
-@pytest.mark.parametrize("preset", ["highway-fast", "merge", "exit"])
+@pytest.mark.parametrize("preset", ["highway-fast", "merge", "exit", "roundabout"])
 def test_action_options_match_highway_env(preset: str, name: str) -> None:
     """DiscreteMetaAction's longitudinal / lateral / target_speeds options: the same action sets."""
     for seed in range(3):
         compare(preset, seed, "random", config=ACTION_CONFIGS[name])
 
 
-@pytest.mark.parametrize("preset", ["highway", "highway-fast", "merge", "exit"])
+@pytest.mark.parametrize("preset", ["highway", "highway-fast", "merge", "exit", "roundabout"])
 def test_float32_batch_matches_single_env(preset: str) -> None:
     """The fast CPU batch (float32) tracks the float64 single env on the same scenes."""
     scenes, actions = [], []
@@ -120,7 +127,13 @@ def test_float32_batch_matches_single_env(preset: str) -> None:
 
 @pytest.mark.parametrize(
     "preset, seeds",
-    [("highway-fast", range(6)), ("highway", range(1)), ("merge", range(4)), ("exit", range(3))],
+    [
+        ("highway-fast", range(6)),
+        ("highway", range(1)),
+        ("merge", range(4)),
+        ("exit", range(3)),
+        ("roundabout", range(3)),
+    ],
 )
 def test_occupancy_grid_matches_highway_env(preset: str, seeds) -> None:
     """highway-env's default OccupancyGrid (4 x 11 x 11) from the same scenes, step by step."""
@@ -140,7 +153,13 @@ def test_time_to_collision_matches_highway_env(preset: str) -> None:
 @pytest.mark.parametrize("name", list(OBSERVATION_CONFIGS))
 @pytest.mark.parametrize(
     "preset, seeds",
-    [("highway-fast", range(5)), ("highway", range(1)), ("merge", range(3)), ("exit", range(3))],
+    [
+        ("highway-fast", range(5)),
+        ("highway", range(1)),
+        ("merge", range(3)),
+        ("exit", range(3)),
+        ("roundabout", range(3)),
+    ],
 )
 def test_observation_options_match_highway_env(name: str, preset: str, seeds) -> None:
     """Ported configs: non-default Kinematics and OccupancyGrid options, scene by scene."""

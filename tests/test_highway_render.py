@@ -11,22 +11,30 @@ import pytest
 import envs  # noqa: F401
 
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
-IDS = ["autodrive/Highway-v0", "autodrive/HighwayFast-v0", "autodrive/Merge-v0", "autodrive/Exit-v0"]
+IDS = [
+    "autodrive/Highway-v0",
+    "autodrive/HighwayFast-v0",
+    "autodrive/Merge-v0",
+    "autodrive/Exit-v0",
+    "autodrive/Roundabout-v0",
+]
 
 
 @pytest.mark.parametrize("env_id", IDS)
 def test_rgb_array_follows_the_ego(env_id: str) -> None:
     env = gym.make(env_id, render_mode="rgb_array")
+    cfg = env.unwrapped.config
     env.reset(seed=0)
     first = env.render()
-    assert first.shape == (150, 600, 3) and first.dtype == np.uint8
+    assert first.shape == (cfg.screen_height, cfg.screen_width, 3) and first.dtype == np.uint8
     for _ in range(3):
         env.step(3)
     frame = env.render()
     ego_green = np.all(frame == (50, 200, 0), axis=-1)
     assert ego_green.any()
-    cols = np.nonzero(ego_green.any(axis=0))[0]
-    assert 0.2 * 600 < cols.mean() < 0.4 * 600  # ego kept at centering_position (0.3)
+    rows, cols = (np.nonzero(ego_green.any(axis=a))[0] for a in (1, 0))
+    cx, cy = cfg.centering_position  # the ego is kept there (0.3, 0.5 on the highway)
+    assert abs(cols.mean() / cfg.screen_width - cx) < 0.1 and abs(rows.mean() / cfg.screen_height - cy) < 0.1
     env.close()
 
 

@@ -48,6 +48,7 @@ HIGHWAY_ENV_WORLDS = {
     "HighwayEnv": "highway",
     "HighwayEnvFast": "highway",
     "MergeEnv": "merge",
+    "RoundaboutEnv": "roundabout",
     "ExitEnv": "exit",
 }
 

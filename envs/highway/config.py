@@ -25,6 +25,7 @@ ACTIONS_LONGITUDINAL = ("SLOWER", "IDLE", "FASTER")
 ACTIONS_LATERAL = ("LANE_LEFT", "IDLE", "LANE_RIGHT")
 #: the options of highway-env's ``{"type": "DiscreteMetaAction", ...}`` action config we take
 ACTION_OPTIONS = ("target_speeds", "longitudinal", "lateral")
+DEFAULT_TARGET_SPEEDS = (20.0, 25.0, 30.0)  # [m/s] highway-env MDPVehicle.DEFAULT_TARGET_SPEEDS
 #: highway-env's ``{"type": ...}`` names of the observation types, for ported configs.
 HIGHWAY_ENV_OBSERVATION_NAMES = {
     "Kinematics": "kinematics",
@@ -48,7 +49,7 @@ class DrivingConfig:
     simulation_frequency: int = 15  # [Hz] physics sub-steps per second
     policy_frequency: int = 1  # [Hz] actions per second
     # Actions and observations
-    target_speeds: tuple[float, ...] = (20.0, 25.0, 30.0)  # [m/s] ego cruise set-points (DiscreteMetaAction)
+    target_speeds: tuple[float, ...] = DEFAULT_TARGET_SPEEDS  # [m/s] ego cruise set-points (DiscreteMetaAction)
     longitudinal: bool = True  # DiscreteMetaAction offers SLOWER / FASTER
     lateral: bool = True  # DiscreteMetaAction offers LANE_LEFT / LANE_RIGHT
     observation: str = "kinematics"
@@ -269,7 +270,9 @@ def _action_changes(value: Any) -> dict[str, Any]:
         raise ValueError(
             f"DiscreteMetaAction options {unknown} are not supported; supported: {list(ACTION_OPTIONS)}"
         )
-    return options
+    # the dict replaces the world's whole action config, as in highway-env: options it leaves out take
+    # DiscreteMetaAction's defaults (MDPVehicle's target speeds), not the world's
+    return {"target_speeds": DEFAULT_TARGET_SPEEDS, "longitudinal": True, "lateral": True, **options}
 
 
 def _normalise_value(key: str, value: Any) -> Any:
@@ -419,7 +422,54 @@ class ExitConfig(DrivingConfig):
         return self.vehicles_count + 1
 
 
-#: Presets reproducing highway-env's ``highway-v0``, ``highway-fast-v0``, ``merge-v0``, ``exit-v0`` defaults.
+@dataclass(frozen=True)
+class RoundaboutConfig(DrivingConfig):
+    """A roundabout (highway-env ``roundabout-v0``): enter a two-lane roundabout from the south and leave it
+    to the north among four IDM vehicles with random destinations. Keys follow highway-env's."""
+
+    world: ClassVar[str] = "roundabout"
+    incoming_vehicle_destination: int | None = None  # the ring vehicle's exit: 0 east, 1 south, 2 north
+    duration: float = 11.0  # [s] episode length before truncation
+    target_speeds: tuple[float, ...] = (0.0, 8.0, 16.0)
+    observation_options: tuple = (
+        ("absolute", True),
+        (
+            "features_range",
+            (("vx", (-15.0, 15.0)), ("vy", (-15.0, 15.0)), ("x", (-100.0, 100.0)), ("y", (-100.0, 100.0))),
+        ),
+    )
+    high_speed_reward: float = 0.2  # times the ego's speed index over 2
+    right_lane_reward: float = 0.0  # accepted for ported configs; unused, exactly as in highway-env
+    lane_change_reward: float = -0.05  # per LANE_LEFT / LANE_RIGHT action
+    normalize_reward: bool = True  # map [collision_reward, high_speed_reward] to [0, 1]
+    screen_width: int = 600
+    screen_height: int = 600
+    centering_position: tuple[float, float] = (0.5, 0.6)
+
+    def _problems(self) -> list[str]:
+        problems = super()._problems()
+        if self.incoming_vehicle_destination is not None and self.incoming_vehicle_destination not in (
+            0,
+            1,
+            2,
+        ):
+            problems.append(
+                f"incoming_vehicle_destination={self.incoming_vehicle_destination}: None, or 0 (east), "
+                "1 (south), 2 (north)"
+            )
+        if not (math.isfinite(self.duration) and self.duration > 0):
+            problems.append(f"duration={self.duration}: must be a finite number > 0")
+        if self.observation == "camera":
+            problems.append("observation='camera': the camera observes the straight highway only")
+        if self.normalize_reward and self.collision_reward == self.high_speed_reward:
+            problems.append(
+                "normalize_reward maps [collision_reward, high_speed_reward] to [0, 1]: they must differ"
+            )
+        return problems
+
+
+#: Presets reproducing highway-env's ``highway-v0``, ``highway-fast-v0``, ``merge-v0``, ``exit-v0`` and
+#: ``roundabout-v0`` defaults.
 PRESETS: dict[str, DrivingConfig] = {
     "highway": HighwayConfig(),
     "highway-fast": HighwayConfig(
@@ -432,4 +482,5 @@ PRESETS: dict[str, DrivingConfig] = {
     ),
     "merge": MergeConfig(),
     "exit": ExitConfig(),
+    "roundabout": RoundaboutConfig(),
 }

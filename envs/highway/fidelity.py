@@ -21,6 +21,7 @@ HIGHWAY_ENV_IDS = {
     "highway-fast": "highway-fast-v0",
     "merge": "merge-v0",
     "exit": "exit-v0",
+    "roundabout": "roundabout-v0",
 }
 HIGHWAY_ENV_OBSERVATIONS = {
     "kinematics": "Kinematics",
@@ -103,6 +104,15 @@ WORLD_CONFIGS = {
         "right_lane_reward": 0.05,
         "reward_speed_range": [18, 28],
         "duration": 10,
+    },
+    "roundabout": {
+        "incoming_vehicle_destination": 1,
+        "collision_reward": -2.0,
+        "high_speed_reward": 0.5,
+        "lane_change_reward": -0.2,
+        "duration": 8,
+        "normalize_reward": False,
+        "simulation_frequency": 10,
     },
     "highway-fast": {
         "lanes_count": 4,

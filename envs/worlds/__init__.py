@@ -3,7 +3,8 @@
 from envs.worlds.exit import ExitWorld
 from envs.worlds.highway import HighwayWorld
 from envs.worlds.merge import MergeWorld
+from envs.worlds.roundabout import RoundaboutWorld
 
-WORLDS = {world.name: world for world in (HighwayWorld, MergeWorld, ExitWorld)}
+WORLDS = {world.name: world for world in (HighwayWorld, MergeWorld, ExitWorld, RoundaboutWorld)}
 
-__all__ = ["WORLDS", "ExitWorld", "HighwayWorld", "MergeWorld"]
+__all__ = ["WORLDS", "ExitWorld", "HighwayWorld", "MergeWorld", "RoundaboutWorld"]
