@@ -49,7 +49,9 @@ class DrivingConfig:
     simulation_frequency: int = 15  # [Hz] physics sub-steps per second
     policy_frequency: int = 1  # [Hz] actions per second
     # Actions and observations
-    target_speeds: tuple[float, ...] = DEFAULT_TARGET_SPEEDS  # [m/s] ego cruise set-points (DiscreteMetaAction)
+    target_speeds: tuple[float, ...] = (
+        DEFAULT_TARGET_SPEEDS  # [m/s] ego cruise set-points (DiscreteMetaAction)
+    )
     longitudinal: bool = True  # DiscreteMetaAction offers SLOWER / FASTER
     lateral: bool = True  # DiscreteMetaAction offers LANE_LEFT / LANE_RIGHT
     observation: str = "kinematics"
