@@ -141,7 +141,7 @@ def test_occupancy_grid_matches_highway_env(preset: str, seeds) -> None:
         compare(preset, seed, "random", "occupancy_grid")
 
 
-@pytest.mark.parametrize("preset", ["highway-fast", "merge", "exit"])
+@pytest.mark.parametrize("preset", ["highway-fast", "merge", "exit", "roundabout"])
 def test_time_to_collision_matches_highway_env(preset: str) -> None:
     """highway-env's TimeToCollision grid (3 x 3 x 10), and with a 5 s horizon at 2 Hz (3 x 3 x 10)."""
     for seed in range(4):

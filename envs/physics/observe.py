@@ -207,9 +207,9 @@ class TimeToCollision:
     """highway-env's ``TimeToCollisionObservation``: for the observer's speed set-point and its neighbours
     (3 rows) and its lane and the lanes beside it (3 columns), the predicted time-to-collision cost of
     each future policy step up to ``horizon`` seconds (``compute_ttc_grid``): 1 for a collision with a
-    vehicle's centre, 0.5 for its front or rear, 1 everywhere beside the road. The roads searched are
-    highway-env's without a route (the observer's route, which no world here gives the ego, is not
-    followed)."""
+    vehicle's centre, 0.5 for its front or rear, 1 everywhere beside the road. Vehicles count on the
+    roads highway-env's ``is_connected_road`` finds: the observer's road, those ahead along its route
+    (or every branch where it has none) within 3 roads, and the roads leading into them."""
 
     horizon: float = 10.0  # [s]
     frequency: int = 1  # [Hz] the config's policy_frequency (one time cell per policy step), not an option
@@ -231,25 +231,11 @@ class TimeToCollision:
         return (3, 3, self.steps)
 
     def params(self, network: Any = None) -> tuple[np.ndarray, np.ndarray]:
-        roads = network.roads()
-        connected = [int(_connected(network, a, b, TTC_DEPTH)) for a in roads for b in roads]
-        ints = [self.steps, len(roads), *connected]
-        return np.array([1 / self.frequency], np.float64), np.array(ints, np.int32)
+        return np.array([1 / self.frequency], np.float64), np.array([self.steps], np.int32)
 
 
 TTC_DEPTH = 3  # roads ahead that compute_ttc_grid searches (is_connected_road's depth)
-
-
-def _connected(network: Any, road_1: tuple, road_2: tuple, depth: int) -> bool:
-    """highway-env ``RoadNetwork.is_connected_road`` without a route: road 2 is road 1 or leads into it,
-    or into a road reached from road 1's end within ``depth`` roads."""
-    if road_1 == road_2 or road_2[1] == road_1[0]:
-        return True
-    if depth > 0:
-        return any(
-            _connected(network, (road_1[1], to), road_2, depth - 1) for to in network.graph.get(road_1[1], {})
-        )
-    return False
+TTC_STACK = 32  # the search's stack: depth 3 x a few roads per node
 
 
 @dataclass(frozen=True)
@@ -479,12 +465,57 @@ def observe_funcs(F: type) -> SimpleNamespace:  # noqa: N803
     def no_observation(v: Vehicles, ep: Episodes, rd: Road, p: Params, e: int, out: Outputs, ego: int):
         pass
 
+    @wp.func
+    def connected_road(v: Vehicles, rd: Road, e: int, i: int, start: int, target: int) -> bool:
+        """highway-env ``is_connected_road(lane_1, lane_2, route, depth=3)`` for vehicle i's route, as a
+        depth-first search: road ``target`` is the current road or leads into it; otherwise skip the
+        route's entry for the current road, follow the route where it continues, or try every road
+        leaving the current one where it does not."""
+        s_road = wp.vector(dtype=wp.int32, length=TTC_STACK)
+        s_pos = wp.vector(dtype=wp.int32, length=TTC_STACK)
+        s_depth = wp.vector(dtype=wp.int32, length=TTC_STACK)
+        head = v.route_head[e, i]
+        n = v.route_len[e, i]
+        s_road[0] = wp.int32(start)
+        s_pos[0] = wp.int32(0)
+        s_depth[0] = wp.int32(TTC_DEPTH)
+        sp = int(1)
+        found = bool(False)
+        while sp > 0 and not found:
+            sp = sp - 1
+            r = int(s_road[sp])
+            k = int(s_pos[sp])
+            d = int(s_depth[sp])
+            if r == target or rd.road_to[target] == rd.road_from[r]:
+                found = bool(True)
+            elif d > 0:
+                if k < n and v.route_road[e, i, head + k] == r:
+                    if sp < TTC_STACK:
+                        s_road[sp] = wp.int32(r)
+                        s_pos[sp] = wp.int32(k + 1)
+                        s_depth[sp] = wp.int32(d)
+                        sp = sp + 1
+                elif k < n and rd.road_from[v.route_road[e, i, head + k]] == rd.road_to[r]:
+                    if sp < TTC_STACK:
+                        s_road[sp] = wp.int32(v.route_road[e, i, head + k])
+                        s_pos[sp] = wp.int32(k + 1)
+                        s_depth[sp] = wp.int32(d - 1)
+                        sp = sp + 1
+                else:
+                    node = rd.road_to[r]
+                    for q in range(wp.max(rd.node_count[node], 0)):
+                        if sp < TTC_STACK:
+                            s_road[sp] = wp.int32(rd.node_roads[rd.node_first[node] + q])
+                            s_pos[sp] = wp.int32(k)
+                            s_depth[sp] = wp.int32(d - 1)
+                            sp = sp + 1
+        return found
+
     @wp.func(inline=True)
     def time_to_collision(v: Vehicles, ep: Episodes, rd: Road, p: Params, e: int, out: Outputs, ego: int):
         """highway-env ``TimeToCollisionObservation.observe`` (``compute_ttc_grid``, then the 3 x 3 window
         around the observer's speed index and lane, padded with ones beside the road)."""
         steps = p.obs_i[0]
-        roads = p.obs_i[1]
         quantum = p.obs_f[0]
         lane = v.lane[e, ego]
         road = rd.li[lane, ROAD]
@@ -516,7 +547,7 @@ def observe_funcs(F: type) -> SimpleNamespace:  # noqa: N803
                 if o != ego and (kind == CONTROLLED or kind == IDM) and ego_speed != v.speed[e, o]:
                     other_lane = v.lane[e, o]
                     other_road = rd.li[other_lane, ROAD]
-                    if p.obs_i[2 + road * roads + other_road] != 0:
+                    if connected_road(v, rd, e, ego, road, other_road):
                         same_count = rd.li[other_lane, ROAD_LANES] == lanes
                         margin = v.length[e, o] / F(2.0) + v.length[e, ego] / F(2.0)
                         gap = local_coordinates(rd.lf, rd.li, lane, v.x[e, o], v.y[e, o])[0] - s_ego
