@@ -3,7 +3,7 @@
 
 python scripts/benchmark.py gridworld      # vs minigrid
 python scripts/benchmark.py highway        # vs highway-env
-python scripts/benchmark.py worlds         # merge, exit vs highway-env's merge-v0, exit-v0
+python scripts/benchmark.py worlds         # merge, exit, roundabout vs highway-env's merge-v0, exit-v0, roundabout-v0
 python scripts/benchmark.py agents         # our DQN vs stable-baselines3's on highway-env
 python scripts/benchmark.py perception --model runs/perception --agent runs/<run>   # frames/s, driving from pixels
 """

@@ -445,7 +445,12 @@ def build(results_dir: Path, out_md: Path, img_dir: Path) -> tuple[str, str]:
     sections = [  # result file stem, title, table, the command that writes the file
         ("gridworld", "GridWorld vs minigrid", gridworld_table, "scripts/benchmark.py gridworld"),
         ("highway", "Highway simulator vs highway-env", highway_table, "scripts/benchmark.py highway"),
-        ("worlds", "Merge and exit worlds vs highway-env", worlds_table, "scripts/benchmark.py worlds"),
+        (
+            "worlds",
+            "Merge, exit and roundabout worlds vs highway-env",
+            worlds_table,
+            "scripts/benchmark.py worlds",
+        ),
         (
             "fidelity-highway",
             "Driving simulator fidelity to highway-env (highway, highway-fast, merge)",

@@ -76,6 +76,7 @@ def traffic_funcs(F: type) -> SimpleNamespace:  # noqa: N803
     is_reachable_from, after_end = L.is_reachable_from, L.after_end
     ROAD, LANE_ID, ROAD_LANES, ROAD_FIRST = rn.ROAD, rn.LANE_ID, rn.ROAD_LANES, rn.ROAD_FIRST
     LENGTH, SPEED_LIMIT, NO_SPEED_LIMIT = rn.LENGTH, rn.SPEED_LIMIT, F(rn.NO_SPEED_LIMIT)
+    KIND, STRAIGHT, BCX, BCY, BR, WIDTH = rn.KIND, rn.STRAIGHT, rn.BCX, rn.BCY, rn.BR, rn.WIDTH
     CONTROLLED, IDM, OBSTACLE, ABSENT = st.CONTROLLED, st.IDM, st.OBSTACLE, st.ABSENT
     ENABLE_LANE_CHANGE, ERR_NONFINITE = st.ENABLE_LANE_CHANGE, st.ERR_NONFINITE
     ZERO, ONE, TWO = F(0.0), F(1.0), F(2.0)
@@ -114,23 +115,33 @@ def traffic_funcs(F: type) -> SimpleNamespace:  # noqa: N803
         best_s = F(0.0)
         best_r = F(0.0)
         for ln in range(rd.lf.shape[0]):
-            c = local_coordinates(rd.lf, rd.li, ln, x, y)
-            length = rd.lf[ln, LENGTH]
-            # highway-env's distance_with_heading; the heading term is >= 0, so a lane already at least
-            # as far without it cannot win and its heading is not computed (the result is the same)
-            d = wp.abs(c[1]) + wp.max(c[0] - length, ZERO) + wp.max(ZERO - c[0], ZERO)
-            if best < 0 or d < best_d:
-                d = d + wp.abs(fast_wrap_to_pi(h - heading_at(rd.lf, rd.li, ln, c[0])))
+            skip = bool(False)
+            if rd.li[ln, KIND] != STRAIGHT and best >= 0:
+                # a curved lane's coordinates cost an atan2 or a sine: skip the lane when its bounding
+                # circle proves it can neither be closer than the best so far nor hold the vehicle
+                bx = x - rd.lf[ln, BCX]
+                by = y - rd.lf[ln, BCY]
+                bound = wp.sqrt(bx * bx + by * by) - rd.lf[ln, BR]
+                reach = rd.lf[ln, WIDTH] * HALF + MARGIN + F(rn.VEHICLE_LENGTH)
+                skip = bound - F(1.0e-3) >= best_d and bound > reach  # 1 mm against rounding
+            if not skip:
+                c = local_coordinates(rd.lf, rd.li, ln, x, y)
+                length = rd.lf[ln, LENGTH]
+                # highway-env's distance_with_heading; the heading term is >= 0, so a lane already at
+                # least as far without it cannot win and its heading is not computed (the same result)
+                d = wp.abs(c[1]) + wp.max(c[0] - length, ZERO) + wp.max(ZERO - c[0], ZERO)
                 if best < 0 or d < best_d:
-                    best = ln
-                    best_d = d
-                    best_s = c[0]
-                    best_r = c[1]
-            if on_lane(rd.lf, ln, c[0], c[1], MARGIN):
-                k = v.mem_n[e, ln]
-                v.mem_j[e, ln, k] = i
-                v.mem_s[e, ln, k] = c[0]
-                v.mem_n[e, ln] = k + 1
+                    d = d + wp.abs(fast_wrap_to_pi(h - heading_at(rd.lf, rd.li, ln, c[0])))
+                    if best < 0 or d < best_d:
+                        best = ln
+                        best_d = d
+                        best_s = c[0]
+                        best_r = c[1]
+                if on_lane(rd.lf, ln, c[0], c[1], MARGIN):
+                    k = v.mem_n[e, ln]
+                    v.mem_j[e, ln, k] = i
+                    v.mem_s[e, ln, k] = c[0]
+                    v.mem_n[e, ln] = k + 1
         if moved:
             v.lane[e, i] = best
         v.cos_h[e, i] = wp.cos(h)

@@ -135,8 +135,8 @@ def _check_common(lane: Any) -> None:
 
 # Columns of the float lane table.
 (SX, SY, DX, DY, LX, LY, HEADING, LENGTH, WIDTH, AMPLITUDE, PULSATION, PHASE, CX, CY, RADIUS, START_PHASE,
- END_PHASE, CDIR, SPEED_LIMIT) = range(19)  # fmt: skip
-LANE_FLOATS = 19
+ END_PHASE, CDIR, SPEED_LIMIT, BCX, BCY, BR) = range(22)  # fmt: skip
+LANE_FLOATS = 22
 # Columns of the int lane table.
 KIND, ROAD, LANE_ID, ROAD_LANES, FORBIDDEN, PRIORITY, ROAD_FIRST = range(7)
 LANE_INTS = 7
@@ -313,6 +313,10 @@ class RoadNetwork:
 
 
 def _lane_floats(lane: Lane) -> list[float]:
+    """A lane's table row. Columns BCX, BCY, BR hold a bounding circle of its centreline such that any
+    point's lane distance (highway-env's ``|lateral| + overshoot past the ends``) is at least its
+    distance to the circle: ``distance(point, (BCX, BCY)) - BR``. The kernels skip a lane's exact
+    coordinates when that bound already rules it out (see ``refresh_vehicle``)."""
     row = [0.0] * LANE_FLOATS
     row[WIDTH] = float(lane.width)
     row[LENGTH] = lane.length
@@ -322,12 +326,23 @@ def _lane_floats(lane: Lane) -> list[float]:
         row[SX], row[SY] = map(float, lane.start)
         row[DX], row[DY], row[LX], row[LY] = float(d[0]), float(d[1]), float(lat[0]), float(lat[1])
         row[HEADING] = lane.heading
+        amplitude = 0.0
         if isinstance(lane, SineLane):
             row[AMPLITUDE], row[PULSATION], row[PHASE] = lane.amplitude, lane.pulsation, lane.phase
+            amplitude = abs(lane.amplitude)
+        # the centreline lies within the amplitude of the segment; beyond the ends the sine's swing
+        # adds at most twice the amplitude to the distance (see _bounding_circle)
+        centre = (np.array(lane.start, float) + np.array(lane.end, float)) / 2
+        row[BCX], row[BCY], row[BR] = float(centre[0]), float(centre[1]), lane.length / 2 + 3 * amplitude
     else:
         row[CX], row[CY] = map(float, lane.center)
         row[RADIUS], row[START_PHASE], row[END_PHASE] = lane.radius, lane.start_phase, lane.end_phase
         row[CDIR] = float(lane.direction)
+        sweep = lane.length / lane.radius  # [rad]
+        mid = lane.direction * sweep / 2 + lane.start_phase
+        row[BCX] = float(lane.center[0] + lane.radius * np.cos(mid))
+        row[BCY] = float(lane.center[1] + lane.radius * np.sin(mid))
+        row[BR] = 2 * lane.radius * (np.sin(sweep / 4) if sweep < 2 * np.pi else 1.0)
     return row
 
 

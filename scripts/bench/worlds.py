@@ -1,4 +1,4 @@
-"""Throughput of the worlds beyond the straight highway vs highway-env's own envs, in the same run.
+"""Throughput of the merge, exit and roundabout worlds vs highway-env's own envs, in the same run.
 
 python scripts/benchmark.py worlds [--seconds 2] [--peer-seconds 10]
 
@@ -28,7 +28,11 @@ from scripts.bench.highway import single_env_rate, vector_env_rate
 
 RESULTS = Path("docs/results/benchmark-worlds.json")
 #: world -> (our env id, highway-env's id)
-WORLDS = {"merge": ("autodrive/Merge-v0", "merge-v0"), "exit": ("autodrive/Exit-v0", "exit-v0")}
+WORLDS = {
+    "merge": ("autodrive/Merge-v0", "merge-v0"),
+    "exit": ("autodrive/Exit-v0", "exit-v0"),
+    "roundabout": ("autodrive/Roundabout-v0", "roundabout-v0"),
+}
 NUM_ENVS = (1, 16, 256, 1024, 4096, 16384)
 
 
@@ -51,7 +55,7 @@ def run(args: argparse.Namespace) -> dict:
     print(f"{'case':52s} {'env-steps/s':>14s} {'vs highway-env':>14s}")
     for world in args.worlds:
         ours, peer = WORLDS[world]
-        with warnings.catch_warnings():  # merge-v0, exit-v0 are "out of date" for their v1 variants
+        with warnings.catch_warnings():  # merge/exit/roundabout-v0 are "out of date" for v1 variants
             warnings.simplefilter("ignore", DeprecationWarning)
             peer_rate = single_env_rate(gym.make(peer), peer_seconds)
         cases = [(f"highway-env {peer} (single, gym.make)", peer_rate, {})]
