@@ -71,22 +71,30 @@ def scenario_table(results: list[dict]) -> list[str]:
 
 
 def peer_table(results: list[dict]) -> list[str]:
-    """Scenario pairs: the same recipe and budget on our env and on the peer's (``peer_of``)."""
+    """Scenario pairs (``peer_of``): a recipe on our env beside the peer's run on its own env, each with
+    its agent, budget, mean return, crash rate and wall-clock."""
     by_name = {r["scenario"]: r for r in results}
     pairs = [(by_name[r["peer_of"]], r) for r in results if r.get("peer_of") in by_name]
     if not pairs:
         return []
     lines = [
-        "| recipe | ours: env, mean return, wall-clock | peer: env, mean return, wall-clock | wall-clock ratio (peer / ours) |",
-        "|---|---|---|---:|",
+        "| ours: agent, steps, env | mean return, crash rate, wall-clock | peer: agent, steps, env "
+        "| mean return, crash rate, wall-clock | wall-clock ratio (peer / ours) |",
+        "|---|---|---|---|---:|",
     ]
-    for ours, peer in sorted(pairs, key=lambda p: p[0]["scenario"]):
-        wo = sum(ours["wall_clock_s"]) / len(ours["wall_clock_s"])
-        wp = sum(peer["wall_clock_s"]) / len(peer["wall_clock_s"])
-        lines.append(
-            f"| {ours['algo']}, {ours['steps']:,} steps | `{ours['env_id']}`, {mean_std(ours['returns'])}, {wo:.0f} s | "
-            f"`{peer['env_id']}`, {mean_std(peer['returns'])}, {wp:.0f} s | {wp / wo:.1f}× |"
+
+    def side(r: dict) -> tuple[str, str, float]:
+        wall = sum(r["wall_clock_s"]) / len(r["wall_clock_s"])
+        crash = fmt(sum(r["crash_rates"]) / len(r["crash_rates"]), ".1%") if r.get("crash_rates") else "–"
+        return (
+            f"{r['algo']}, {r['steps']:,}, `{r['env_id']}`",
+            f"{mean_std(r['returns'])}, {crash}, {wall:.0f} s",
+            wall,
         )
+
+    for ours, peer in sorted(pairs, key=lambda p: p[0]["scenario"]):
+        (oa, ob, wo), (pa, pb, wp) = side(ours), side(peer)
+        lines.append(f"| {oa} | {ob} | {pa} | {pb} | {wp / wo:.1f}× |")
     return lines
 
 
@@ -426,11 +434,12 @@ def build(results_dir: Path, out_md: Path, img_dir: Path) -> tuple[str, str]:
             md += [f"![learning curves]({Path('img') / curve_png.name})", ""]
         peers = peer_table(scenarios)
         if peers:
-            md += ["### Peer pairs: the same recipe on our simulator and on the peer's", "", *peers, ""]
+            md += ["### Peer pairs: a recipe on our simulator beside its peer on highway-env", "", *peers, ""]
         headline += ["**Scenarios** (`pytest -m scenario`):", "", *scenario_table(scenarios), ""]
         if peers:
             headline += [
-                "**Peer pairs** (the same recipe and budget on both simulators):",
+                "**Peer pairs** (a recipe on our simulator beside its peer on highway-env: the same SB3 "
+                "recipe, or SB3's DQN trained in highway-env's own world):",
                 "",
                 *peers,
                 "",
