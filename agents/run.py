@@ -24,7 +24,7 @@ import numpy as np
 
 from agents.base import TrainSpec
 from agents.common.checkpoint import checkpoint_step
-from agents.common.envs import check_env_id
+from agents.common.envs import check_env_kwargs
 from agents.common.evaluation import SELECTION_FILE, evaluate_policy
 from agents.common.hparams import resolve_hyperparams
 from agents.common.io import read_json, read_yaml, write_json, write_yaml
@@ -119,8 +119,8 @@ def train_run(
 ) -> Path:
     """Train ``algo`` on ``env_id`` and write a complete run directory; returns its path."""
     algorithm = get_algorithm(algo)
-    check_env_id(env_id)
     env_kwargs = dict(env_kwargs or {})
+    check_env_kwargs(env_id, env_kwargs)  # a bad key is one error line, before the run dir exists
     hp = resolve_hyperparams(algo, algorithm.hyperparams, env_id, hp_overrides)
     total_steps = int(steps if steps is not None else getattr(hp, "total_steps", algorithm.default_steps))
     if total_steps < 1:

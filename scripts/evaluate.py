@@ -26,12 +26,12 @@ def evaluate_run(
 ) -> dict:
     """Load ``run_dir``'s policy and evaluate it on ``env_id`` (default: the env it was trained on)."""
     from agents import load_policy
-    from agents.common.envs import check_env_id
+    from agents.common.envs import check_env_kwargs
 
     config = read_yaml(run_dir / "config.yaml")
     if env_id is None:
         env_id, env_kwargs = config["env_id"], {**config["env_kwargs"], **(env_kwargs or {})}
-    check_env_id(env_id)
+    check_env_kwargs(env_id, env_kwargs)
     policy = load_policy(run_dir, device=device)
     _check_spaces(policy, env_id, env_kwargs or {})
     result = evaluate_policy(policy, env_id, episodes=episodes, seed=seed, env_kwargs=env_kwargs)

@@ -132,13 +132,21 @@ def test_enjoy_plays_in_a_window_with_the_dummy_driver(qrun):
             "expected key=value",
         ),
         (["--algo", "qlearning", "--env", "autodrive/GridWorld-v0", "--device", "tpu"], "unknown device"),
+        (
+            ["--algo", "dqn", "--env", "autodrive/Merge-v0", "--env-kwargs", "lanes_count=3"],
+            "unknown merge config key 'lanes_count'",
+        ),
+        (
+            ["--algo", "dqn", "--env", "autodrive/Roundabout-v0", "--env-kwargs", "duration=-1"],
+            "duration=-1.0",
+        ),
     ],
 )
 def test_train_bad_input_is_a_clear_error(args, message, tmp_path):
     proc = run_script(ROOT / "scripts/train.py", *args, "--out", tmp_path / "r", "--no-progress", check=False)
     assert proc.returncode == 2, proc.stderr
-    assert message in proc.stderr
-    assert not (tmp_path / "r" / "eval.json").exists()
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "r" / "config.yaml").exists()  # nothing written before the error
 
 
 def test_train_refuses_to_overwrite_a_run(qrun):

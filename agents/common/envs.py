@@ -30,6 +30,17 @@ def check_env_id(env_id: str) -> gym.envs.registration.EnvSpec:
     return gym.registry[env_id]
 
 
+def check_env_kwargs(env_id: str, env_kwargs: dict | None) -> None:
+    """Make ``env_id`` once with ``env_kwargs`` so that a misspelt or invalid key is one clear
+    ``ValueError`` before anything is written (our configs raise KeyError/ValueError naming the key)."""
+    check_env_id(env_id)
+    try:
+        gym.make(env_id, **dict(env_kwargs or {})).close()
+    except (KeyError, TypeError, ValueError) as err:
+        message = err.args[0] if err.args else repr(err)
+        raise ValueError(f"--env-kwargs for {env_id}: {message}") from None
+
+
 def make_vec_env(
     env_id: str,
     num_envs: int,
