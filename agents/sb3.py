@@ -10,6 +10,7 @@ SB3's replay buffer is not checkpointed (a resumed sb3-dqn refills it while it k
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -198,6 +199,11 @@ def make_sb3_env(env_id: str, num_envs: int, seed: int, env_kwargs: dict):
             env.seed(seed)
             return VecMonitor(env)
         venv.close()
+        warnings.warn(
+            f"{env_id}'s batched env cannot reset a subset of its envs (Gymnasium's reset_mask), so SB3 "
+            "steps it one env at a time through DummyVecEnv",
+            stacklevel=2,
+        )
     return make_vec_env(env_id, n_envs=num_envs, seed=seed, env_kwargs=env_kwargs)
 
 

@@ -215,6 +215,22 @@ def test_vector_env_next_step_autoreset():
     assert trunc.tolist() == [False, True, True]  # envs 1 and 2 hit max_steps=5
 
 
+def test_vector_env_reset_mask_resets_only_the_masked_envs():
+    """Gymnasium's partial reset (SB3's VecEnv needs it): only masked envs start over."""
+    vec = gym.make_vec(
+        ENV_ID, num_envs=3, vectorization_mode="vector_entry_point", map_text="######\n#S..G#\n######"
+    )
+    vec.reset(seed=0)
+    obs, *_ = vec.step(np.array([2, 2, 0]))  # envs 0 and 1 move right, env 2 bumps the wall
+    assert obs.tolist() == [1, 1, 0]
+    obs, _ = vec.reset(options={"reset_mask": np.array([True, False, False])})
+    assert obs.tolist() == [0, 1, 0] and vec.unwrapped.elapsed.tolist() == [0, 1, 1]
+    with pytest.raises(ValueError, match="reset_mask"):
+        vec.reset(options={"reset_mask": np.ones(2, dtype=bool)})
+    with pytest.raises(ValueError, match="unknown reset options"):
+        vec.reset(options={"scene": None})
+
+
 def test_vector_env_bad_actions():
     vec = gym.make_vec(ENV_ID, num_envs=4, vectorization_mode="vector_entry_point")
     vec.reset(seed=0)

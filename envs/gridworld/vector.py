@@ -49,11 +49,23 @@ class GridWorldVectorEnv(VectorEnv):
         self._needs_reset = np.zeros(self.num_envs, dtype=bool)
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
+        """Reset every env, or with ``options={"reset_mask": m}`` (bool, shape (num_envs,)) only the envs
+        where ``m`` is set, as Gymnasium's vector envs do; the others keep their state."""
+        options = dict(options or {})
+        mask = options.pop("reset_mask", None)
+        if options:
+            raise ValueError(f"unknown reset options {sorted(options)}; supported: 'reset_mask'")
+        if mask is None:
+            mask = np.ones(self.num_envs, dtype=bool)
+        else:
+            mask = np.asarray(mask)
+            if mask.dtype != np.bool_ or mask.shape != (self.num_envs,):
+                raise ValueError(f"reset_mask must be a bool array of shape ({self.num_envs},)")
         if seed is not None:
             self._np_random, _ = seeding.np_random(seed)
-        self.states[:] = self.tables.start
-        self.elapsed[:] = 0
-        self._needs_reset[:] = False
+        self.states[mask] = self.tables.start
+        self.elapsed[mask] = 0
+        self._needs_reset[mask] = False
         return self.observer.batch(self.states), {}
 
     def step(self, actions):
