@@ -84,6 +84,22 @@ def test_config_dict_and_overrides_merge() -> None:
     assert env.unwrapped.config.lanes_count == 2 and env.unwrapped.config.vehicles_count == 5
 
 
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_config_reads_like_highway_envs_dict(preset: str) -> None:
+    """``env.unwrapped.config["key"]`` as in highway-env (nested observation/action dicts), frozen, and
+    a round trip through that dict gives the same config."""
+    cfg = PRESETS[preset]
+    assert cfg["simulation_frequency"] == cfg.simulation_frequency and "action" in cfg
+    assert cfg["action"]["type"] == "DiscreteMetaAction" and cfg["observation"]["type"] in (
+        "Kinematics", "ExitObservation", "OccupancyGrid", "TimeToCollision", "camera",
+    )  # fmt: skip
+    assert make_config(preset, cfg.to_dict()) == cfg
+    with pytest.raises(KeyError, match="Did you mean 'simulation_frequency'"):
+        cfg["simulation_frequence"]
+    with pytest.raises(TypeError):
+        cfg["duration"] = 3  # type: ignore[index]
+
+
 def test_unknown_key_suggests_nearest() -> None:
     with pytest.raises(KeyError, match="lanes_count"):
         make_config("highway", {"lane_count": 3})

@@ -132,6 +132,39 @@ class DrivingConfig:
                     problems.append(f"{f.name} must be finite")
         return problems
 
+    # highway-env's ``env.config`` is a dict: read ours the same way (``config["lanes_count"]``,
+    # ``config["observation"]["type"]``), while it stays frozen and validated
+    def __getitem__(self, key: str) -> Any:
+        if key == "observation":
+            name = {v: k for k, v in HIGHWAY_ENV_OBSERVATION_NAMES.items()}.get(
+                self.observation, self.observation
+            )
+            return {"type": name, **{k: _thaw(v) for k, v in self.observation_options}}
+        if key == "action":
+            return {"type": "DiscreteMetaAction", "target_speeds": list(self.target_speeds),
+                    "longitudinal": self.longitudinal, "lateral": self.lateral}  # fmt: skip
+        if key not in self.keys():
+            raise KeyError(f"{type(self).__name__} has no key {key!r}.{_suggest(key, self.keys())}")
+        return _thaw(getattr(self, key))
+
+    def keys(self) -> list[str]:
+        """highway-env's config keys: our fields, with ``observation``/``action`` as nested dicts."""
+        hidden = {"observation_options", "target_speeds", "longitudinal", "lateral"}
+        return [f.name for f in dataclasses.fields(self) if f.name not in hidden] + ["action"]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.keys()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self[key] if key in self else default
+
+    def items(self) -> list[tuple[str, Any]]:
+        return [(k, self[k]) for k in self.keys()]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A highway-env-style config dict, e.g. to make highway-env's own env of this world."""
+        return dict(self.items())
+
     @property
     def action_names(self) -> tuple[str, ...]:
         """The meta-action of each action index, as highway-env's ``DiscreteMetaAction`` orders them."""
@@ -238,6 +271,15 @@ def _freeze(value: Any) -> Any:
         return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
     if isinstance(value, list | tuple):
         return tuple(_freeze(v) for v in value)
+    return value
+
+
+def _thaw(value: Any) -> Any:
+    """A config value as highway-env keeps it: tuples of pairs back to dicts, other tuples to lists."""
+    if isinstance(value, tuple):
+        if value and all(isinstance(v, tuple) and len(v) == 2 and isinstance(v[0], str) for v in value):
+            return {k: _thaw(v) for k, v in value}
+        return [_thaw(v) for v in value]
     return value
 
 
