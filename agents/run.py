@@ -122,9 +122,16 @@ def train_run(
     env_kwargs = dict(env_kwargs or {})
     check_env_kwargs(env_id, env_kwargs)  # a bad key is one error line, before the run dir exists
     hp = resolve_hyperparams(algo, algorithm.hyperparams, env_id, hp_overrides)
+    given = (hp_overrides or {}).get("total_steps")
+    if steps is not None and given is not None and int(given) != int(steps):
+        raise ValueError(
+            f"--steps {steps} and --hp total_steps={given} disagree: they are one setting, give one"
+        )
     total_steps = int(steps if steps is not None else getattr(hp, "total_steps", algorithm.default_steps))
     if total_steps < 1:
         raise ValueError(f"--steps must be >= 1, got {total_steps}")
+    if hasattr(hp, "total_steps"):  # one setting: the recorded hyperparameters say what the run did
+        hp = dataclasses.replace(hp, total_steps=total_steps)
     num_envs = int(num_envs if num_envs is not None else getattr(hp, "num_envs", 1))
     if num_envs < 1:
         raise ValueError(f"--num-envs must be >= 1, got {num_envs}")

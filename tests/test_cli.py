@@ -76,6 +76,7 @@ def test_train_writes_a_complete_run_directory(qrun):
         assert (qrun / name).is_file(), name
     config = yaml.safe_load((qrun / "config.yaml").read_text())
     assert config["algo"] == "qlearning" and config["env_kwargs"] == {"map_name": "cliff", "slip": 0.0}
+    assert config["hyperparams"]["total_steps"] == config["steps"]  # --steps and total_steps: one setting
     assert config["hyperparams"]["eps_fraction"] == 0.8 and config["num_envs"] == 64 and config["seed"] == 1
     result = read_json(qrun / "eval.json")
     assert {"mean_return", "std_return", "episodes"} <= set(result) and result["episodes"] == 20
@@ -132,6 +133,19 @@ def test_enjoy_plays_in_a_window_with_the_dummy_driver(qrun):
             "expected key=value",
         ),
         (["--algo", "qlearning", "--env", "autodrive/GridWorld-v0", "--device", "tpu"], "unknown device"),
+        (
+            [
+                "--algo",
+                "qlearning",
+                "--env",
+                "autodrive/GridWorld-v0",
+                "--steps",
+                "100",
+                "--hp",
+                "total_steps=200",
+            ],
+            "they are one setting",
+        ),
         (
             ["--algo", "dqn", "--env", "autodrive/Merge-v0", "--env-kwargs", "lanes_count=3"],
             "unknown merge config key 'lanes_count'",
