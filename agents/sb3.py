@@ -140,12 +140,7 @@ class SB3VecEnv(_vec_env_base()):
         obs, reward = to_numpy(obs).copy(), to_numpy(reward).astype(np.float32)
         terminated, truncated = to_numpy(terminated).astype(bool), to_numpy(truncated).astype(bool)
         done = terminated | truncated
-        crashed = infos.get("crashed")
-        crashed = to_numpy(crashed).astype(bool) if crashed is not None else None
-        info_list: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
-        if crashed is not None:
-            for i in range(self.num_envs):
-                info_list[i]["crashed"] = bool(crashed[i])
+        info_list = per_env_infos(infos, self.num_envs)
         if done.any():
             for i in np.flatnonzero(done):
                 info_list[i]["terminal_observation"] = obs[i].copy()
@@ -157,14 +152,37 @@ class SB3VecEnv(_vec_env_base()):
     def close(self) -> None:
         self.venv.close()
 
+    # Per-env attributes and methods. A Gymnasium Sync/Async vector env answers per env (``get_attr``,
+    # ``call``, ``set_attr``). A natively batched env holds one object for all its envs: a value with one
+    # entry per env (a state array) is split per env, any other value (its config, render_mode) is the
+    # value of every env, and setting an attribute sets it for all of them.
     def get_attr(self, attr_name: str, indices=None) -> list[Any]:
-        return [getattr(self.venv, attr_name, None)] * len(self._get_indices(indices))
+        if hasattr(self.venv, "get_attr"):
+            values = self.venv.get_attr(attr_name)
+        else:
+            values = self._per_env(getattr(self.venv, attr_name))
+        return [values[i] for i in self._get_indices(indices)]
 
     def set_attr(self, attr_name: str, value: Any, indices=None) -> None:
-        setattr(self.venv, attr_name, value)
+        if hasattr(self.venv, "set_attr"):
+            current = list(self.venv.get_attr(attr_name))
+            for i in self._get_indices(indices):
+                current[i] = value
+            self.venv.set_attr(attr_name, current)
+        else:
+            setattr(self.venv, attr_name, value)
 
     def env_method(self, method_name: str, *args, indices=None, **kwargs) -> list[Any]:
-        return [getattr(self.venv, method_name)(*args, **kwargs)] * len(self._get_indices(indices))
+        if hasattr(self.venv, "call"):
+            results = self.venv.call(method_name, *args, **kwargs)
+        else:
+            results = self._per_env(getattr(self.venv, method_name)(*args, **kwargs))
+        return [results[i] for i in self._get_indices(indices)]
+
+    def _per_env(self, value: Any) -> list[Any]:
+        if hasattr(value, "shape") and tuple(value.shape[:1]) == (self.num_envs,):
+            return list(to_numpy(value))
+        return [value] * self.num_envs
 
     def env_is_wrapped(self, wrapper_class, indices=None) -> list[bool]:
         return [False] * len(self._get_indices(indices))
@@ -172,6 +190,38 @@ class SB3VecEnv(_vec_env_base()):
     def seed(self, seed: int | None = None):
         self._seed = seed
         return [seed] * self.num_envs
+
+
+def per_env_infos(infos: dict, num_envs: int) -> list[dict[str, Any]]:
+    """Gymnasium's batched ``info`` (arrays of one entry per env, ``_key`` masks, nested dicts such as
+    ``rewards``) as SB3's list of per-env dicts: ``crashed``, ``is_success`` (SB3 logs its success rate),
+    ``speed``, ``rewards``, ..."""
+    out: list[dict[str, Any]] = [{} for _ in range(num_envs)]
+
+    def fill(target: list[dict], key: str, values: Any, mask: Any) -> None:
+        arr = to_numpy(values)
+        if arr.shape[:1] != (num_envs,):
+            return
+        for i in range(num_envs):
+            if mask is None or bool(mask[i]):
+                target[i][key] = arr[i].item() if arr.ndim == 1 else arr[i]
+
+    for key, values in infos.items():
+        if key.startswith("_"):
+            continue
+        mask = infos.get(f"_{key}")
+        mask = to_numpy(mask) if mask is not None else None
+        if isinstance(values, dict):
+            nested: list[dict] = [{} for _ in range(num_envs)]
+            for sub, sub_values in values.items():
+                if not sub.startswith("_"):
+                    fill(nested, sub, sub_values, mask)
+            for i in range(num_envs):
+                if nested[i]:
+                    out[i][key] = nested[i]
+        elif values is not None:
+            fill(out, key, values, mask)
+    return out
 
 
 def supports_reset_mask(venv: gym.vector.VectorEnv) -> bool:

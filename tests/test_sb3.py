@@ -69,3 +69,50 @@ def test_short_sb3_run_is_loadable_without_pickle(tmp_path, algo):
 def test_unknown_sb3_hyperparameter_is_an_error(tmp_path):
     with pytest.raises(ValueError, match="n_epochs"):
         train_run("sb3-ppo", "CartPole-v1", steps=64, out=tmp_path / "x", hp_overrides={"n_epoch": 3})
+
+
+@pytest.mark.parametrize(
+    "env_id, kwargs",
+    [
+        ("autodrive/HighwayFast-v0", {}),
+        ("autodrive/Merge-v0", {}),
+        ("autodrive/Exit-v0", {}),
+        ("autodrive/GridWorld-v0", {"map_text": "######\n#S..G#\n######", "max_steps": 40}),
+    ],
+)
+def test_adapter_resets_only_the_envs_that_finished(env_id: str, kwargs: dict) -> None:
+    """Our batched envs through SB3VecEnv: a finished env gets a fresh episode in the same step (its final
+    observation in terminal_observation), the others keep theirs; infos come per env."""
+    import envs  # noqa: F401
+
+    venv = gym.make_vec(env_id, num_envs=6, vectorization_mode="vector_entry_point", **kwargs)
+    assert supports_reset_mask(venv)
+    env = SB3VecEnv(venv)
+    env.seed(0)
+    env.reset()
+    inner = venv.unwrapped
+    clock = (
+        (lambda: inner.sim.host["time"].copy()) if hasattr(inner, "sim") else (lambda: inner.elapsed.copy())
+    )
+    rng = np.random.default_rng(0)
+    checked = False
+    for _ in range(200):
+        before = clock()
+        env.step_async(rng.integers(venv.single_action_space.n, size=6))
+        obs, _, done, infos = env.step_wait()
+        after = clock()
+        assert len(infos) == 6 and all(isinstance(i, dict) for i in infos)
+        if "crashed" in infos[0]:
+            assert all(isinstance(i["crashed"], bool) and "rewards" in i for i in infos)
+        if env_id == "autodrive/Exit-v0":
+            assert all("is_success" in i for i in infos)
+        if done.any() and not done.all():
+            assert np.all(after[done] == 0) and np.all(after[~done] > before[~done])
+            for i in np.flatnonzero(done):
+                assert not np.array_equal(infos[i]["terminal_observation"], obs[i])
+                assert isinstance(infos[i]["TimeLimit.truncated"], bool)
+            checked = True
+            break
+    assert checked, "no step finished some envs but not all"
+    assert env.get_attr("render_mode") == [None] * 6
+    env.close()
