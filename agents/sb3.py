@@ -202,9 +202,14 @@ def per_env_infos(infos: dict, num_envs: int) -> list[dict[str, Any]]:
         arr = to_numpy(values)
         if arr.shape[:1] != (num_envs,):
             return
-        for i in range(num_envs):
-            if mask is None or bool(mask[i]):
-                target[i][key] = arr[i].item() if arr.ndim == 1 else arr[i]
+        items = arr.tolist() if arr.ndim == 1 else list(arr)  # one conversion per key, not per env
+        if mask is None:
+            for d, value in zip(target, items):
+                d[key] = value
+        else:
+            for d, value, m in zip(target, items, mask.tolist()):
+                if m:
+                    d[key] = value
 
     for key, values in infos.items():
         if key.startswith("_"):

@@ -5,6 +5,7 @@ python scripts/benchmark.py gridworld      # vs minigrid
 python scripts/benchmark.py highway        # vs highway-env
 python scripts/benchmark.py worlds         # merge, exit, roundabout vs highway-env's merge-v0, exit-v0, roundabout-v0
 python scripts/benchmark.py agents         # our DQN vs stable-baselines3's on highway-env
+python scripts/benchmark.py sb3            # SB3 PPO through our batched envs vs SB3's DummyVecEnv
 python scripts/benchmark.py perception --model runs/perception --agent runs/<run>   # frames/s, driving from pixels
 """
 
@@ -17,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-BENCHMARKS = ("gridworld", "highway", "worlds", "agents", "perception")
+BENCHMARKS = ("gridworld", "highway", "worlds", "agents", "sb3", "perception")
 
 
 def main(argv: list[str] | None = None) -> int:

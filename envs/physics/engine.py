@@ -221,8 +221,9 @@ class Simulator:
         self._write("episode", np.zeros(self.num_envs, np.int32))
 
     def reset(self, mask: np.ndarray | None = None) -> None:
-        """Start new episodes in the envs of ``mask`` (all by default); the others are only observed, and
-        those waiting for their autoreset still get it at their next step."""
+        """Start new episodes in the envs of ``mask`` (all by default); the others keep their episodes and
+        their last outputs (the kernel skips them), and those waiting for their autoreset still get it at
+        their next step."""
         if mask is None:
             self._write("mode", np.full(self.num_envs, st.RESPAWN, np.int32))
             self._run(0)

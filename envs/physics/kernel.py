@@ -52,6 +52,8 @@ def step_kernel(F: type, world_funcs, observation: str):  # noqa: N803
     ):  # fmt: skip
         e = wp.tid()
         mode = ep.mode[e]
+        if mode == STEP and p.live == 0:
+            return  # a partial reset: this env keeps its episode and its last outputs
         fresh = bool(False)
         a = int(-1)  # the action taken this step (-1: none, at a reset), for action-dependent rewards
         if mode == RESPAWN:
