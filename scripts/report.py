@@ -152,6 +152,22 @@ def worlds_table(b: dict) -> list[str]:
     return lines
 
 
+def sb3_table(b: dict) -> list[str]:
+    """``scripts/bench/sb3.py``: SB3 through our batched envs (SB3VecEnv) vs SB3's DummyVecEnv."""
+    lines = [
+        "| env | VecEnv (envs) | env steps/s (random actions) | SB3 PPO steps/s |",
+        "|---|---|---:|---:|",
+    ]
+    for c in b.get("cases", []):
+        ratio = c["vec_env"].startswith("ratio")
+        spec = "{:,.1f}×" if ratio else "{:,.0f}"
+        lines.append(
+            f"| `{c['env_id']}` | {c['vec_env']} ({c['num_envs']}) | {spec.format(c['env_steps_per_s'])} | "
+            f"{spec.format(c['ppo_steps_per_s'])} |"
+        )
+    return lines
+
+
 def fidelity_table(b: dict) -> list[str]:
     """``scripts/fidelity.py``: step-by-step differences and statistics against highway-env."""
     lines = [
@@ -466,6 +482,7 @@ def build(results_dir: Path, out_md: Path, img_dir: Path) -> tuple[str, str]:
             fidelity_table,
             "scripts/fidelity.py",
         ),
+        ("sb3", "stable-baselines3 through our batched envs", sb3_table, "scripts/benchmark.py sb3"),
         (
             "agents-peer",
             "Our DQN vs stable-baselines3 DQN on highway-env",
