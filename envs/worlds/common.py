@@ -1,8 +1,7 @@
-"""What every world's spawn function does with a slot: place a vehicle or object and reset its state.
-
-Worlds differ in where they put vehicles and how they reward them; writing a slot is the same for all,
-so it is written once here (highway-env's ``Vehicle.__init__`` / ``IDMVehicle.__init__`` /
-``RoadObject.__init__`` defaults).
+"""What every world shares: the host-side :class:`World` interface, highway-env's collision and lane-change
+switches of its vehicle kinds, and what a spawn function does with a slot (place a vehicle or object and
+reset its state, highway-env's ``Vehicle.__init__`` / ``IDMVehicle.__init__`` / ``RoadObject.__init__``
+defaults). Worlds differ in where they put vehicles and how they reward them, not in these.
 """
 
 import functools
@@ -14,6 +13,37 @@ import warp as wp
 from envs.physics import structs as st
 from envs.physics.traffic import DELTA, LANE_CHANGE_DELAY
 from envs.road.lanes import lane_funcs
+
+#: slot flags of highway-env's controlled vehicles and road objects (check, collidable, solid)
+EGO_FLAGS = st.CHECK_COLLISIONS | st.COLLIDABLE | st.SOLID
+OBJECT_FLAGS = EGO_FLAGS
+#: an IDMVehicle's: it also changes lanes (MOBIL)
+IDM_FLAGS = EGO_FLAGS | st.ENABLE_LANE_CHANGE
+
+
+class World:
+    """The host side of a world, read by the Simulator: ``name``, ``reward_terms`` (the names of
+    ``Outputs.terms``' columns), ``route_capacity``, ``info_flags`` (info key -> the reward term it
+    reports as a bool), ``slots``, ``duration`` [s], ``network()``, ``params()`` (the world_f / world_i
+    arrays its kernel functions read) and ``funcs(F)`` (its Warp ``spawn`` and ``reward``). By default a
+    world has ``vehicles_count + 1`` slots, no routes, and its config's ``duration``."""
+
+    name = ""
+    reward_terms: tuple[str, ...] = ()
+    route_capacity = 1
+    info_flags: dict[str, str] = {}
+
+    def __init__(self, cfg) -> None:
+        self.cfg = cfg
+
+    @property
+    def slots(self) -> int:
+        return self.cfg.vehicles_count + 1
+
+    @property
+    def duration(self) -> float:
+        """[s] episode length before truncation."""
+        return self.cfg.duration
 
 
 @functools.cache

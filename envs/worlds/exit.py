@@ -30,7 +30,7 @@ from envs.physics.traffic import VEHICLE_LENGTH, VEHICLE_WIDTH
 from envs.road import network as rn
 from envs.road.lanes import lane_funcs
 from envs.road.network import CircularLane, LineType, RoadNetwork, StraightLane
-from envs.worlds.common import slot_funcs
+from envs.worlds.common import EGO_FLAGS, IDM_FLAGS, World, slot_funcs
 
 REWARD_TERMS = ("collision_reward", "goal_reward", "high_speed_reward", "right_lane_reward")
 ROAD_LENGTH, EXIT_POSITION, EXIT_LENGTH = 1000.0, 400.0, 100.0  # [m]
@@ -70,24 +70,13 @@ def exit_network(lanes: int) -> RoadNetwork:
     return net
 
 
-class ExitWorld:
+class ExitWorld(World):
     """The host side of the world: its road and the parameters its kernel functions read."""
 
     name = "exit"
     reward_terms = REWARD_TERMS
     info_flags = {"is_success": "goal_reward"}  # highway-env's ExitEnv adds info["is_success"]
     route_capacity = 3  # NPCs: (0, 1, lane) -> (1, 2, any) -> (2, 3, any)
-
-    def __init__(self, cfg) -> None:
-        self.cfg = cfg
-
-    @property
-    def slots(self) -> int:
-        return self.cfg.vehicles_count + 1
-
-    @property
-    def duration(self) -> float:
-        return self.cfg.duration
 
     def network(self) -> RoadNetwork:
         return exit_network(self.cfg.lanes_count)
@@ -122,8 +111,7 @@ def exit_funcs(F: type) -> SimpleNamespace:  # noqa: N803
     place, farthest_on_lane = slot_funcs(F).place, slot_funcs(F).farthest_on_lane
     SPEED_LIMIT_COL, LANE_ID = rn.SPEED_LIMIT, rn.LANE_ID
     CONTROLLED, IDM = st.CONTROLLED, st.IDM
-    EGO_FLAGS = st.CHECK_COLLISIONS | st.COLLIDABLE | st.SOLID
-    NPC_FLAGS = st.CHECK_COLLISIONS | st.COLLIDABLE | st.SOLID  # no lane changes in exit-v0
+    NPC_FLAGS = IDM_FLAGS & ~st.ENABLE_LANE_CHANGE  # no lane changes in exit-v0
     ZERO, ONE = F(0.0), F(1.0)
     LENGTH, WIDTH = F(VEHICLE_LENGTH), F(VEHICLE_WIDTH)
     JITTER0, JITTER_SPAN = F(SPACING_JITTER[0]), F(SPACING_JITTER[1] - SPACING_JITTER[0])

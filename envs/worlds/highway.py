@@ -26,7 +26,7 @@ from envs.physics.traffic import DELTA_RANGE, VEHICLE_LENGTH, VEHICLE_WIDTH
 from envs.road import network as rn
 from envs.road.lanes import lane_funcs
 from envs.road.network import RoadNetwork
-from envs.worlds.common import slot_funcs
+from envs.worlds.common import EGO_FLAGS, IDM_FLAGS, World, slot_funcs
 
 REWARD_TERMS = ("collision_reward", "right_lane_reward", "high_speed_reward", "on_road_reward")
 ROAD_LENGTH = 10_000.0  # [m]
@@ -40,24 +40,11 @@ SPACING_JITTER = (0.9, 1.1)  # []
 INITIAL_LANE, NPC_CHECKS, NORMALIZE, OFFROAD_TERMINAL, VEHICLES = range(5)
 
 
-class HighwayWorld:
+class HighwayWorld(World):
     """The host side of the world: its road and the parameters its kernel functions read."""
 
     name = "highway"
     reward_terms = REWARD_TERMS
-    route_capacity = 1  # highway vehicles follow the road; no routes
-
-    def __init__(self, cfg) -> None:
-        self.cfg = cfg
-
-    @property
-    def slots(self) -> int:
-        return self.cfg.vehicles_count + 1
-
-    @property
-    def duration(self) -> float:
-        """[s] episode length before truncation."""
-        return self.cfg.duration
 
     def network(self) -> RoadNetwork:
         return RoadNetwork.straight_road_network(
@@ -93,8 +80,7 @@ def highway_funcs(F: type) -> SimpleNamespace:  # noqa: N803
     SPEED_LIMIT_COL, NO_LIMIT = rn.SPEED_LIMIT, F(rn.NO_SPEED_LIMIT)
     LANE_ID, ROAD_LANES = rn.LANE_ID, rn.ROAD_LANES
     CONTROLLED, IDM = st.CONTROLLED, st.IDM
-    EGO_FLAGS = st.CHECK_COLLISIONS | st.COLLIDABLE | st.SOLID
-    NPC_FLAGS = st.COLLIDABLE | st.SOLID | st.ENABLE_LANE_CHANGE
+    NPC_FLAGS = IDM_FLAGS & ~st.CHECK_COLLISIONS  # the check comes back with check_npc_collisions
     ZERO, ONE = F(0.0), F(1.0)
     LENGTH, WIDTH = F(VEHICLE_LENGTH), F(VEHICLE_WIDTH)
     SPEED0, SPEED_SPAN = (

@@ -31,7 +31,7 @@ from envs.physics.traffic import VEHICLE_LENGTH, VEHICLE_WIDTH
 from envs.road import network as rn
 from envs.road.lanes import lane_funcs
 from envs.road.network import LineType, RoadNetwork, SineLane, StraightLane
-from envs.worlds.common import slot_funcs
+from envs.worlds.common import EGO_FLAGS, IDM_FLAGS, OBJECT_FLAGS, World, slot_funcs
 
 REWARD_TERMS = (
     "collision_reward", "right_lane_reward", "high_speed_reward", "lane_change_reward", "merging_speed_reward",
@@ -96,17 +96,13 @@ def merge_network() -> RoadNetwork:
     return net
 
 
-class MergeWorld:
+class MergeWorld(World):
     """The host side of the world: its road and the parameters its kernel functions read."""
 
     name = "merge"
     reward_terms = REWARD_TERMS
-    route_capacity = 1  # merge vehicles follow the road; no routes
     slots = SLOTS
     duration = math.inf  # highway-env's merge-v0 never truncates
-
-    def __init__(self, cfg) -> None:
-        self.cfg = cfg
 
     def network(self) -> RoadNetwork:
         return merge_network()
@@ -132,9 +128,6 @@ def merge_funcs(F: type) -> SimpleNamespace:  # noqa: N803
     place = slot_funcs(F).place
     LANE_ID = rn.LANE_ID
     CONTROLLED, IDM, OBSTACLE = st.CONTROLLED, st.IDM, st.OBSTACLE
-    EGO_FLAGS = st.CHECK_COLLISIONS | st.COLLIDABLE | st.SOLID
-    NPC_FLAGS = st.CHECK_COLLISIONS | st.COLLIDABLE | st.SOLID | st.ENABLE_LANE_CHANGE
-    OBSTACLE_FLAGS = st.CHECK_COLLISIONS | st.COLLIDABLE | st.SOLID
     ZERO, ONE = F(0.0), F(1.0)
     LENGTH, WIDTH, SIZE = F(VEHICLE_LENGTH), F(VEHICLE_WIDTH), F(OBJECT_SIZE)
     NPC_S = wp.constant(wp.types.vector(len(NPCS), F)(*[F(s) for s, _ in NPCS]))
@@ -155,13 +148,13 @@ def merge_funcs(F: type) -> SimpleNamespace:  # noqa: N803
             s = NPC_S[k] + F(NPC_SHIFT) * (F(2.0) * F(wp.randf(rng)) - ONE)
             speed = NPC_V[k] + F(NPC_SPEED_SHIFT) * (F(2.0) * F(wp.randf(rng)) - ONE)
             pos = position(rd.lf, rd.li, lane, s, ZERO)
-            place(v, rd, p, e, 1 + k, IDM, NPC_FLAGS, pos[0], pos[1], ZERO, speed, LENGTH, WIDTH)
+            place(v, rd, p, e, 1 + k, IDM, IDM_FLAGS, pos[0], pos[1], ZERO, speed, LENGTH, WIDTH)
         pos = position(rd.lf, rd.li, p.world_i[RAMP_JK], F(MERGER_LONGITUDINAL), ZERO)
-        place(v, rd, p, e, MERGER, IDM, NPC_FLAGS, pos[0], pos[1], ZERO, F(MERGER_SPEED), LENGTH, WIDTH)
+        place(v, rd, p, e, MERGER, IDM, IDM_FLAGS, pos[0], pos[1], ZERO, F(MERGER_SPEED), LENGTH, WIDTH)
         v.target_speed[e, MERGER] = F(MERGER_TARGET_SPEED)
         merge_lane = p.world_i[MERGE_LANE]
         pos = position(rd.lf, rd.li, merge_lane, MERGE_LENGTH, ZERO)
-        place(v, rd, p, e, OBSTACLE_SLOT, OBSTACLE, OBSTACLE_FLAGS, pos[0], pos[1], ZERO, ZERO, SIZE, SIZE)
+        place(v, rd, p, e, OBSTACLE_SLOT, OBSTACLE, OBJECT_FLAGS, pos[0], pos[1], ZERO, ZERO, SIZE, SIZE)
 
     @wp.func(inline=True)
     def reward(v: Vehicles, ep: Episodes, rd: Road, p: Params, e: int, action: int, out: Outputs):

@@ -31,7 +31,7 @@ from envs.physics.traffic import DELTA_RANGE, VEHICLE_LENGTH, VEHICLE_WIDTH
 from envs.road import network as rn
 from envs.road.lanes import lane_funcs
 from envs.road.network import CircularLane, LineType, RoadNetwork, SineLane, StraightLane
-from envs.worlds.common import slot_funcs
+from envs.worlds.common import EGO_FLAGS, IDM_FLAGS, World, slot_funcs
 
 REWARD_TERMS = ("collision_reward", "high_speed_reward", "lane_change_reward", "on_road_reward")
 RADIUS, ALPHA = 20.0, 24.0  # [m] inner ring radius, [deg] half-angle of an entry/exit arc
@@ -114,7 +114,7 @@ def route_table(net: RoadNetwork) -> np.ndarray:
     return table
 
 
-class RoundaboutWorld:
+class RoundaboutWorld(World):
     """The host side of the world: its road and the parameters its kernel functions read."""
 
     name = "roundabout"
@@ -122,17 +122,13 @@ class RoundaboutWorld:
     slots = SLOTS
 
     def __init__(self, cfg) -> None:
-        self.cfg = cfg
+        super().__init__(cfg)
         self._net = roundabout_network()
         self._routes = route_table(self._net)
 
     @property
     def route_capacity(self) -> int:
         return 1 + self._routes.shape[2]
-
-    @property
-    def duration(self) -> float:
-        return self.cfg.duration
 
     def network(self) -> RoadNetwork:
         return roundabout_network()
@@ -159,8 +155,6 @@ def roundabout_funcs(F: type) -> SimpleNamespace:  # noqa: N803
     place = slot_funcs(F).place
     ROAD, LANE_ID = rn.ROAD, rn.LANE_ID
     CONTROLLED, IDM = st.CONTROLLED, st.IDM
-    EGO_FLAGS = st.CHECK_COLLISIONS | st.COLLIDABLE | st.SOLID
-    NPC_FLAGS = st.CHECK_COLLISIONS | st.COLLIDABLE | st.SOLID | st.ENABLE_LANE_CHANGE
     ZERO, ONE = F(0.0), F(1.0)
     LENGTH, WIDTH = F(VEHICLE_LENGTH), F(VEHICLE_WIDTH)
     DELTA0, DELTA_SPAN = F(DELTA_RANGE[0]), F(DELTA_RANGE[1] - DELTA_RANGE[0])
@@ -202,7 +196,7 @@ def roundabout_funcs(F: type) -> SimpleNamespace:  # noqa: N803
             speed = F(NPC_SPEED) + F(wp.randn(rng)) * F(DEVIATION)
             pos = position(rd.lf, rd.li, ln, s, ZERO)
             h = heading_at(rd.lf, rd.li, ln, s)
-            place(v, rd, p, e, 1 + k, IDM, NPC_FLAGS, pos[0], pos[1], h, speed, LENGTH, WIDTH)
+            place(v, rd, p, e, 1 + k, IDM, IDM_FLAGS, pos[0], pos[1], h, speed, LENGTH, WIDTH)
             destination = p.world_i[INCOMING_DESTINATION]
             if k > 0 or destination < 0:
                 destination = wp.randi(rng, 0, NUM_DESTINATIONS)
