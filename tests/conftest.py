@@ -26,3 +26,20 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture
+def highway_env_env():
+    """Make highway-env's env of an id, configured (skips without highway-env). Its merge/exit/
+    roundabout-v0 warn that v1 variants exist; we model v0, so the warning is silenced."""
+    pytest.importorskip("highway_env")
+    import warnings
+
+    import gymnasium as gym
+
+    def make(env_id: str, **config):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return gym.make(env_id, config=config or None).unwrapped
+
+    return make

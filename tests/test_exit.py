@@ -6,8 +6,6 @@ Step and statistical fidelity against highway-env are in ``tests/test_highway_fi
 
 from __future__ import annotations
 
-import warnings
-
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -16,35 +14,13 @@ import envs  # noqa: F401  (registers the ids)
 from envs.highway.config import PRESETS, make_config
 from envs.highway.env import HighwayEnv
 from envs.highway.vector import HighwayVectorEnv
-from envs.road.network import RoadNetwork
-from envs.worlds.exit import REWARD_TERMS, exit_network, lane_speed_limit
+from envs.worlds.exit import REWARD_TERMS, lane_speed_limit
 
 LANE_LEFT, IDLE, LANE_RIGHT, FASTER, SLOWER = range(5)
 
 
-def _highway_env(**config):
-    pytest.importorskip("highway_env")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        return gym.make("exit-v0", config=config or None).unwrapped
-
-
-@pytest.mark.parametrize("lanes", [6, 3])
-def test_road_is_highway_envs(lanes: int) -> None:
-    """Lane for lane the network highway-env's ExitEnv builds (tables, line types, speed limits)."""
-    he = _highway_env(lanes_count=lanes)
-    he.reset(seed=0)
-    theirs = RoadNetwork.from_highway_env(he.road.network)
-    ours = exit_network(lanes)
-    assert ours.lane_indexes() == theirs.lane_indexes()
-    for name, a in ours.tables().arrays().items():
-        np.testing.assert_array_equal(a, getattr(theirs.tables(), name), err_msg=name)
-    for index in ours.lane_indexes():
-        assert ours.get_lane(index).line_types == theirs.get_lane(index).line_types, index
-
-
-def test_defaults_match_highway_env() -> None:
-    he = _highway_env().default_config()
+def test_defaults_match_highway_env(highway_env_env) -> None:
+    he = highway_env_env("exit-v0").default_config()
     cfg = PRESETS["exit"]
     for key in ("lanes_count", "vehicles_count", "vehicles_density", "duration", "simulation_frequency",
                 "collision_reward", "high_speed_reward", "right_lane_reward", "goal_reward", "normalize_reward",

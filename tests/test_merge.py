@@ -16,29 +16,13 @@ import envs  # noqa: F401  (registers the ids)
 from envs.highway.config import PRESETS, MergeConfig, make_config
 from envs.highway.env import HighwayEnv
 from envs.highway.vector import HighwayVectorEnv
-from envs.road.network import RoadNetwork
-from envs.worlds.merge import END_X, REWARD_TERMS, merge_network
+from envs.worlds.merge import END_X, REWARD_TERMS
 
 LANE_LEFT, IDLE, LANE_RIGHT, FASTER, SLOWER = range(5)
 
 
-def test_road_is_highway_envs() -> None:
-    """Lane for lane, the same network as highway-env's MergeEnv builds (same tables, line types)."""
-    highway_env = pytest.importorskip("highway_env")  # noqa: F841
-    he = gym.make("merge-v0").unwrapped
-    he.reset(seed=0)
-    theirs = RoadNetwork.from_highway_env(he.road.network)
-    ours = merge_network()
-    assert ours.lane_indexes() == theirs.lane_indexes()
-    for name, a in ours.tables().arrays().items():
-        np.testing.assert_array_equal(a, getattr(theirs.tables(), name), err_msg=name)
-    for index in ours.lane_indexes():
-        assert ours.get_lane(index).line_types == theirs.get_lane(index).line_types, index
-
-
-def test_defaults_match_highway_env() -> None:
-    highway_env = pytest.importorskip("highway_env")  # noqa: F841
-    he = gym.make("merge-v0").unwrapped.default_config()
+def test_defaults_match_highway_env(highway_env_env) -> None:
+    he = highway_env_env("merge-v0").default_config()
     cfg = PRESETS["merge"]
     for key in ("collision_reward", "right_lane_reward", "high_speed_reward", "merging_speed_reward",
                 "lane_change_reward", "simulation_frequency", "policy_frequency"):  # fmt: skip

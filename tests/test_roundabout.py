@@ -7,43 +7,19 @@ Step and statistical fidelity against highway-env are in ``tests/test_highway_fi
 
 from __future__ import annotations
 
-import warnings
-
 import gymnasium as gym
-import numpy as np
 import pytest
 
 import envs  # noqa: F401  (registers the ids)
 from envs.highway.config import PRESETS, make_config
 from envs.highway.env import HighwayEnv
-from envs.road.network import RoadNetwork
 from envs.worlds.roundabout import DESTINATIONS, REWARD_TERMS, roundabout_network
 
 LANE_LEFT, IDLE, LANE_RIGHT, FASTER, SLOWER = range(5)
 
 
-def _highway_env(**config):
-    pytest.importorskip("highway_env")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        return gym.make("roundabout-v0", config=config or None).unwrapped
-
-
-def test_road_is_highway_envs() -> None:
-    """Lane for lane the network highway-env's RoundaboutEnv builds (circular, sine, straight lanes)."""
-    he = _highway_env()
-    he.reset(seed=0)
-    theirs = RoadNetwork.from_highway_env(he.road.network)
-    ours = roundabout_network()
-    assert ours.lane_indexes() == theirs.lane_indexes()
-    for name, a in ours.tables().arrays().items():
-        np.testing.assert_array_equal(a, getattr(theirs.tables(), name), err_msg=name)
-    for index in ours.lane_indexes():
-        assert ours.get_lane(index).line_types == theirs.get_lane(index).line_types, index
-
-
-def test_defaults_match_highway_env() -> None:
-    he = _highway_env().default_config()
+def test_defaults_match_highway_env(highway_env_env) -> None:
+    he = highway_env_env("roundabout-v0").default_config()
     cfg = PRESETS["roundabout"]
     for key in ("collision_reward", "high_speed_reward", "lane_change_reward", "duration", "normalize_reward",
                 "incoming_vehicle_destination", "screen_width", "screen_height"):  # fmt: skip
@@ -56,8 +32,6 @@ def test_defaults_match_highway_env() -> None:
 
 def test_routes_are_highway_envs_plan_route_to() -> None:
     """Every vehicle's route: its lane, then the shortest path's roads to its exit (the ego: north)."""
-    he = _highway_env()
-    he.reset(seed=3)
     net = roundabout_network()
     env = HighwayEnv("roundabout")
     for seed in range(5):
