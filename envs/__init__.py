@@ -52,6 +52,9 @@ ENV_SPECS: dict[str, tuple[str, str, dict]] = {
     ),
 }
 
+#: the driving worlds' ids (one simulator, one camera, one set of observation and action options)
+DRIVING_IDS = tuple(env_id for env_id, spec in ENV_SPECS.items() if spec[0] == "envs.highway.env:HighwayEnv")
+
 
 def register_envs() -> None:
     """Register every autodrive env id with Gymnasium (idempotent)."""
@@ -69,4 +72,4 @@ def register_envs() -> None:
 
 register_envs()
 
-__all__ = ["ENV_SPECS", "NAMESPACE", "register_envs"]
+__all__ = ["DRIVING_IDS", "ENV_SPECS", "NAMESPACE", "register_envs"]

@@ -9,8 +9,9 @@ Pixels -> perception -> agent -> action, in a handful of files:
 - ``perception/wrapper.py``: ``PerceptionWrapper(env, model)``, a camera env seen as a Kinematics env;
 - ``perception/gridworld.py``: the gridworld chain, pixels -> map -> plan -> act.
 
-Importing the package registers ``autodrive/HighwayFastPerceived-v0`` and ``autodrive/HighwayPerceived-v0``
-(kwarg ``model_dir``): the highway envs seen through a trained model, by id, for any evaluation code.
+Importing the package registers ``autodrive/<World>Perceived-v0`` for every driving world (HighwayFast,
+Highway, Merge, Exit, Roundabout; kwarg ``model_dir``): the worlds seen through a trained model, by id,
+for any evaluation code.
 """
 
 import gymnasium as gym
@@ -18,11 +19,14 @@ import gymnasium as gym
 PERCEIVED_IDS = {
     "autodrive/HighwayFastPerceived-v0": "highway-fast",
     "autodrive/HighwayPerceived-v0": "highway",
+    "autodrive/MergePerceived-v0": "merge",
+    "autodrive/ExitPerceived-v0": "exit",
+    "autodrive/RoundaboutPerceived-v0": "roundabout",
 }
 
 
 def register_perceived_envs() -> None:
-    """Register the perceived highway ids (entry points are strings: nothing heavy is imported here)."""
+    """Register the perceived ids (entry points are strings: nothing heavy is imported here)."""
     for env_id, preset in PERCEIVED_IDS.items():
         if env_id not in gym.registry:
             gym.register(

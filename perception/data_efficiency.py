@@ -173,7 +173,9 @@ def f1_scores(model: PerceptionCNN, test: Dataset, ts: TestSet, env_config: Any)
         if len(index) == 0:
             scores[name] = float("nan")
             continue
-        pred = predict(model, test.stacked_frames(index), env_config)["occupancy"][:, 0]
+        pred = predict(model, test.stacked_frames(index), env_config, test.arrays["pose"][index])[
+            "occupancy"
+        ][:, 0]
         scores[name] = occupancy_f1(pred, test.arrays["occupancy"][index, 0])[F1_KEY]
     scores["rare"] = scores.pop("rare_any")
     return scores

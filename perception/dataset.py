@@ -1,9 +1,9 @@
 """Labelled camera datasets: sharded safetensors arrays plus a JSON manifest, deterministic by seed.
 
-Every camera frame comes with its ground truth, computed from the same simulator state by the
-simulator's own observation functions (``envs.highway.observation``): the Kinematics rows and the
-occupancy grid (highway-env layouts), plus the raw relative vehicle states the CNN's dense targets are
-built from.
+Every camera frame (of any driving world: highway, merge, exit, roundabout) comes with its ground truth,
+computed from the same simulator state by the simulator's own functions (``envs.highway.observation``):
+the Kinematics rows and the occupancy grid (highway-env layouts), the raw vehicle states relative to the
+camera's view (the CNN's dense targets are built from them), and the view's pose.
 
 Layout of ``DIR``::
 
@@ -31,17 +31,22 @@ from typing import Any
 
 import numpy as np
 
+from envs import DRIVING_IDS
+from envs.physics.structs import ABSENT
 from perception.io import load_arrays, read_json, save_arrays, write_json
 
-FORMAT = "autodrive-perception-dataset/1"
+FORMAT = "autodrive-perception-dataset/2"
 NUM_ACTIONS = 5
+ABSENT_DX = -1.0e4  # [m] where an empty slot's relative position is stored: behind every view
 #: name -> (dtype, per-frame shape or None when it depends on the env) of every shard array.
 ARRAYS = {
     "frames": "uint8 (T, E, channels, H, W): one camera frame (stacks are rebuilt from `first`)",
     "kinematics": "float32 (T, E, 5, 5): envs.highway.observation.Kinematics rows",
     "occupancy": "float32 (T, E, 4, 11, 11): envs.highway.observation.OccupancyGrid (presence, vx, vy, on_road)",
-    "vehicles": "float32 (T, E, N-1, 4): every NPC's dx, dy [m], relative vx, vy [m/s] in the ego frame",
-    "ego": "float32 (T, E, 4): ego x, y [m], speed [m/s], heading [rad]",
+    "vehicles": "float32 (T, E, N-1, 4): every NPC's dx, dy [m], relative vx, vy [m/s] in the camera's view "
+    "(x along the view, y to its left; absent slots at dx = -1e4)",
+    "ego": "float32 (T, E, 4): ego x, y [m], speed [m/s], heading relative to the view [rad]",
+    "pose": "float64 (T, E, 3): the view's pose: the ego's x, y [m] and the view's heading [rad]",
     "first": "bool (T, E): the frame is an episode's reset observation",
     "actions": "int64 (T, E): the action taken after seeing the frame",
 }
@@ -62,10 +67,8 @@ class GenerateConfig:
     def __post_init__(self) -> None:
         if self.frames < 1 or self.num_envs < 1 or self.steps_per_shard < 1 or self.workers < 1:
             raise ValueError("frames, num_envs, steps_per_shard and workers must all be >= 1")
-        if not self.env_id.startswith("autodrive/Highway"):
-            raise ValueError(
-                f"env_id={self.env_id!r}: datasets are generated from autodrive/Highway*-v0 envs"
-            )
+        if self.env_id not in DRIVING_IDS:
+            raise ValueError(f"env_id={self.env_id!r}: datasets are generated from one of {DRIVING_IDS}")
         if "observation" in dict(self.env_kwargs):
             raise ValueError("env_kwargs must not set 'observation': labels and camera come from the state")
 
@@ -87,26 +90,40 @@ def make_vec(env_id: str, num_envs: int, env_kwargs: dict | None = None, **extra
     return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", **kwargs)
 
 
-def label_state(xp: Any, state: Any, cfg: Any, kinematics: Any) -> dict[str, Any]:
-    """Camera frame and ground truth of a batched state, all from the simulator's own functions.
+def label_state(xp: Any, sim: Any, camera: Any, cfg: Any, kinematics: Any) -> dict[str, Any]:
+    """Camera frame and ground truth of a batched simulator state, all from the simulator's functions.
 
-    ``kinematics`` is the env's own observation of ``state``; the occupancy grid is the kernel's, run on
-    the same positions (``observe_state``).
+    ``camera`` is a :class:`~envs.highway.camera.Rasteriser` of ``sim``; ``kinematics`` is the env's own
+    observation of the state; the occupancy grid is the kernel's, run on the same positions
+    (``observe_state``). Relative vehicle states are rotated into the camera's view.
     """
-    from envs.highway import camera
     from envs.highway.observation import observe_state
+    from envs.highway.sim import state_view
 
-    s = state
-    vx, vy = s.speed * xp.cos(s.heading), s.speed * xp.sin(s.heading)
-    rel = [s.x - s.x[:, :1], s.y - s.y[:, :1], vx - vx[:, :1], vy - vy[:, :1]]
+    camera()
+    pose = camera.pose.numpy().copy()  # (B, 3)
+    s = state_view(sim)
+    present = np.asarray(sim.host["kind"]) != ABSENT
+    cos, sin = np.cos(pose[:, 2:3]), np.sin(pose[:, 2:3])
+    vx, vy = s.speed * np.cos(s.heading), s.speed * np.sin(s.heading)
+    dx, dy = s.x - s.x[:, :1], s.y - s.y[:, :1]
+    dvx, dvy = vx - vx[:, :1], vy - vy[:, :1]
+    rel = [
+        np.where(present, cos * dx + sin * dy, ABSENT_DX),
+        np.where(present, -sin * dx + cos * dy, 0.0),
+        cos * dvx + sin * dvy,
+        -sin * dvx + cos * dvy,
+    ]
+    view_heading = s.heading[:, 0] - pose[:, 2]
     return {
-        "frames": camera.render(xp, s, camera.CameraSpec.from_config(cfg), cfg.lanes_count),
+        "frames": camera.frames.numpy().copy(),
         "kinematics": np.array(kinematics, dtype=np.float32),
-        "occupancy": observe_state("occupancy_grid", s, cfg),
-        "vehicles": xp.astype(xp.stack([r[:, 1:] for r in rel], axis=2), np.float32),
-        "ego": xp.astype(
-            xp.stack([s.x[:, 0], s.y[:, 0], s.speed[:, 0], s.heading[:, 0]], axis=1), np.float32
-        ),
+        "occupancy": observe_state("occupancy_grid", s, cfg, present),
+        "vehicles": np.stack([r[:, 1:] for r in rel], axis=2).astype(np.float32),
+        "ego": np.stack(
+            [s.x[:, 0], s.y[:, 0], s.speed[:, 0], np.angle(np.exp(1j * view_heading))], axis=1
+        ).astype(np.float32),
+        "pose": pose,
     }
 
 
@@ -114,15 +131,18 @@ def rollout(
     env_id: str, num_envs: int, steps: int, seed: int, env_kwargs: dict, policy: Policy | None = None
 ) -> dict[str, np.ndarray]:
     """``steps`` steps of ``num_envs`` envs -> labelled arrays shaped (steps, num_envs, ...)."""
+    from envs.highway.camera import CameraSpec, Rasteriser
+
     venv = make_vec(env_id, num_envs, env_kwargs, observation="kinematics")
     env = venv.unwrapped
+    camera = Rasteriser(env.sim, CameraSpec.from_config(env.config))
     action_rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
     obs, _ = venv.reset(seed=seed)
     first = np.ones(num_envs, dtype=bool)
     done = np.zeros(num_envs, dtype=bool)
     out: dict[str, list] = {name: [] for name in ARRAYS}
     for _ in range(steps):
-        for name, value in label_state(env.xp, env.state, env.config, obs).items():
+        for name, value in label_state(env.xp, env.sim, camera, env.config, obs).items():
             out[name].append(value)
         actions = policy(obs) if policy is not None else action_rng.integers(NUM_ACTIONS, size=num_envs)
         actions = np.asarray(actions, dtype=np.int64)

@@ -1,8 +1,10 @@
 """Between the CNN and the simulator's labels: dense training targets, and detections -> observations.
 
-``targets`` turns the dataset's raw relative vehicle states into the CNN's dense maps; ``decode`` turns
-the CNN's maps into a pseudo :class:`~envs.highway.state.TrafficState` (ego + detected vehicles), and
-``observe`` runs the simulator's own Kinematics and OccupancyGrid (the step kernel's) on it.
+``targets`` turns the dataset's raw vehicle states (relative to the camera's view) into the CNN's dense
+maps; ``decode`` turns the CNN's maps into detections in the view; ``pseudo_state`` places them in the
+world with the view's pose (the ego's x, y and the view's heading, as a car's GPS and map give them) into
+a :class:`~envs.highway.state.TrafficState`, and ``observe`` runs the simulator's own observations (the
+step kernel's Kinematics, OccupancyGrid, ExitObservation) on it, on the env's world.
 """
 
 from __future__ import annotations
@@ -30,7 +32,12 @@ def _y_scale(lanes_count: int) -> float:
 
 
 def targets(vehicles: np.ndarray, ego: np.ndarray, cfg: ModelConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Dataset ``vehicles`` (B, N, 4) and ``ego`` (B, 4) -> dense (B, 5, R, C) and ego (B, 4) targets."""
+    """Dataset ``vehicles`` (B, N, 4) and ``ego`` (B, 4) -> dense (B, 5, R, C) and ego (B, 4) targets.
+
+    The ego targets are its lateral position across the road (from the road's edges in view: the
+    straight highway's lanes; on curved roads the picture does not show it, so it is clipped to
+    [-1.5, 1.5] and the pose gives the position), speed and heading relative to the view (the dashboard
+    bars) and the odometer bar."""
     cam = cfg.camera
     b, n, _ = vehicles.shape
     rows, cols = cfg.grid
@@ -50,7 +57,7 @@ def targets(vehicles: np.ndarray, ego: np.ndarray, cfg: ModelConfig) -> tuple[np
     dense[bi, 4, rr, cc] = rvy[bi, ni] / VY_SCALE
     ego_t = np.stack(
         [
-            ego[:, 1] / _y_scale(cfg.lanes_count),
+            np.clip(ego[:, 1] / _y_scale(cfg.lanes_count), -1.5, 1.5),
             ego[:, 2] / MAX_SPEED,
             ego[:, 3] / HEADING_SCALE,
             np.clip(ego[:, 0] / HUD_ODOMETER_RANGE, 0.0, 1.0),
@@ -63,7 +70,8 @@ def targets(vehicles: np.ndarray, ego: np.ndarray, cfg: ModelConfig) -> tuple[np
 def decode(
     dense: torch.Tensor, ego: torch.Tensor, cfg: ModelConfig, threshold: float = 0.5
 ) -> dict[str, np.ndarray]:
-    """CNN outputs -> detections: ``present`` (B, K) and ``dx, dy, vx, vy`` (B, K) [m, m/s], ego (B, 4)."""
+    """CNN outputs -> detections in the view: ``present`` (B, K) and ``dx, dy, vx, vy`` (B, K) [m, m/s],
+    ego (B, 4): x from the odometer, y across the road, speed, heading relative to the view."""
     cam: CameraSpec = cfg.camera
     rows, cols = cfg.grid
     k = min(MAX_DETECTIONS, rows * cols)
@@ -106,25 +114,47 @@ def decode(
     }
 
 
-def pseudo_state(det: dict[str, np.ndarray]) -> tuple[TrafficState, np.ndarray]:
-    """Detections -> a NumPy TrafficState (the ego first, then the detections) and which slots are present."""
-    ex, ey, es, eh = (det["ego"][:, i : i + 1] for i in range(4))
+def pseudo_state(
+    det: dict[str, np.ndarray], pose: np.ndarray | None = None
+) -> tuple[TrafficState, np.ndarray]:
+    """Detections -> a NumPy TrafficState (the ego first, then the detections) and which slots are present.
+
+    ``pose`` (B, 3): the view's pose, the ego's x, y [m] and the view's heading [rad] (``camera_pose`` of
+    the env); None takes the ego's position from the picture and the world's axes as the view's, which
+    holds on the straight highway only.
+    """
+    if pose is None:
+        pose = np.stack([det["ego"][:, 0], det["ego"][:, 1], np.zeros(len(det["ego"]))], axis=1)
+    pose = np.asarray(pose, np.float64)
+    ex, ey, theta = pose[:, 0:1], pose[:, 1:2], pose[:, 2:3]
+    c, s = np.cos(theta), np.sin(theta)
+    es, eh = det["ego"][:, 2:3], theta + det["ego"][:, 3:4]
     evx, evy = es * np.cos(eh), es * np.sin(eh)
     present = det["present"]
-    x = np.concatenate([ex, np.where(present, ex + det["dx"], ex + ABSENT)], axis=1)
-    y = np.concatenate([ey, np.where(present, ey + det["dy"], ey)], axis=1)
-    vx = np.concatenate([evx, evx + det["vx"]], axis=1)
-    vy = np.concatenate([evy, evy + det["vy"]], axis=1)
+    dx, dy = np.where(present, det["dx"], ABSENT), np.where(present, det["dy"], 0.0)
+    rvx, rvy = det["vx"], det["vy"]
+    x = np.concatenate([ex, ex + c * dx - s * dy], axis=1)
+    y = np.concatenate([ey, ey + s * dx + c * dy], axis=1)
+    vx = np.concatenate([evx, evx + c * rvx - s * rvy], axis=1)
+    vy = np.concatenate([evy, evy + s * rvx + c * rvy], axis=1)
     state = TrafficState(
         x=x, y=y, heading=np.arctan2(vy, vx), speed=np.hypot(vx, vy), time=np.zeros(x.shape[0])
     )
     return state, np.concatenate([np.ones_like(present[:, :1]), present], axis=1)
 
 
+#: observation names of :func:`observe` -> the simulator's
+KERNEL_NAMES = {"kinematics": "kinematics", "occupancy": "occupancy_grid", "exit": "exit"}
+
+
 def observe(
-    det: dict[str, np.ndarray], env_config: Any, names: tuple[str, ...] = ("kinematics", "occupancy")
+    det: dict[str, np.ndarray],
+    env_config: Any,
+    names: tuple[str, ...] = ("kinematics", "occupancy"),
+    pose: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
-    """The simulator's Kinematics (B, 5, 5) and OccupancyGrid (B, 4, 11, 11) of the perceived scene."""
-    s, present = pseudo_state(det)
-    kernel_names = {"kinematics": "kinematics", "occupancy": "occupancy_grid"}
-    return {name: observe_state(kernel_names[name], s, env_config, present) for name in names}
+    """The simulator's observations of the perceived scene, on ``env_config``'s world (with its
+    observation options for the observation it names): Kinematics (B, 5, 5), OccupancyGrid
+    (B, 4, 11, 11), ExitObservation. ``pose``: see :func:`pseudo_state`."""
+    s, present = pseudo_state(det, pose)
+    return {name: observe_state(KERNEL_NAMES[name], s, env_config, present) for name in names}

@@ -28,13 +28,22 @@ def denormalise_kinematics(kin: np.ndarray, lanes_count: int) -> dict[str, np.nd
 
 @torch.inference_mode()
 def predict(
-    model: PerceptionCNN, frames: np.ndarray, env_config: Any, batch_size: int = 1024
+    model: PerceptionCNN,
+    frames: np.ndarray,
+    env_config: Any,
+    pose: np.ndarray | None = None,
+    batch_size: int = 1024,
 ) -> dict[str, np.ndarray]:
-    """Stacked uint8 frames (B, S*C, H, W) -> predicted ``kinematics`` and ``occupancy`` (simulator layouts)."""
+    """Stacked uint8 frames (B, S*C, H, W) and the camera's poses (B, 3) -> predicted ``kinematics`` and
+    ``occupancy`` (simulator layouts). ``pose`` None: the straight highway's (see ``decode.pseudo_state``)."""
     out: dict[str, list] = {"kinematics": [], "occupancy": []}
     for i in range(0, len(frames), batch_size):
         dense, ego = model(torch.from_numpy(frames[i : i + batch_size]))
-        obs = dec.observe(dec.decode(dense, ego, model.cfg), env_config)
+        obs = dec.observe(
+            dec.decode(dense, ego, model.cfg),
+            env_config,
+            pose=None if pose is None else pose[i : i + batch_size],
+        )
         for name in out:
             out[name].append(obs[name])
     return {name: np.concatenate(v) for name, v in out.items()}
@@ -93,12 +102,13 @@ def evaluate(
     index = np.arange(n)
     frames = data.stacked_frames(index)
     t0 = time.perf_counter()
-    pred = predict(model, frames, env_config)
+    pred = predict(model, frames, env_config, data.arrays["pose"][:n])
     pipeline_fps = n / (time.perf_counter() - t0)
-    lanes = env_config.lanes_count
     result = {"frames": n}
     result.update(occupancy_f1(pred["occupancy"][:, 0], data.arrays["occupancy"][:n, 0]))
-    result.update(kinematics_errors(pred["kinematics"], data.arrays["kinematics"][:n], lanes))
+    if hasattr(env_config, "lanes_count"):  # Kinematics' y is scaled by the lanes of straight roads
+        errors = kinematics_errors(pred["kinematics"], data.arrays["kinematics"][:n], env_config.lanes_count)
+        result.update(errors)
     result["pipeline_frames_per_s"] = pipeline_fps
     result["cnn_frames_per_s"] = inference_rate(model, frames[:1024])
     return result

@@ -57,7 +57,7 @@ def env_config_of(manifest: dict[str, Any]):
 def model_config_of(manifest: dict[str, Any], channels: int) -> ModelConfig:
     return ModelConfig(
         camera=CameraSpec(**manifest["camera"]),
-        lanes_count=manifest["env_config"]["lanes_count"],
+        lanes_count=manifest["env_config"].get("lanes_count", 2),  # worlds without the key: 2-lane roads
         channels=channels,
     )
 

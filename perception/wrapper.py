@@ -1,14 +1,17 @@
-"""Driving from pixels: wrappers that turn a camera-observation highway env into a Kinematics env.
+"""Driving from pixels: wrappers that turn a camera-observation driving env into the env its policy knows.
 
 ``PerceptionWrapper(env, model)`` (one env) and ``PerceptionVectorWrapper(venv, model)`` (the batched
-env) run the perception CNN on each camera observation and return the Kinematics rows the simulator's
-own function computes from the perceived scene, so a policy trained on ground-truth Kinematics drives
-unchanged. Importing :mod:`perception` also registers ``autodrive/HighwayFastPerceived-v0`` and
-``autodrive/HighwayPerceived-v0`` (kwarg ``model_dir``), so agents' evaluation code can run them by id.
+env) run the perception CNN on each camera observation, place the detections in the world with the
+camera's pose (the ego's position and the view's heading, as a car's GPS and map give them), and return
+the observation the simulator's own function computes from the perceived scene: the world's own planner
+observation (Kinematics with the world's options, or exit-v0's ExitObservation), so a policy trained on
+ground truth drives unchanged, on every world. Importing :mod:`perception` also registers
+``autodrive/<World>Perceived-v0`` (kwarg ``model_dir``), so agents' evaluation code can run them by id.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +21,7 @@ import torch
 from gymnasium.vector import VectorEnv, VectorObservationWrapper
 
 from envs.highway.camera import CameraSpec
-from envs.highway.observation import OBSERVATIONS
+from envs.highway.observation import OBSERVATIONS, STATE_OBSERVATIONS
 from perception import decode as dec
 from perception.model import PerceptionCNN, load_model
 
@@ -39,8 +42,20 @@ def camera_kwargs(model: PerceptionCNN) -> dict[str, Any]:
     }
 
 
+def planner_config(env_config: Any) -> Any:
+    """``env_config`` as its driving policy sees the world: the world's own observation type and options
+    (e.g. the roundabout's absolute Kinematics, exit-v0's ExitObservation) instead of the camera."""
+    world = type(env_config)()
+    if world.observation not in STATE_OBSERVATIONS:
+        raise ValueError(f"a perceived scene cannot give the {world.observation!r} observation")
+    return dataclasses.replace(
+        env_config, observation=world.observation, observation_options=world.observation_options
+    )
+
+
 class Perceiver:
-    """Stacked camera frames (B, S*C, H, W) -> Kinematics (B, 5, 5) float32, via the CNN and the simulator."""
+    """Stacked camera frames (B, S*C, H, W) and the camera's poses (B, 3) -> the planner's observation
+    (float32), via the CNN and the simulator."""
 
     def __init__(self, model: PerceptionCNN, env_config: Any) -> None:
         if env_config.observation != "camera":
@@ -54,46 +69,46 @@ class Perceiver:
             )
         self.model = model.eval()
         self.env_config = env_config
+        self.planner = planner_config(env_config)
+        self.space = OBSERVATIONS[self.planner.observation].space(self.planner)
         self.device = next(model.parameters()).device
 
     @torch.inference_mode()
-    def __call__(self, frames: Any) -> np.ndarray:
+    def __call__(self, frames: Any, pose: np.ndarray) -> np.ndarray:
         x = torch.as_tensor(frames, device=self.device)
         dense, ego = self.model(x)
         det = dec.decode(dense, ego, self.model.cfg)
-        return dec.observe(det, self.env_config, ("kinematics",))["kinematics"]
-
-
-def _kinematics_space(env_config: Any) -> gym.spaces.Box:
-    return OBSERVATIONS["kinematics"].space(env_config)
+        name = {"occupancy_grid": "occupancy"}.get(self.planner.observation, self.planner.observation)
+        return dec.observe(det, self.planner, (name,), pose)[name]
 
 
 class PerceptionWrapper(gym.ObservationWrapper):
-    """One camera env -> a Kinematics env whose rows come from the perception CNN."""
+    """One camera env -> an env observed as its world's planner observation, from the perception CNN."""
 
     def __init__(self, env: gym.Env, model: PerceptionCNN) -> None:
         super().__init__(env)
         self.perceiver = Perceiver(model, env.unwrapped.config)
-        self.observation_space = _kinematics_space(env.unwrapped.config)
+        self.observation_space = self.perceiver.space
 
     def observation(self, observation: np.ndarray) -> np.ndarray:
-        return self.perceiver(np.asarray(observation)[None])[0]
+        pose = self.env.unwrapped.camera_pose[None]
+        return self.perceiver(np.asarray(observation)[None], pose)[0]
 
 
 class PerceptionVectorWrapper(VectorObservationWrapper):
-    """The batched camera env -> batched Kinematics; tensors stay tensors (on the env's device)."""
+    """The batched camera env -> batched planner observations; tensors stay tensors (on the env's device)."""
 
     def __init__(self, env: VectorEnv, model: PerceptionCNN) -> None:
         super().__init__(env)
         self.perceiver = Perceiver(model, env.unwrapped.config)
-        self.single_observation_space = _kinematics_space(env.unwrapped.config)
+        self.single_observation_space = self.perceiver.space
         self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, env.num_envs)
 
     def observations(self, observations: Any) -> Any:
-        kin = self.perceiver(observations)
+        obs = self.perceiver(observations, self.env.unwrapped.camera_pose)
         if isinstance(observations, torch.Tensor):
-            return torch.as_tensor(kin, device=observations.device)
-        return kin
+            return torch.as_tensor(obs, device=observations.device)
+        return obs
 
 
 def make_perceived_env(model_dir: str | Path, preset: str = "highway-fast", **overrides: Any) -> gym.Env:

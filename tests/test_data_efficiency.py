@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from envs.highway import camera
-from envs.highway.backend import NumpyOps
+from envs.highway.observation import render_state
 from perception import augment as aug
 from perception import decode as dec
 from perception.dataset import Dataset, GenerateConfig, generate, load_dataset
@@ -73,10 +73,11 @@ def test_occupancy_of_reproduces_labels_and_edits_make_rare_layouts(data):
         assert aug.rare_masks(aug.occupancy_of(edited, e, env_config))[kind].mean() > 0.95
 
 
-def _rendered(vehicles: np.ndarray, ego: np.ndarray, spec: camera.CameraSpec, lanes: int) -> np.ndarray:
+def _rendered(vehicles: np.ndarray, ego: np.ndarray, spec: camera.CameraSpec, env_config) -> np.ndarray:
     det = {"present": vehicles[..., 0] > aug.ABSENT / 2, "dx": vehicles[..., 0], "dy": vehicles[..., 1]}
     det.update(vx=vehicles[..., 2], vy=vehicles[..., 3], ego=ego)
-    return camera.render(NumpyOps(), dec.pseudo_state(det)[0], spec, lanes)  # (B, 1, H, W)
+    state, present = dec.pseudo_state(det)
+    return render_state(state, env_config, present, spec)  # (B, 1, H, W)
 
 
 def test_mirror_and_shift_match_the_camera(data):
@@ -86,7 +87,7 @@ def test_mirror_and_shift_match_the_camera(data):
     spec = mcfg.camera
     v, e = data.arrays["vehicles"][:64].copy(), data.arrays["ego"][:64].copy()
     e[:, 1] = np.clip(e[:, 1], 0, (lanes - 1) * 4)  # on the road, as the mirror assumes
-    single = _rendered(v, e, spec, lanes)
+    single = _rendered(v, e, spec, env_config_of(data.manifest))
     fake = Dataset(
         data.manifest,
         {"frames": single, "vehicles": v, "ego": e, "first": np.ones(64, bool)},
@@ -99,7 +100,7 @@ def test_mirror_and_shift_match_the_camera(data):
     mv[..., 3] *= -1
     me[:, 1] = (lanes - 1) * 4 - me[:, 1]
     me[:, 3] *= -1
-    expected = _rendered(mv, me, spec, lanes)
+    expected = _rendered(mv, me, spec, env_config_of(data.manifest))
     diff = np.abs(frames.numpy()[:, 1:].astype(int) - expected.astype(int))
     assert diff.max() <= 1
     exp_dense, exp_ego = dec.targets(mv, me, mcfg)

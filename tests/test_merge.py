@@ -93,8 +93,8 @@ def test_unused_keys_and_unsupported_options_raise() -> None:
         gym.make("autodrive/Merge-v0", merging_speed_rewards=-1)
     with pytest.raises(KeyError, match="neighbour_vehicles_connected_lanes"):
         make_config("merge", {"neighbour_vehicles_connected_lanes": True})
-    with pytest.raises(ValueError, match="camera"):
-        make_config("merge", observation="camera")
+    with pytest.raises(ValueError, match="camera_"):
+        make_config("merge", {"observation": {"type": "camera", "width": 64}})  # camera_* keys instead
     with pytest.raises(ValueError, match="must differ"):
         MergeConfig(collision_reward=0.8, merging_speed_reward=-0.5)
 

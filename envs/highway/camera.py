@@ -1,44 +1,49 @@
-"""A batched bird's-eye camera: ego-centred grayscale or RGB pixels drawn straight from a TrafficState.
+"""A batched bird's-eye camera: ego-centred grayscale or RGB pixels of any world, drawn from the simulator.
 
-Array code over the backend shim (NumPy or torch, CPU or CUDA), no pygame, so it keeps up with the
-batched simulator. ``observation="camera"`` selects it (see ``envs/highway/observation.py``); frames are
-uint8, channels first, ``(camera_stack * camera_channels, camera_height, camera_width)``, newest last.
+``observation="camera"`` selects it (see ``envs/highway/observation.py``); frames are uint8, channels
+first, ``(camera_stack * camera_channels, camera_height, camera_width)``, newest last. A Warp kernel
+(``envs/highway/camera_kernel.py``) draws every env of a batch on the simulator's device, from the
+simulator's own arrays and lane table: nothing is copied to the host on CUDA.
 
-Geometry (all in metres, relative to the ego's centre; x forward = image right, y = image down, so lane
-0 is at the top as in highway-env's viewer):
+Geometry (metres, in the camera frame: x along the view = image right, y to the view's left = image down,
+so on the highway lane 0 is at the top, as in highway-env's viewer). The view is centred on the ego and
+turned to the heading of the ego's lane at the ego's position: along the straight highway the image axes
+are the world's; on curved roads (roundabout, merge's sine lane) the view turns with the road.
 
 - rows: ``camera_height`` pixels of ``1 / camera_scale`` m, centred on the ego;
 - columns: a fine zone ``[-camera_behind, camera_near]`` at ``camera_scale`` px/m, then the remaining
   columns at ``camera_far_scale`` px/m up to :attr:`CameraSpec.ahead` (a long-range "fovea": the
   occupancy grid's +/-27.5 m at full resolution, and the Kinematics range of 200 m ahead still in view).
 
-Drawing: the road surface, lane lines, then every vehicle as an axis-aligned 5 m x 2 m box, each with
-exact area coverage per pixel (anti-aliased, so sub-pixel positions are visible). Boxes are separable, so
-all vehicles of all envs are one batched matmul ``(B, H, N) @ (B, N, W)``; the ego is drawn in its own
-colour. Headings are not drawn (a few
-degrees in lane changes move a corner by < 0.3 m); lateral motion shows across stacked frames.
+Drawing: the off-road ground, every lane's surface, the painted side lines (highway-env's line types;
+dashed lines are drawn solid), then every vehicle as its rotated box, each with exact area coverage per
+pixel (anti-aliased, so sub-pixel positions are visible); the ego has its own colour.
 
 The bottom :data:`HUD_ROWS` rows are a dashboard, like Gymnasium's CarRacing: bars for the ego's speed,
-heading and odometer (distance along the road, up to 200 m): the proprioception a real car has, which a
-top-down camera alone cannot show.
+heading relative to the view, and x coordinate (up to 200 m; on the highway, the distance along the
+road): the proprioception a real car has, which a top-down camera alone cannot show.
 """
 
 from __future__ import annotations
 
-import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import warp as wp
 
-from envs.highway.state import LANE_WIDTH, MAX_SPEED, ROAD_LENGTH, VEHICLE_LENGTH, VEHICLE_WIDTH, TrafficState
+from envs.highway.camera_kernel import HUD_HEADING_RANGE, HUD_ODOMETER_RANGE, LINE_WIDTH, camera_kernel
+from envs.physics.device import init_warp
+from envs.physics.engine import DEFAULT_THREADS
+from envs.road.network import LineType
+
+__all__ = [
+    "GRAY", "HUD_HEADING_RANGE", "HUD_ODOMETER_RANGE", "HUD_ROWS", "LINE_WIDTH", "RGB", "CameraObservation",
+    "CameraSpec", "FrameStack", "Rasteriser", "render",
+]  # fmt: skip
 
 HUD_ROWS = 3  # bottom rows: speed, heading, odometer bars
-HUD_HEADING_RANGE = math.pi / 4  # [rad] the heading bar spans +/- this from its centre
-HUD_ODOMETER_RANGE = (
-    200.0  # [m] the odometer bar is full at this distance (Kinematics' ego x saturates there)
-)
-LINE_WIDTH = 0.3  # [m] painted lane lines
 # Intensities (grayscale) and colours (RGB) of the layers, drawn bottom to top.
 GRAY = {"offroad": 0.0, "road": 70.0, "line": 150.0, "vehicle": 255.0, "ego": 200.0, "hud": 255.0}
 RGB = {
@@ -127,90 +132,73 @@ class CameraSpec:
         return np.interp(u, np.arange(self.width + 1), self.x_edges)
 
 
-def _coverage(xp: Any, lo: Any, hi: Any, edges: Any) -> Any:
-    """Fraction of each pixel ``[edges[k], edges[k+1]]`` covered by the interval ``[lo, hi]``.
-
-    ``lo``/``hi`` (...,) -> (..., P): exact area coverage, hence anti-aliasing for free.
-    """
-    a, b = edges[:-1], edges[1:]
-    overlap = xp.minimum(hi[..., None], b) - xp.maximum(lo[..., None], a)
-    return xp.maximum(overlap, 0.0 * a) / (b - a)
-
-
-def _coverage_t(xp: Any, lo: Any, hi: Any, edges: Any) -> Any:
-    """:func:`_coverage` laid out pixels first: ``lo``/``hi`` (B, N) -> (B, P, N), contiguous for matmul."""
-    a, b = edges[:-1, None], edges[1:, None]
-    overlap = xp.minimum(hi[:, None, :], b) - xp.maximum(lo[:, None, :], a)
-    return xp.maximum(overlap, 0.0 * a) / (b - a)
+def _lines(network: Any) -> np.ndarray:
+    """(lanes, 2) int32: 1 where a lane side has a painted line (highway-env's ``line_types``: side 0 at
+    lateral -width/2, side 1 at +width/2), in lane-table order."""
+    return np.array(
+        [[int(t != LineType.NONE) for t in network.get_lane(i).line_types] for i in network.lane_indexes()],
+        np.int32,
+    ).reshape(-1, 2)
 
 
-def _float32(xp: Any) -> Any:
-    return np.float32 if xp.name == "numpy" else xp.torch.float32
+class Rasteriser:
+    """Draws every env of one simulator through :func:`~envs.highway.camera_kernel.camera_kernel`, into
+    buffers it keeps (the simulator's device): frames (B, channels, H, W) uint8 and the camera poses
+    (B, 3) float64: the ego's x, y [m] and the view's heading [rad]."""
+
+    def __init__(self, sim: Any, spec: CameraSpec) -> None:
+        init_warp()
+        self.sim, self.spec = sim, spec
+        dev = sim.device
+        palette = GRAY if spec.channels == 1 else RGB
+        rows = [palette[k] for k in ("offroad", "road", "line", "vehicle", "ego", "hud")]
+        rgb = np.broadcast_to(np.array(rows, np.float32).reshape(6, -1), (6, 3))  # gray: one value, 3 times
+        self._palette = wp.array(np.ascontiguousarray(rgb), dtype=wp.float32, device=dev)
+        tables = sim.network.tables()
+        self._lf = wp.array(tables.lane_f, dtype=sim.F, device=dev)
+        self._li = wp.array(tables.lane_i, dtype=wp.int32, device=dev)
+        self._lines = wp.array(_lines(sim.network), dtype=wp.int32, device=dev)
+        self._xe = wp.array(spec.x_edges, dtype=sim.F, device=dev)
+        self._ye = wp.array(spec.y_edges, dtype=sim.F, device=dev)
+        b = sim.num_envs
+        self.frames = wp.zeros((b, spec.channels, spec.height, spec.width), dtype=wp.uint8, device=dev)
+        self.pose = wp.zeros((b, 3), dtype=wp.float64, device=dev)
+        # on CPU, slices of the batch drawn by parallel launches (Warp runs one CPU launch on one thread)
+        slices = 1 if str(dev).startswith("cuda") else max(1, min(DEFAULT_THREADS, b))
+        bounds = np.linspace(0, b, slices + 1).astype(int)
+        self._launches = [self._record(int(lo), int(hi)) for lo, hi in zip(bounds[:-1], bounds[1:])]
+        self._pool = ThreadPoolExecutor(slices - 1, thread_name_prefix="camera") if slices > 1 else None
+
+    def __call__(self) -> None:
+        if len(self._launches) == 1:
+            self._launches[0].launch()
+            return
+        futures = [self._pool.submit(cmd.launch) for cmd in self._launches[1:]]
+        self._launches[0].launch()
+        for f in futures:
+            f.result()
+
+    def _record(self, lo: int, hi: int) -> Any:
+        sim, a, spec = self.sim, self.sim.arrays, self.spec
+        inputs = [
+            self._lf, self._li, self._lines,
+            *(a[k][lo:hi] for k in ("x", "y", "heading", "speed", "length", "width", "kind", "lane")),
+            self._xe, self._ye, self._palette, HUD_ROWS, self.pose[lo:hi], self.frames[lo:hi],
+        ]  # fmt: skip
+        dim = (hi - lo, spec.height, spec.width)
+        return wp.launch(camera_kernel(sim.F), dim=dim, inputs=inputs, device=sim.device, record_cmd=True)
+
+    def view(self, xp: Any, name: str) -> Any:
+        """Buffer ``name`` as the backend's array, no copy (NumPy on CPU, torch otherwise)."""
+        arr = getattr(self, name)
+        return wp.to_torch(arr) if xp.name == "torch" else arr.numpy()
 
 
-def _uint8(xp: Any) -> Any:
-    return np.uint8 if xp.name == "numpy" else xp.torch.uint8
-
-
-def render(xp: Any, s: TrafficState, spec: CameraSpec, lanes_count: int) -> Any:
-    """One frame per env: (B, channels, H, W) uint8 of the backend.
-
-    Layers: a background that is separable (road rows x road columns, blended once per row), then the
-    vehicles alpha-composited on top; every box's area coverage is ``cov_y (H,) x cov_x (W,)``.
-    """
-    f32 = _float32(xp)
-    b, n = s.x.shape
-    h = spec.height
-    xe = xp.asarray(spec.x_edges.astype(np.float32), dtype=f32)  # (W+1,)
-    ye = xp.asarray(spec.y_edges.astype(np.float32), dtype=f32)  # (H+1,)
-    ex, ey = s.x[:, :1], s.y[:, :1]
-    dx = xp.astype(s.x - ex, f32)  # (B, N) [m]
-    dy = xp.astype(s.y - ey, f32)
-    cov_x = _coverage(xp, dx - VEHICLE_LENGTH / 2, dx + VEHICLE_LENGTH / 2, xe)  # (B, N, W)
-    cov_yt = _coverage_t(xp, dy - VEHICLE_WIDTH / 2, dy + VEHICLE_WIDTH / 2, ye)  # (B, H, N)
-    alpha = xp.clip(cov_yt @ cov_x, 0.0, 1.0)  # (B, H, W) vehicle coverage, saturating where boxes overlap
-
-    ex32, ey32 = xp.astype(ex[:, 0], f32), xp.astype(ey[:, 0], f32)  # (B,)
-    road_x = _coverage(xp, -ex32, ROAD_LENGTH - ex32, xe)  # (B, W)
-    top = -LANE_WIDTH / 2 - ey32  # (B,) road edge relative to the ego
-    road_y = _coverage(xp, top, top + lanes_count * LANE_WIDTH, ye)  # (B, H)
-    lines_at = top[:, None] + xp.asarray(np.arange(lanes_count + 1, dtype=np.float32) * LANE_WIDTH, dtype=f32)
-    line_y = xp.clip(_coverage(xp, lines_at - LINE_WIDTH / 2, lines_at + LINE_WIDTH / 2, ye).sum(1), 0.0, 1.0)
-    hud = _hud(xp, s, spec)  # (B, HUD_ROWS, W)
-
-    palette = GRAY if spec.channels == 1 else RGB
-    is_ego = xp.asarray((np.arange(n) == 0).astype(np.float32), dtype=f32)  # (N,)
-    planes = []
-    for c in range(spec.channels):
-        pick = (lambda v: v) if spec.channels == 1 else (lambda v, c=c: v[c])
-        off, road, line = pick(palette["offroad"]), pick(palette["road"]), pick(palette["line"])
-        row = road_y * (road - off)  # (B, H) road over off-road, relative to off-road
-        row = row + (line - off - row) * line_y  # lines over road
-        background = off + row[:, :, None] * road_x[:, None, :]  # (B, H, W)
-        colour = pick(palette["vehicle"]) + (pick(palette["ego"]) - pick(palette["vehicle"])) * is_ego  # (N,)
-        paint = cov_yt @ (cov_x * colour[None, :, None])  # (B, H, W) sum of coverage x colour
-        img = background * (1 - alpha) + xp.clip(paint, None, 255.0)
-        img[:, h - HUD_ROWS :, :] = pick(palette["hud"]) * hud  # the dashboard replaces the bottom rows
-        planes.append(img)
-    frames = xp.stack(planes, axis=1)  # (B, C, H, W), in [0, 255]: alpha compositing of values in [0, 255]
-    return xp.astype(frames + 0.5, _uint8(xp))  # round half up
-
-
-def _hud(xp: Any, s: TrafficState, spec: CameraSpec) -> Any:
-    """(B, HUD_ROWS, W) coverage of the dashboard bars: speed, heading (from the middle), odometer."""
-    f32 = _float32(xp)
-    b, w = s.x.shape[0], spec.width
-    cols = xp.asarray(np.arange(w + 1, dtype=np.float32), dtype=f32)
-    speed = xp.astype(xp.clip(s.speed[:, 0] / MAX_SPEED, 0.0, 1.0), f32) * w  # (B,) [px]
-    heading = xp.astype(xp.clip(s.heading[:, 0] / HUD_HEADING_RANGE, -1.0, 1.0), f32) * (w / 2)
-    odometer = xp.astype(xp.clip(s.x[:, 0] / HUD_ODOMETER_RANGE, 0.0, 1.0), f32) * w
-    zero, mid = xp.zeros((b,), dtype=f32), xp.full((b,), w / 2, dtype=f32)
-    bars = [
-        _coverage(xp, zero, speed, cols),
-        _coverage(xp, xp.minimum(mid, mid + heading), xp.maximum(mid, mid + heading), cols),
-        _coverage(xp, zero, odometer, cols),
-    ]
-    return xp.stack(bars, axis=1)
+def render(sim: Any, spec: CameraSpec) -> tuple[np.ndarray, np.ndarray]:
+    """One frame per env of a CPU simulator: (frames (B, channels, H, W) uint8, poses (B, 3)), copies."""
+    r = Rasteriser(sim, spec)
+    r()
+    return r.frames.numpy().copy(), r.pose.numpy().copy()
 
 
 class FrameStack:
@@ -229,7 +217,7 @@ class FrameStack:
     def push(self, xp: Any, frame: Any, time: Any) -> Any:
         spec = self.spec
         if spec.stack == 1:
-            return frame
+            return xp.copy(frame)  # the rasteriser's buffer is overwritten by the next frame
         tiled = xp.concatenate([frame] * spec.stack, axis=1)  # (B, stack * C, H, W)
         if self._frames is None or self._frames.shape[0] != frame.shape[0]:
             fresh = xp.full((frame.shape[0],), True, dtype=xp.bool)
@@ -246,20 +234,32 @@ class FrameStack:
 
 
 class CameraObservation:
-    """``observation="camera"``: a stateful observer (it keeps each env's frame stack), one per simulator."""
+    """``observation="camera"``: a stateful observer (it keeps each env's frame stack and the rasteriser's
+    buffers), one per simulator. :attr:`pose` is the latest frame's camera pose per env (x, y, heading)."""
 
     name = "camera"
 
     def __init__(self) -> None:
         self._stack: FrameStack | None = None
+        self._raster: Rasteriser | None = None
 
     def space(self, cfg: Any) -> Any:
         from gymnasium import spaces
 
         return spaces.Box(0, 255, shape=CameraSpec.from_config(cfg).shape, dtype=np.uint8)
 
-    def observe(self, xp: Any, s: TrafficState, cfg: Any) -> Any:
+    def observe(self, xp: Any, sim: Any, cfg: Any) -> Any:
         spec = CameraSpec.from_config(cfg)
-        if self._stack is None or self._stack.spec != spec:
+        if self._raster is None or self._raster.spec != spec or self._raster.sim is not sim:
+            self._raster = Rasteriser(sim, spec)
             self._stack = FrameStack(spec)
-        return self._stack.push(xp, render(xp, s, spec, cfg.lanes_count), s.time)
+        self._raster()
+        time = xp.asarray(sim.torch("time") if xp.name == "torch" else sim.host["time"])
+        return self._stack.push(xp, self._raster.view(xp, "frames"), time)
+
+    @property
+    def pose(self) -> np.ndarray:
+        """(B, 3) float64 copy on the host: the ego's x, y [m] and the view's heading [rad] per env."""
+        if self._raster is None:
+            raise RuntimeError("no frame rendered yet")
+        return self._raster.pose.numpy().copy()

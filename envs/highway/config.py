@@ -250,8 +250,6 @@ class MergeConfig(DrivingConfig):
 
     def _problems(self) -> list[str]:
         problems = super()._problems()
-        if self.observation == "camera":
-            problems.append("observation='camera': the camera observes the straight highway only")
         lo = self.collision_reward + self.merging_speed_reward
         if lo == self.high_speed_reward + self.right_lane_reward:
             problems.append(
@@ -453,8 +451,6 @@ class ExitConfig(DrivingConfig):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 problems.append(f"{name}={value}: must be a finite number > 0")
-        if self.observation == "camera":
-            problems.append("observation='camera': the camera observes the straight highway only")
         if self.normalize_reward and self.collision_reward == self.goal_reward:
             problems.append(
                 "normalize_reward maps [collision_reward, goal_reward] to [0, 1]: they must differ"
@@ -503,8 +499,6 @@ class RoundaboutConfig(DrivingConfig):
             )
         if not (math.isfinite(self.duration) and self.duration > 0):
             problems.append(f"duration={self.duration}: must be a finite number > 0")
-        if self.observation == "camera":
-            problems.append("observation='camera': the camera observes the straight highway only")
         if self.normalize_reward and self.collision_reward == self.high_speed_reward:
             problems.append(
                 "normalize_reward maps [collision_reward, high_speed_reward] to [0, 1]: they must differ"

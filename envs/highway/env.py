@@ -89,6 +89,16 @@ class HighwayEnv(gym.Env):
         self._renderer = None
 
     @property
+    def camera_pose(self) -> np.ndarray:
+        """(3,) float64: the latest camera frame's pose, the ego's x, y [m] and the view's heading
+        [rad] (the heading of the ego's lane at the ego), as a car's GPS and map would give it."""
+        if self._camera is None:
+            raise RuntimeError(
+                f"observation={self.config.observation!r} has no camera; make the env with observation='camera'"
+            )
+        return self._camera.pose[0]
+
+    @property
     def state(self) -> TrafficState:
         """Views (no copy) of the traffic arrays, shaped (1, slots)."""
         return state_view(self.sim)
@@ -122,7 +132,7 @@ class HighwayEnv(gym.Env):
 
     def _observation(self) -> np.ndarray:
         if self._camera is not None:
-            return self._camera.observe(_HOST, self.state, self.config)[0]
+            return self._camera.observe(_HOST, self.sim, self.config)[0]
         return self._obs.copy()
 
     def scene(self) -> Scene:

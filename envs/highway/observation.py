@@ -15,10 +15,11 @@ space) and ``kernel(cfg)``, the observation computed inside the step kernel
 - ``time_to_collision`` (highway-env ``TimeToCollisionObservation``): (3, 3, horizon * policy_frequency)
   collision costs for the ego's neighbouring speed set-points and lanes over future policy steps.
 - ``camera`` (``envs/highway/camera.py``): ego-centred bird's-eye pixels, uint8 (stack * channels, H, W),
-  rendered by array code from the state after each step (the kernel computes no observation).
+  drawn by the camera's own kernel from the state after each step (the step kernel computes none).
 
-:func:`observe_state` runs the kernel's Kinematics or OccupancyGrid on states built elsewhere (e.g. the
-scene a perception model detected), so those observations too are computed by one implementation.
+:func:`observe_state` runs the kernel's Kinematics, OccupancyGrid or ExitObservation on states built
+elsewhere (e.g. the scene a perception model detected) on any world, so those observations too are
+computed by one implementation.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from envs.highway.camera import CameraObservation, CameraSpec
+from envs.highway.camera import CameraObservation, CameraSpec, render
 from envs.highway.state import TrafficState
 from envs.physics import structs as st
 from envs.physics.observe import (
@@ -43,7 +44,15 @@ from envs.physics.observe import (
     TimeToCollision,
 )
 
-__all__ = ["OBSERVATIONS", "PERCEPTION_DISTANCE", "ObservationType", "observe_state"]
+__all__ = [
+    "OBSERVATIONS",
+    "PERCEPTION_DISTANCE",
+    "STATE_OBSERVATIONS",
+    "ObservationType",
+    "load_state",
+    "observe_state",
+    "render_state",
+]
 
 
 @dataclass(frozen=True)
@@ -89,27 +98,42 @@ OBSERVATIONS: dict[str, ObservationType] = {
 }
 
 
+class _Reslotted:
+    """A world seen with another number of slots: a state built elsewhere (a perceived scene) has as many
+    vehicles as were detected. Everything else is the world's."""
+
+    def __init__(self, world: Any, slots: int) -> None:
+        self._world, self.slots = world, slots
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._world, name)
+
+
 @functools.lru_cache(maxsize=4)
-def _observer(cfg: Any, name: str, num_envs: int) -> Any:
+def _observer(cfg: Any, name: str, num_envs: int, slots: int) -> Any:
     from envs.physics.engine import Simulator
-    from envs.worlds.highway import HighwayWorld
+    from envs.worlds import WORLDS
 
-    return Simulator(HighwayWorld(cfg), OBSERVATIONS[name].kernel(cfg), num_envs, autoreset=False)
+    world = _Reslotted(WORLDS[cfg.world](cfg), slots)
+    return Simulator(world, OBSERVATIONS[name].kernel(cfg), num_envs, autoreset=False)
 
 
-def observe_state(name: str, s: TrafficState, cfg: Any, present: np.ndarray | None = None) -> np.ndarray:
-    """The simulator's ``name`` observation (float32, (B, *shape)) of NumPy states ``s`` (B, slots).
+#: the observations :func:`observe_state` computes (the others need a simulator's history)
+STATE_OBSERVATIONS = ("kinematics", "occupancy_grid", "exit")
+
+
+def load_state(s: TrafficState, cfg: Any, present: np.ndarray | None = None, name: str = "kinematics") -> Any:
+    """A simulator of ``cfg``'s world holding NumPy states ``s`` (B, slots), observing ``name`` with
+    ``cfg``'s observation options when ``cfg.observation == name`` (one simulator per shape is kept).
 
     Slot 0 is the observer; ``present`` (B, slots) marks the slots that hold a vehicle (all by default).
     Lanes are recomputed from the positions, as after a loaded scene.
     """
-    if name not in ("kinematics", "occupancy_grid"):
-        raise ValueError(f"observe_state computes 'kinematics' or 'occupancy_grid', not {name!r}")
+    if name not in STATE_OBSERVATIONS:
+        raise ValueError(f"a state built elsewhere gives one of {STATE_OBSERVATIONS}, not {name!r}")
     x = np.asarray(s.x)
     b, n = x.shape
-    if n != cfg.num_vehicles:
-        cfg = type(cfg)(**{**cfg.__dict__, "vehicles_count": n - 1})
-    sim = _observer(cfg, name, b)
+    sim = _observer(cfg, name, b, n)
     kind = np.full((b, n), st.IDM, np.int32)
     kind[:, 0] = st.CONTROLLED
     if present is not None:
@@ -119,4 +143,19 @@ def observe_state(name: str, s: TrafficState, cfg: Any, present: np.ndarray | No
         x=x, y=s.y, heading=s.heading, speed=s.speed, kind=kind, flags=np.full((b, n), flags, np.int32),
         length=np.full((b, n), 5.0), width=np.full((b, n), 2.0), time=np.asarray(s.time, np.float64),
     )  # fmt: skip
-    return sim.host["obs"].reshape(b, *sim.obs_shape).copy()
+    return sim
+
+
+def observe_state(name: str, s: TrafficState, cfg: Any, present: np.ndarray | None = None) -> np.ndarray:
+    """The simulator's ``name`` observation (float32, (B, *shape)) of NumPy states ``s`` (B, slots) on
+    ``cfg``'s world (see :func:`load_state`)."""
+    sim = load_state(s, cfg, present, name)
+    return sim.host["obs"].reshape(len(sim.host["obs"]), *sim.obs_shape).copy()
+
+
+def render_state(
+    s: TrafficState, cfg: Any, present: np.ndarray | None = None, spec: CameraSpec | None = None
+) -> np.ndarray:
+    """Camera frames (B, channels, H, W) uint8 of NumPy states ``s`` built elsewhere (a perceived or
+    synthetic scene) on ``cfg``'s world, as ``observation="camera"`` would draw them."""
+    return render(load_state(s, cfg, present), spec or CameraSpec.from_config(cfg))[0]

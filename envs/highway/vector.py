@@ -79,6 +79,16 @@ class HighwayVectorEnv(VectorEnv):
         self._renderer = None
 
     @property
+    def camera_pose(self) -> np.ndarray:
+        """(num_envs, 3) float64: the latest camera frame's pose, the ego's x, y [m] and the view's heading
+        [rad] (the heading of the ego's lane at the ego), as a car's GPS and map would give it."""
+        if self._camera is None:
+            raise RuntimeError(
+                f"observation={self.config.observation!r} has no camera; make the env with observation='camera'"
+            )
+        return self._camera.pose
+
+    @property
     def state(self) -> TrafficState:
         """Views (no copy) of the traffic arrays, shaped (num_envs, slots)."""
         return state_view(self.sim, as_torch=self._torch)
@@ -162,7 +172,7 @@ class HighwayVectorEnv(VectorEnv):
 
     def _observation(self) -> Any:
         if self._camera is not None:
-            return self._camera.observe(self.xp, self.state, self.config)
+            return self._camera.observe(self.xp, self.sim, self.config)
         obs = self._out("obs")
         return obs.reshape(self.num_envs, *self.sim.obs_shape)
 

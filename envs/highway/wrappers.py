@@ -39,5 +39,10 @@ class CameraWrapper(gym.ObservationWrapper):
         self._camera = CameraObservation()
         self.observation_space = self._camera.space(self.camera_config)
 
+    @property
+    def camera_pose(self) -> np.ndarray:
+        """(3,): the latest frame's pose (the ego's x, y [m], the view's heading [rad])."""
+        return self._camera.pose[0]
+
     def observation(self, observation: Any) -> np.ndarray:
-        return self._camera.observe(_HOST, self.env.unwrapped.state, self.camera_config)[0]
+        return self._camera.observe(_HOST, self.env.unwrapped.sim, self.camera_config)[0]
