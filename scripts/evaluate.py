@@ -49,10 +49,11 @@ def _check_spaces(policy, env_id: str, env_kwargs: dict) -> None:
         obs_space, act_space = env.observation_space, env.action_space
     finally:
         env.close()
-    if tuple(obs_space.shape) != tuple(obs_shape) or getattr(act_space, "n", None) != policy.n_actions:
+    shape = obs_space.shape  # None for Dict/Tuple spaces (highway-env's parking-v0)
+    if shape is None or tuple(shape) != tuple(obs_shape) or getattr(act_space, "n", None) != policy.n_actions:
         raise ValueError(
-            f"{env_id} has observations {obs_space.shape} and actions {act_space}; the policy expects "
-            f"observations {tuple(obs_shape)} and Discrete({policy.n_actions})"
+            f"{env_id} has observations {shape if shape is not None else obs_space} and actions "
+            f"{act_space}; the policy expects observations {tuple(obs_shape)} and Discrete({policy.n_actions})"
         )
 
 
