@@ -28,13 +28,13 @@ DEFAULT_ENV = "autodrive/HighwayFast-v0"
 
 
 def hp_text(value) -> str:
-    """A hyperparameter value as ``--hp`` reads it back (YAML): true, null, [256, 256], 0.001."""
+    """A hyperparameter value as ``--hp`` reads it back (YAML, no spaces): true, null, [256,256], 0.001."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if value is None:
         return "null"
     if isinstance(value, tuple | list):
-        return "[" + ", ".join(hp_text(v) for v in value) + "]"
+        return "[" + ",".join(hp_text(v) for v in value) + "]"
     return str(value)
 
 
@@ -51,7 +51,14 @@ def hyperparams_help(env_id: str, algos: list[str] | None = None, width: int = 1
         lines += [
             "",
             f"  {name}:",
-            textwrap.fill(pairs, width, initial_indent="    ", subsequent_indent="    "),
+            textwrap.fill(
+                pairs,
+                width,
+                initial_indent="    ",
+                subsequent_indent="    ",
+                break_long_words=False,  # one KEY=VALUE is never split
+                break_on_hyphens=False,
+            ),
         ]
     return "\n".join(lines)
 
