@@ -583,6 +583,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     parser.add_argument("--out", default=str(ROOT / "docs/RESULTS.md"))
     parser.add_argument("--readme", default=str(ROOT / "README.md"), help="README to sync ('' to skip)")
     args = parser.parse_args(argv)
+    if not Path(args.results).is_dir():  # e.g. an install outside a checkout, where docs/results is not
+        parser.error(f"no result files: {args.results} is not a directory (give --results DIR)")
     out = Path(args.out)
     _, headline = build(Path(args.results), out, out.parent / "img")
     print(f"wrote {out}")

@@ -279,6 +279,14 @@ def test_autodrive_enjoy_records_a_shipped_driver(tmp_path, monkeypatch, capsys)
     assert frames.ndim == 4 and frames.shape[-1] == 3 and len(frames) > 1
 
 
+def test_autodrive_report_without_results_is_a_clear_error(tmp_path, capsys):
+    argv = ["report", "--results", str(tmp_path / "none"), "--out", str(tmp_path / "R.md"), "--readme", ""]
+    with pytest.raises(SystemExit) as exc:
+        cli.main(argv)
+    assert exc.value.code == 2 and "is not a directory" in capsys.readouterr().err
+    assert not (tmp_path / "R.md").exists()
+
+
 @pytest.mark.skipif(
     shutil.which("autodrive") is None, reason="not installed: pip install -e . puts it on PATH"
 )
