@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
+from typing import Any
 
 from agents.base import Algorithm
-from agents.common.hparams import suggest
+from agents.common.hparams import resolve_hyperparams, suggest
 
 # name -> (module, attribute). Modules are imported on first use so that tabular runs never import torch.
 _ALGOS: dict[str, tuple[str, str]] = {
@@ -30,3 +32,12 @@ def get_algorithm(name: str) -> Algorithm:
         )
     module, attr = _ALGOS[name]
     return getattr(importlib.import_module(module), attr)
+
+
+def default_hyperparams(name: str, env_id: str) -> dict[str, Any]:
+    """Algorithm ``name``'s ``--hp`` keys with the values a run on ``env_id`` gets without ``--hp``:
+    its config dataclass's defaults, over them ``agents/hyperparams/<name>.yaml``'s ``default`` block,
+    then that file's block for ``env_id`` (the resolution ``train_run`` uses)."""
+    cls = get_algorithm(name).hyperparams
+    hp = resolve_hyperparams(name, cls, env_id)
+    return {f.name: getattr(hp, f.name) for f in dataclasses.fields(cls) if f.init}

@@ -1,12 +1,12 @@
 #!/usr/bin/env python
 """Throughput benchmarks, each measured against its peer in the same run; results in docs/results/.
 
-python scripts/benchmark.py gridworld      # vs minigrid
-python scripts/benchmark.py highway        # vs highway-env
-python scripts/benchmark.py worlds         # merge, exit, roundabout vs highway-env's merge-v0, exit-v0, roundabout-v0
-python scripts/benchmark.py agents         # our DQN vs stable-baselines3's on highway-env
-python scripts/benchmark.py sb3            # SB3 PPO through our batched envs vs SB3's DummyVecEnv
-python scripts/benchmark.py perception --model runs/perception --agent runs/<run>   # frames/s, driving from pixels
+autodrive benchmark gridworld              # vs minigrid
+autodrive benchmark highway                # vs highway-env
+autodrive benchmark worlds                 # merge, exit, roundabout vs highway-env's merge-v0, exit-v0, roundabout-v0
+autodrive benchmark agents                 # our DQN vs stable-baselines3's on highway-env
+autodrive benchmark sb3                    # SB3 PPO through our batched envs vs SB3's DummyVecEnv
+autodrive benchmark perception --model runs/perception --agent runs/<run>   # frames/s, driving from pixels
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 BENCHMARKS = ("gridworld", "highway", "worlds", "agents", "sb3", "perception")
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     sub = parser.add_subparsers(dest="name", required=True, metavar="BENCHMARK", help=", ".join(BENCHMARKS))
     modules = {}

@@ -2,15 +2,15 @@
 """The data-efficiency experiment (GAN augmentation, self-supervised pretraining vs plain training): runs every
 arm x label regime x seed, writes docs/results/data-efficiency.json and prints the table.
 
-python scripts/data_efficiency.py                        # the full experiment (<= 30 min on 2 CPU cores)
-python scripts/data_efficiency.py --reduced              # a ~1 minute smoke version (the default test run's)
-python scripts/data_efficiency.py --agent runs/<highway-dqn-run>  # also the perception tax per arm
+autodrive data-efficiency                                # the full experiment (<= 30 min on 2 CPU cores)
+autodrive data-efficiency --reduced                      # a ~1 minute smoke version (the default test run's)
+autodrive data-efficiency --agent runs/<highway-dqn-run>          # also the perception tax per arm
 
 A probe of one method variant, e.g. the masked autoencoder instead of frame prediction, or the pretrained
 encoder fine-tuned LP-FT style:
-python scripts/data_efficiency.py --arms real pretrain --labels 250 --objective autoencoder \
+autodrive data-efficiency --arms real pretrain --labels 250 --objective autoencoder \
     --mask-ratio 0.25 --out /tmp/ae.json
-python scripts/data_efficiency.py --arms real pretrain --labels 250 --freeze-init-steps 500 \
+autodrive data-efficiency --arms real pretrain --labels 250 --freeze-init-steps 500 \
     --init-lr-scale 0.1 --out /tmp/probe.json
 """
 
@@ -70,9 +70,9 @@ def with_variants(cfg, args: argparse.Namespace):
     return dataclasses.replace(cfg, **fields)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
         "--reduced", action="store_true", help="tiny budgets: checks the pipeline, not the method"
@@ -116,8 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: list[str] | None = None, prog: str | None = None) -> int:
+    args = build_parser(prog).parse_args(argv)
 
     from perception.data_efficiency import ExperimentConfig, format_table, run
     from perception.io import write_json

@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Replay a trained agent in a pygame window, or record it to a GIF/MP4 without a display.
 
-python scripts/enjoy.py runs/<run>                       # window
-python scripts/enjoy.py runs/<run> --record episode.gif  # file (works headless)
+autodrive enjoy runs/<run>                               # window
+autodrive enjoy runs/<run> --record episode.gif          # file (works headless)
 """
 
 from __future__ import annotations
@@ -16,11 +16,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 from agents.replay import play, record_episodes  # noqa: E402
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("run_dir", help="a run directory written by scripts/train.py")
+    parser.add_argument(
+        "run_dir", help="a run directory written by autodrive train, e.g. agents/pretrained/highway-fast-dqn"
+    )
     parser.add_argument("--episodes", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--env", default=None, help="play on another env id with the same spaces")

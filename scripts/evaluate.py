@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Evaluate a trained run greedily on any env with the same observation and action spaces.
 
-python scripts/evaluate.py runs/<run>                                  # the env it was trained on
-python scripts/evaluate.py runs/<run> --env highway-fast-v0 --episodes 100   # highway-env's own
+autodrive evaluate runs/<run>                                         # the env it was trained on
+autodrive evaluate runs/<run> --env highway-fast-v0 --episodes 100    # highway-env's own
 
 Prints and writes JSON (default RUN_DIR/eval-<env>.json) with mean_return, std_return, crash_rate, episodes.
 """
@@ -49,19 +49,28 @@ def _check_spaces(policy, env_id: str, env_kwargs: dict) -> None:
         obs_space, act_space = env.observation_space, env.action_space
     finally:
         env.close()
-    if tuple(obs_space.shape) != tuple(obs_shape) or getattr(act_space, "n", None) != policy.n_actions:
+    shape = obs_space.shape  # None for Dict/Tuple spaces (highway-env's parking-v0)
+    if shape is None or tuple(shape) != tuple(obs_shape) or getattr(act_space, "n", None) != policy.n_actions:
         raise ValueError(
-            f"{env_id} has observations {obs_space.shape} and actions {act_space}; the policy expects "
-            f"observations {tuple(obs_shape)} and Discrete({policy.n_actions})"
+            f"{env_id} has observations {shape if shape is not None else obs_space} and actions "
+            f"{act_space}; the policy expects observations {tuple(obs_shape)} and Discrete({policy.n_actions})"
         )
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("run_dir", type=Path, help="a run directory written by scripts/train.py")
-    parser.add_argument("--env", default=None, help="env id (default: the one the run was trained on)")
+    parser.add_argument(
+        "run_dir",
+        type=Path,
+        help="a run directory written by autodrive train, e.g. agents/pretrained/highway-fast-dqn",
+    )
+    parser.add_argument(
+        "--env",
+        default=None,
+        help="env id (default: the one the run was trained on), ours or highway-env's (highway-fast-v0, merge-v0, ...)",
+    )
     parser.add_argument("--env-kwargs", nargs="*", default=[], metavar="K=V", help="env config fields")
     parser.add_argument("--episodes", type=int, default=100)
     parser.add_argument("--seed", type=int, default=10_000)

@@ -1,8 +1,8 @@
 """Fidelity to highway-env, measured: step by step on seeded scenes, and statistically over episodes.
 
-    python scripts/fidelity.py                       # 20 scenes per preset and policy, 200 episodes
-    python scripts/fidelity.py --scenes 5 --episodes 100 --out /tmp/fidelity.json
-    python scripts/fidelity.py --presets merge --update  # re-measure one world, keep the others' rows
+    autodrive fidelity                               # 20 scenes per preset and policy, 200 episodes
+    autodrive fidelity --scenes 5 --episodes 100 --out /tmp/fidelity.json
+    autodrive fidelity --presets merge --update          # re-measure one world, keep the others' rows
 
 Step by step: each seeded highway-env scene (``envs.highway.fidelity.highway_env_scene``) is loaded into
 our single env (float64 and float32) and both run 10 policy steps of IDLE and of random actions.
@@ -109,9 +109,9 @@ def statistical_fidelity(presets: list[str], episodes: int) -> list[dict]:
     return rows
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
         "--presets", nargs="+", default=list(fid.HIGHWAY_ENV_IDS), choices=list(fid.HIGHWAY_ENV_IDS)

@@ -1,13 +1,13 @@
 #!/usr/bin/env python
 """Perception: camera datasets, the perception CNN, its metrics, the perception tax, the gridworld chain.
 
-python scripts/perception.py generate --env autodrive/HighwayFast-v0 --frames 131072 --seed 1 --out data/train
-python scripts/perception.py generate --env autodrive/HighwayFast-v0 --frames 16384 --seed 1001 --out data/test
-python scripts/perception.py train --data data/train --out runs/perception --minutes 15
-python scripts/perception.py evaluate --model runs/perception --data data/test
-python scripts/perception.py tax --model runs/perception --agent runs/<highway-dqn-run> --episodes 100
-python scripts/perception.py gridworld
-python scripts/perception.py overlay --model runs/perception --data data/test
+autodrive perception generate --env autodrive/HighwayFast-v0 --frames 131072 --seed 1 --out data/train
+autodrive perception generate --env autodrive/HighwayFast-v0 --frames 16384 --seed 1001 --out data/test
+autodrive perception train --data data/train --out runs/perception --minutes 15
+autodrive perception evaluate --model runs/perception --data data/test
+autodrive perception tax --model runs/perception --agent runs/<highway-dqn-run> --episodes 100
+autodrive perception gridworld
+autodrive perception overlay --model runs/perception --data data/test
 """
 
 from __future__ import annotations
@@ -122,9 +122,9 @@ def cmd_overlay(args: argparse.Namespace) -> dict:
     return {"png": str(path)}
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     sub = parser.add_subparsers(dest="command", required=True)
 

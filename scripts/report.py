@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Aggregate result files into docs/RESULTS.md and plots, and copy the headline table into README.md.
 
-    python scripts/report.py [--results docs/results] [--out docs/RESULTS.md]
+    autodrive report [--results docs/results] [--out docs/RESULTS.md]
 
 Inputs are only the JSON files under ``--results`` (scenario results written by ``pytest -m scenario``
 with ``AUTODRIVE_RESULTS=docs/results/scenarios``, benchmark results written by
@@ -575,14 +575,16 @@ def sync_readme(readme: Path, headline: str) -> bool:
     return True
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--results", default=str(ROOT / "docs/results"))
     parser.add_argument("--out", default=str(ROOT / "docs/RESULTS.md"))
     parser.add_argument("--readme", default=str(ROOT / "README.md"), help="README to sync ('' to skip)")
     args = parser.parse_args(argv)
+    if not Path(args.results).is_dir():  # e.g. an install outside a checkout, where docs/results is not
+        parser.error(f"no result files: {args.results} is not a directory (give --results DIR)")
     out = Path(args.out)
     _, headline = build(Path(args.results), out, out.parent / "img")
     print(f"wrote {out}")

@@ -1,30 +1,94 @@
 #!/usr/bin/env python
 """Train an agent, evaluate it greedily, and write a run directory (config, weights, metrics, plot).
 
-python scripts/train.py                                   # with no arguments: DQN on HighwayFast (see DEFAULT_* below)
-python scripts/train.py --algo qlearning --env autodrive/GridWorld-v0 --env-kwargs map_name=four_rooms slip=0.1
-python scripts/train.py --resume runs/<run>               # continue from the last checkpoint
+autodrive train                                   # with no arguments: DQN on autodrive/HighwayFast-v0
+autodrive train --algo qlearning --env autodrive/GridWorld-v0 --env-kwargs map_name=four_rooms slip=0.1
+autodrive train --resume runs/<run>               # continue from the last checkpoint
+autodrive train --algo ppo --env autodrive/Merge-v0 --help   # PPO's hyperparameter defaults on that env
+
+From a checkout without installing, python scripts/train.py takes the same arguments.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from agents import algo_names, resume_run, train_run  # noqa: E402
 from agents.common.hparams import parse_key_values  # noqa: E402
+from agents.registry import default_hyperparams  # noqa: E402
 
 # With no arguments (the README's first command), learn to drive on the fast highway.
 DEFAULT_ALGO = "dqn"
 DEFAULT_ENV = "autodrive/HighwayFast-v0"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+def hp_text(value) -> str:
+    """A hyperparameter value as ``--hp`` reads it back (YAML, no spaces): true, null, [256,256], 0.001."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, tuple | list):
+        return "[" + ",".join(hp_text(v) for v in value) + "]"
+    return str(value)
+
+
+def hyperparams_help(env_id: str, algos: list[str] | None = None, width: int = 100) -> str:
+    """The ``--hp`` keys of ``algos`` (default: every algorithm) with the defaults a run on ``env_id`` gets."""
+    intro = (
+        f"hyperparameters (--hp KEY=VALUE) with their defaults on --env {env_id}: the algorithm's config, "
+        "then the `default` block and the env's block of agents/hyperparams/<algo>.yaml "
+        "(--algo NAME --env ID --help shows one algorithm on another env):"
+    )
+    lines = textwrap.wrap(intro, width)
+    for name in algos or algo_names():
+        pairs = " ".join(f"{k}={hp_text(v)}" for k, v in default_hyperparams(name, env_id).items())
+        lines += [
+            "",
+            f"  {name}:",
+            textwrap.fill(
+                pairs,
+                width,
+                initial_indent="    ",
+                subsequent_indent="    ",
+                break_long_words=False,  # one KEY=VALUE is never split
+                break_on_hyphens=False,
+            ),
+        ]
+    return "\n".join(lines)
+
+
+class TrainParser(argparse.ArgumentParser):
+    """Its help ends with :func:`hyperparams_help`, built only when help is printed (it imports every
+    algorithm, torch included)."""
+
+    def __init__(self, help_env_id: str, help_algos: list[str] | None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.help_env_id, self.help_algos = help_env_id, help_algos
+
+    def format_help(self) -> str:
+        self.epilog = hyperparams_help(self.help_env_id, self.help_algos)
+        return super().format_help()
+
+
+def main(argv: list[str] | None = None, prog: str | None = None) -> int:
+    # --help lists the hyperparameters of the algorithm and env the command line names (default: every
+    # algorithm, on the default env)
+    peek = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    peek.add_argument("--algo", default=None)
+    peek.add_argument("--env", default=DEFAULT_ENV)
+    named = peek.parse_known_args(argv)[0]
+    parser = TrainParser(
+        named.env,
+        [named.algo] if named.algo in algo_names() else None,
+        prog=prog,
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--algo", default=DEFAULT_ALGO, help=f"one of: {', '.join(algo_names())}")
     parser.add_argument("--env", default=DEFAULT_ENV, help="Gymnasium env id, e.g. autodrive/GridWorld-v0")

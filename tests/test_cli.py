@@ -1,7 +1,9 @@
-"""The front doors: scripts/train.py and scripts/enjoy.py end to end, and their errors."""
+"""The front doors: the ``autodrive`` command, scripts/train.py and scripts/enjoy.py end to end, and
+their errors."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,10 +12,13 @@ import numpy as np
 import pytest
 import yaml
 
-from agents import load_policy
+from agents import algo_names, load_policy
 from agents.common.io import read_json
+from agents.registry import default_hyperparams
+from scripts import cli, train
 
 ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = ROOT / "agents" / "pretrained" / "highway-fast-dqn"  # a driver that ships: no training needed
 
 
 def run_script(*args, check=True):
@@ -181,3 +186,113 @@ def test_enjoy_rejects_bad_paths(tmp_path, qrun):
     assert "not a run directory" in run_script(ROOT / "scripts/enjoy.py", tmp_path, check=False).stderr
     proc = run_script(ROOT / "scripts/enjoy.py", qrun, "--record", tmp_path / "x.avi", check=False)
     assert proc.returncode == 2 and ".gif or .mp4" in proc.stderr
+
+
+# --- the autodrive command (scripts/cli.py), called in-process -------------------------------------
+
+
+def test_autodrive_help_lists_every_command(capsys):
+    assert cli.main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: autodrive <command>")
+    for name in ("train", "evaluate", "enjoy", "benchmark", "perception", "report", *cli.COMMANDS):
+        assert f"\n  {name} " in out, name
+
+
+@pytest.mark.parametrize("argv", [["trian"], []])
+def test_autodrive_without_a_known_command_is_a_clear_error(argv, capsys):
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert ("unknown command 'trian' (did you mean 'train'?)" if argv else "no command given") in err
+    assert "commands: " + ", ".join(cli.COMMANDS) in err
+
+
+@pytest.mark.parametrize("name", list(cli.COMMANDS))
+def test_every_command_shows_its_own_help(name, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main([name, "--help"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.startswith(f"usage: autodrive {name} ")
+
+
+def test_train_help_lists_every_hyperparameter_with_its_default(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--help"])
+    out = capsys.readouterr().out
+    words = set(out.split())
+    for name in algo_names():
+        assert f"  {name}:\n" in out
+        for key, value in default_hyperparams(name, train.DEFAULT_ENV).items():
+            assert f"{key}={train.hp_text(value)}" in words, (name, key)
+    # the default env's block of dqn.yaml over the config's defaults (gamma 0.99, huber)
+    assert {"gamma=0.9", "loss=mse", "hidden=[256,256]", "keep_best=true"} <= words
+
+
+def test_train_help_for_one_algorithm_and_env(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--algo", "qlearning", "--env", "autodrive/GridWorld-v0", "--help"])
+    out = capsys.readouterr().out
+    assert "defaults on --env autodrive/GridWorld-v0" in out and "  dqn:" not in out
+    assert "num_envs=1024" in out.split()  # qlearning.yaml's GridWorld block
+
+
+def test_train_help_from_a_checkout_lists_hyperparameters():
+    out = run_script(ROOT / "scripts/train.py", "--help").stdout
+    assert out.startswith("usage: train.py") and "  ppo:\n" in out and "learning_rate=0.001" in out.split()
+
+
+@pytest.mark.parametrize("env_id", ["highway-fast-v0", "autodrive/HighwayFast-v0"])
+def test_autodrive_evaluate_a_shipped_driver(env_id, tmp_path, capsys):
+    if not env_id.startswith("autodrive/"):
+        pytest.importorskip("highway_env")
+    out = tmp_path / "eval.json"
+    argv = ["evaluate", str(SHIPPED), "--env", env_id, "--episodes", "2", "--out", str(out)]
+    assert cli.main(argv) == 0
+    result = read_json(out)
+    assert result["env_id"] == env_id and result["trained_on"] == "autodrive/HighwayFast-v0"
+    assert result["episodes"] == 2 and result["mean_return"] > 0 and "crash_rate" in result
+    assert f"wrote {out}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "env_id, message",
+    [
+        ("highway-fast-v9", "unknown env id 'highway-fast-v9' (did you mean 'highway-fast-v0'?)"),
+        ("CartPole-v1", "CartPole-v1 has observations (4,) and actions Discrete(2); the policy expects"),
+    ],
+)
+def test_autodrive_evaluate_on_a_wrong_env_is_a_clear_error(env_id, message, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["evaluate", str(SHIPPED), "--env", env_id, "--out", str(tmp_path / "e.json")])
+    assert exc.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "e.json").exists()
+
+
+def test_autodrive_enjoy_records_a_shipped_driver(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
+    out = tmp_path / "x.gif"
+    assert cli.main(["enjoy", str(SHIPPED), "--record", str(out)]) == 0
+    assert "recorded 1 episode(s)" in capsys.readouterr().out
+    import imageio.v3 as iio
+
+    frames = iio.imread(out)
+    assert frames.ndim == 4 and frames.shape[-1] == 3 and len(frames) > 1
+
+
+def test_autodrive_report_without_results_is_a_clear_error(tmp_path, capsys):
+    argv = ["report", "--results", str(tmp_path / "none"), "--out", str(tmp_path / "R.md"), "--readme", ""]
+    with pytest.raises(SystemExit) as exc:
+        cli.main(argv)
+    assert exc.value.code == 2 and "is not a directory" in capsys.readouterr().err
+    assert not (tmp_path / "R.md").exists()
+
+
+@pytest.mark.skipif(
+    shutil.which("autodrive") is None, reason="not installed: pip install -e . puts it on PATH"
+)
+def test_the_installed_autodrive_command_runs():
+    proc = subprocess.run(
+        [shutil.which("autodrive"), "evaluate", "--help"], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("usage: autodrive evaluate") and "highway-fast-v0" in proc.stdout
