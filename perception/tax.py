@@ -12,14 +12,14 @@ from typing import Any
 
 from perception import PERCEIVED_IDS
 
-GROUND_TRUTH_IDS = {"highway-fast": "autodrive/HighwayFast-v0", "highway": "autodrive/Highway-v0"}
-
 
 def perceived_id(env_id: str) -> str:
-    for perceived, preset in PERCEIVED_IDS.items():
-        if GROUND_TRUTH_IDS[preset] == env_id:
-            return perceived
-    raise ValueError(f"no perceived variant of {env_id!r}; choose one of {sorted(GROUND_TRUTH_IDS.values())}")
+    """``autodrive/<World>-v0`` -> ``autodrive/<World>Perceived-v0``, or a clear error."""
+    perceived = env_id.removesuffix("-v0") + "Perceived-v0"
+    if perceived not in PERCEIVED_IDS:
+        truth = sorted(p.replace("Perceived-v0", "-v0") for p in PERCEIVED_IDS)
+        raise ValueError(f"no perceived variant of {env_id!r}; choose one of {truth}")
+    return perceived
 
 
 def perception_tax(

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import warp as wp
 
-from envs.highway.camera_kernel import HUD_HEADING_RANGE, HUD_ODOMETER_RANGE, LINE_WIDTH, camera_kernel
+from envs.highway.camera_kernel import HUD_HEADING_RANGE, HUD_ODOMETER_RANGE, LINE_WIDTH, camera_kernels
 from envs.physics.device import init_warp
 from envs.physics.engine import DEFAULT_THREADS
 from envs.road.network import LineType
@@ -163,6 +163,8 @@ class Rasteriser:
         b = sim.num_envs
         self.frames = wp.zeros((b, spec.channels, spec.height, spec.width), dtype=wp.uint8, device=dev)
         self.pose = wp.zeros((b, 3), dtype=wp.float64, device=dev)
+        self.row_n = wp.zeros((b, spec.height), dtype=wp.int32, device=dev)  # vehicles reaching each row
+        self.row_j = wp.zeros((b, spec.height, sim.slots), dtype=wp.int32, device=dev)  # and their slots
         # on CPU, slices of the batch drawn by parallel launches (Warp runs one CPU launch on one thread)
         slices = 1 if str(dev).startswith("cuda") else max(1, min(DEFAULT_THREADS, b))
         bounds = np.linspace(0, b, slices + 1).astype(int)
@@ -171,27 +173,38 @@ class Rasteriser:
 
     def __call__(self) -> None:
         if len(self._launches) == 1:
-            self._launches[0].launch()
+            for cmd in self._launches[0]:
+                cmd.launch()
             return
-        futures = [self._pool.submit(cmd.launch) for cmd in self._launches[1:]]
-        self._launches[0].launch()
+        futures = [self._pool.submit(_launch_all, cmds) for cmds in self._launches[1:]]
+        _launch_all(self._launches[0])
         for f in futures:
             f.result()
 
-    def _record(self, lo: int, hi: int) -> Any:
+    def _record(self, lo: int, hi: int) -> list[Any]:
         sim, a, spec = self.sim, self.sim.arrays, self.spec
-        inputs = [
-            self._lf, self._li, self._lines,
-            *(a[k][lo:hi] for k in ("x", "y", "heading", "speed", "length", "width", "kind", "lane")),
-            self._xe, self._ye, self._palette, HUD_ROWS, self.pose[lo:hi], self.frames[lo:hi],
-        ]  # fmt: skip
-        dim = (hi - lo, spec.height, spec.width)
-        return wp.launch(camera_kernel(sim.F), dim=dim, inputs=inputs, device=sim.device, record_cmd=True)
+        k = camera_kernels(sim.F)
+        v = {name: a[name][lo:hi] for name in ("x", "y", "heading", "speed", "length", "width", "kind", "lane")}
+        rows = (self.row_n[lo:hi], self.row_j[lo:hi])
+        cull = [self._lf, self._li, *(v[n] for n in ("x", "y", "heading", "length", "width", "kind", "lane"))]
+        cull += [self._ye, self.pose[lo:hi], *rows]
+        draw = [self._lf, self._li, self._lines, *(v[n] for n in ("x", "y", "heading", "speed", "length", "width"))]
+        draw += [self._xe, self._ye, self._palette, HUD_ROWS, self.pose[lo:hi], *rows, self.frames[lo:hi]]
+        dev = sim.device
+        return [
+            wp.launch(k.cull, dim=(hi - lo, spec.height), inputs=cull, device=dev, record_cmd=True),
+            wp.launch(k.camera, dim=(hi - lo, spec.height, spec.width), inputs=draw, device=dev, record_cmd=True),
+        ]
 
     def view(self, xp: Any, name: str) -> Any:
         """Buffer ``name`` as the backend's array, no copy (NumPy on CPU, torch otherwise)."""
         arr = getattr(self, name)
         return wp.to_torch(arr) if xp.name == "torch" else arr.numpy()
+
+
+def _launch_all(cmds: list[Any]) -> None:
+    for cmd in cmds:
+        cmd.launch()
 
 
 def render(sim: Any, spec: CameraSpec) -> tuple[np.ndarray, np.ndarray]:

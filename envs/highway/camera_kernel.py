@@ -1,21 +1,25 @@
-"""The camera's rasteriser: one Warp thread per pixel, exact area coverage of lanes, lines and vehicles.
+"""The camera's rasteriser: a cull pass per image row, then one Warp thread per pixel.
 
-Every shape the camera draws is a convex quadrilateral near the pixel: a vehicle's rotated box, and, per
-lane, the piece of its surface (or of a side line) between the lane coordinates ``s_c -/+ reach`` around
-the pixel centre's ``s_c``, with corners from the kernels' own ``position`` function (straight lanes
-exactly; sine and circular lanes by a chord a few metres long, off the true curve by millimetres). The
-pixel is a rectangle, so the covered area of each quad is exact, by Green's theorem: the boundary of
-``quad & pixel`` is the part of the quad's edges inside the pixel plus the part of the pixel's edges inside
-the quad, each clipped in closed form (Liang-Barsky / Cyrus-Beck), no polygon buffers. Exact coverage is
-anti-aliasing for free: sub-pixel positions stay visible, also in the coarse long-range columns.
+Lanes and painted lines: each pixel takes its centre's lane coordinates (the kernels' own
+``local_coordinates``) on every lane near it, and the pixel's half extents across and along the lane
+(from the lane's direction in the view); the covered fraction is that footprint against the lane's
+strip ``|r| <= width / 2`` (or a line's ``|r -/+ width / 2| <= 0.15 m``) and its ends, per axis. On a
+straight lane along the view (the highway) this is the exact area coverage; on curved or slanted lanes it
+is the usual box-filter estimate. Cheap tests (bounding circle, a ring's annulus, a straight lane's band)
+skip the lanes far from the pixel.
 
-Green's theorem counts an edge twice where a quad edge lies exactly on a pixel edge (a lane border on a
-pixel row when the ego sits on a lane centre, which happens at every reset), so quads are shifted by
-:data:`JITTER` (a millionth of a pixel area's worth of coverage) off the pixel grid.
+Vehicles: every box is a convex quadrilateral, drawn with its heading; the pixel is a rectangle, so the
+covered area is exact, by Green's theorem: the boundary of ``box & pixel`` is the part of the box's
+edges inside the pixel plus the part of the pixel's edges inside the box, each clipped in closed form
+(Liang-Barsky / Cyrus-Beck), no polygon buffers. Green's theorem counts an edge twice where a box edge
+lies exactly on a pixel edge (a vehicle centred on a lane when the ego is too, as at every reset), so
+boxes are shifted by :data:`JITTER` (a ten-thousandth of a pixel's area at most) off the pixel grid.
+The cull pass lists, per image row, the vehicles whose box reaches into it, so a pixel tests a few.
 
-The camera looks along the ego's lane at the ego's position (the lane's heading there): on the straight
-highway the image axes are the world's, on curved roads the view turns with the road. A lane table's
-bounding circles (``envs/road/network.py``) skip lanes far from the pixel.
+Exact coverage is anti-aliasing for free: sub-pixel positions stay visible, also in the coarse
+long-range columns. The view looks along the ego's lane at the ego's position (the lane's heading there,
+written to ``pose`` with the ego's x, y by the cull pass): on the straight highway the image axes are
+the world's, on curved roads the view turns with the road.
 """
 
 import functools
@@ -43,9 +47,11 @@ def coverage_funcs(F: type) -> SimpleNamespace:  # noqa: N803 - the simulator's 
     V2 = wp.types.vector(2, F)
     A2 = wp.array2d(dtype=F)
     I2 = wp.array2d(dtype=wp.int32)
-    position = L.position
+    heading_at = L.heading_at
     ZERO, ONE, HALF = F(0.0), F(1.0), F(0.5)
     JX, JY = F(JITTER[0]), F(JITTER[1])
+    DX, DY, CX, CY, CDIR, KIND = rn.DX, rn.DY, rn.CX, rn.CY, rn.CDIR, rn.KIND
+    CIRCULAR, SINE = rn.CIRCULAR, rn.SINE
 
     @wp.func
     def clip_t(p: F, q: F, t: V2) -> V2:
@@ -122,36 +128,44 @@ def coverage_funcs(F: type) -> SimpleNamespace:  # noqa: N803 - the simulator's 
         return V2(cs * d[0] + sn * d[1], -sn * d[0] + cs * d[1]) - centre
 
     @wp.func
-    def strip(
-        lf: A2, li: I2, ln: int, sa: F, sb: F, r0: F, r1: F, origin: V2, cs: F, sn: F, centre: V2,
-        hx: F, hy: F,
-    ) -> F:  # fmt: skip
-        """Coverage of the lane piece ``s in [sa, sb], r in [r0, r1]`` (lateral r to the lane's left)."""
-        q0 = to_pixel(position(lf, li, ln, sa, r0), origin, cs, sn, centre)
-        q1 = to_pixel(position(lf, li, ln, sb, r0), origin, cs, sn, centre)
-        q2 = to_pixel(position(lf, li, ln, sb, r1), origin, cs, sn, centre)
-        q3 = to_pixel(position(lf, li, ln, sa, r1), origin, cs, sn, centre)
-        return coverage(q0, q1, q2, q3, hx, hy)
+    def box(c: F, e: F, lo: F, hi: F) -> F:
+        """Fraction of the interval [c - e, c + e] inside [lo, hi] (a pixel's extent against a strip)."""
+        return wp.max(wp.min(hi, c + e) - wp.max(lo, c - e), ZERO) / (F(2.0) * e)
+
+    @wp.func
+    def lane_tangent(lf: A2, li: I2, ln: int, s: F, p: V2) -> V2:
+        """Unit direction of lane ln at longitudinal s (p: the point, for circular lanes)."""
+        out = V2(lf[ln, DX], lf[ln, DY])
+        if li[ln, KIND] == CIRCULAR:
+            u = wp.normalize(p - V2(lf[ln, CX], lf[ln, CY]))
+            out = lf[ln, CDIR] * V2(-u[1], u[0])
+        elif li[ln, KIND] == SINE:
+            h = heading_at(lf, li, ln, s)
+            out = V2(wp.cos(h), wp.sin(h))
+        return out
 
     @wp.func
     def bar(c: int, lo: F, hi: F) -> F:
         """Coverage of HUD column c by the bar [lo, hi] (in columns)."""
         return wp.max(wp.min(hi, F(c + 1)) - wp.max(lo, F(c)), ZERO)
 
-    return SimpleNamespace(coverage=coverage, to_pixel=to_pixel, strip=strip, bar=bar)
+    return SimpleNamespace(coverage=coverage, to_pixel=to_pixel, box=box, lane_tangent=lane_tangent, bar=bar)
 
 
 @functools.cache
-def camera_kernel(F: type):  # noqa: N803 - the simulator's float type
+def camera_kernels(F: type) -> SimpleNamespace:  # noqa: N803 - the simulator's float type
     L = lane_funcs(F)
     C = coverage_funcs(F)
     V2 = wp.types.vector(2, F)
     V3 = wp.types.vector(3, F)
     A2 = wp.array2d(dtype=F)
     I2 = wp.array2d(dtype=wp.int32)
+    I3 = wp.array3d(dtype=wp.int32)
     local_coordinates, heading_at = L.local_coordinates, L.heading_at
-    coverage, to_pixel, strip, bar = C.coverage, C.to_pixel, C.strip, C.bar
+    coverage, to_pixel, box, bar, lane_tangent = C.coverage, C.to_pixel, C.box, C.bar, C.lane_tangent
     WIDTH, LENGTH, BCX, BCY, BR = rn.WIDTH, rn.LENGTH, rn.BCX, rn.BCY, rn.BR
+    KIND, CIRCULAR, CX, CY, RADIUS = rn.KIND, rn.CIRCULAR, rn.CX, rn.CY, rn.RADIUS
+    SX, SY, DX, DY, LX, LY, AMPLITUDE = rn.SX, rn.SY, rn.DX, rn.DY, rn.LX, rn.LY, rn.AMPLITUDE
     ABSENT = st.ABSENT
     ZERO, ONE, HALF = F(0.0), F(1.0), F(0.5)
     LW2 = F(LINE_WIDTH / 2)
@@ -182,8 +196,9 @@ def camera_kernel(F: type):  # noqa: N803 - the simulator's float type
 
     @wp.func
     def scene_colour(
-        lf: A2, li: I2, lines: I2, x: A2, y: A2, heading: A2, length: A2, width: A2, kind: I2,
-        palette: wp.array2d(dtype=wp.float32), e: int, x0: F, x1: F, y0: F, y1: F, origin: V2, theta: F,
+        lf: A2, li: I2, lines: I2, x: A2, y: A2, heading: A2, length: A2, width: A2, row_n: I2,
+        row_j: I3, palette: wp.array2d(dtype=wp.float32), e: int, r: int, x0: F, x1: F, y0: F, y1: F,
+        origin: V2, theta: F,
     ) -> V3:  # fmt: skip
         """The pixel [x0, x1] x [y0, y1] of the camera frame: ground, lanes, lines, then vehicles."""
         cs = wp.cos(theta)
@@ -197,39 +212,44 @@ def camera_kernel(F: type):  # noqa: N803 - the simulator's float type
         paint_line = F(0.0)
         for ln in range(lf.shape[0]):
             half_w = HALF * lf[ln, WIDTH]
-            if wp.length(world - V2(lf[ln, BCX], lf[ln, BCY])) - lf[ln, BR] > half_w + LW2 + reach:
+            gap = V2(lf[ln, BCX], lf[ln, BCY]) - world
+            bound = lf[ln, BR] + half_w + LW2 + reach
+            if wp.dot(gap, gap) > bound * bound:  # beyond the lane's bounding circle
                 continue
+            if li[ln, KIND] == CIRCULAR:  # outside the ring's annulus: no need for the angle
+                radial = wp.length(world - V2(lf[ln, CX], lf[ln, CY])) - lf[ln, RADIUS]
+                if wp.abs(radial) > half_w + LW2 + reach:
+                    continue
+            else:  # outside the straight band that holds the lane (a sine swings by its amplitude)
+                offset = world - V2(lf[ln, SX], lf[ln, SY])
+                s_base = wp.dot(offset, V2(lf[ln, DX], lf[ln, DY]))
+                r_base = wp.dot(offset, V2(lf[ln, LX], lf[ln, LY]))
+                if wp.abs(r_base) > wp.abs(lf[ln, AMPLITUDE]) + half_w + LW2 + reach:
+                    continue
+                if s_base < -reach or s_base > lf[ln, LENGTH] + reach:
+                    continue
             lc = local_coordinates(lf, li, ln, world[0], world[1])
-            span = F(2.0) * reach + ONE
-            if lc[0] < -span or lc[0] > lf[ln, LENGTH] + span:
+            t = lane_tangent(lf, li, ln, lc[0], world)
+            c_phi = t[0] * cs + t[1] * sn  # the lane's direction in the view
+            s_phi = t[1] * cs - t[0] * sn
+            across = hx * wp.abs(s_phi) + hy * wp.abs(c_phi)  # the pixel's half extents across and
+            along = hx * wp.abs(c_phi) + hy * wp.abs(s_phi)  # along the lane
+            if wp.abs(lc[1]) - across > half_w + LW2:
                 continue
-            # the pixel's half extent across the lane (exact for straight lanes; curves and sine slants
-            # stretch lane coordinates a little, hence 10% of the half diagonal on top)
-            phi = heading_at(lf, li, ln, lc[0]) - theta
-            margin = hx * wp.abs(wp.sin(phi)) + hy * wp.abs(wp.cos(phi)) + F(0.1) * reach
-            if wp.abs(lc[1]) > half_w + LW2 + margin:
+            ends = box(lc[0], along, ZERO, lf[ln, LENGTH])
+            if ends <= ZERO:
                 continue
-            sa = wp.max(lc[0] - span, ZERO)
-            sb = wp.min(lc[0] + span, lf[ln, LENGTH])
-            if sb <= sa:
-                continue
-            if wp.abs(lc[1]) + margin <= half_w and sa + reach <= lc[0] and lc[0] + reach <= sb:
-                road += ONE  # the pixel lies inside the lane: no edge crosses it
-            else:
-                road += strip(lf, li, ln, sa, sb, -half_w, half_w, origin, cs, sn, centre, hx, hy)
+            road += box(lc[1], across, -half_w, half_w) * ends
             for side in range(2):
                 at = F(2 * side - 1) * half_w  # side 0 at lateral -width/2, side 1 at +width/2
-                if lines[ln, side] != 0 and wp.abs(lc[1] - at) <= LW2 + margin:
-                    paint_line += strip(
-                        lf, li, ln, sa, sb, at - LW2, at + LW2, origin, cs, sn, centre, hx, hy
-                    )
+                if lines[ln, side] != 0:
+                    paint_line += box(lc[1], across, at - LW2, at + LW2) * ends
         road = wp.min(road, ONE)
         paint_line = wp.min(paint_line, ONE)
         alpha = F(0.0)
         paint = V3()
-        for j in range(x.shape[1]):
-            if kind[e, j] == ABSENT:
-                continue
+        for k in range(row_n[e, r]):  # the vehicles that reach into this row (see ``cull``)
+            j = row_j[e, r, k]
             body = V2(x[e, j], y[e, j])
             hl = HALF * length[e, j]
             hw = HALF * width[e, j]
@@ -262,46 +282,56 @@ def camera_kernel(F: type):  # noqa: N803 - the simulator's float type
         return out
 
     @wp.kernel(enable_backward=False)
-    def camera(
-        lf: A2, li: I2, lines: I2, x: A2, y: A2, heading: A2, speed: A2, length: A2, width: A2, kind: I2,
-        lane: I2, xe: wp.array(dtype=F), ye: wp.array(dtype=F), palette: wp.array2d(dtype=wp.float32),
-        hud_rows: int, pose: wp.array2d(dtype=wp.float64), frames: wp.array4d(dtype=wp.uint8),
+    def cull(
+        lf: A2, li: I2, x: A2, y: A2, heading: A2, length: A2, width: A2, kind: I2, lane: I2,
+        ye: wp.array(dtype=F), pose: wp.array2d(dtype=wp.float64), row_n: I2, row_j: I3,
     ):  # fmt: skip
-        e, r, c = wp.tid()
-        h = frames.shape[2]
+        """Per (env, image row): the view's pose (row 0 writes it), and the vehicles whose box reaches
+        into the row, so that a pixel tests a few vehicles instead of every slot."""
+        e, r = wp.tid()
         origin = V2(x[e, 0], y[e, 0])
         ego_lane = lane[e, 0]
-        s_ego = local_coordinates(lf, li, ego_lane, origin[0], origin[1])[0]
-        theta = heading_at(lf, li, ego_lane, s_ego)
-        if r == 0 and c == 0:
+        theta = heading_at(lf, li, ego_lane, local_coordinates(lf, li, ego_lane, origin[0], origin[1])[0])
+        if r == 0:
             pose[e, 0] = wp.float64(origin[0])
             pose[e, 1] = wp.float64(origin[1])
             pose[e, 2] = wp.float64(theta)
+        cs = wp.cos(theta)
+        sn = wp.sin(theta)
+        n = int(0)
+        if r < ye.shape[0] - 1:
+            for j in range(x.shape[1]):
+                if kind[e, j] == ABSENT:
+                    continue
+                mid = to_pixel(V2(x[e, j], y[e, j]), origin, cs, sn, V2(ZERO, ZERO))
+                rel = heading[e, j] - theta
+                reach = HALF * (wp.abs(wp.sin(rel)) * length[e, j] + wp.abs(wp.cos(rel)) * width[e, j])
+                if mid[1] + reach >= ye[r] and mid[1] - reach <= ye[r + 1]:
+                    row_j[e, r, n] = j
+                    n += 1
+        row_n[e, r] = n
+
+    @wp.kernel(enable_backward=False)
+    def camera(
+        lf: A2, li: I2, lines: I2, x: A2, y: A2, heading: A2, speed: A2, length: A2, width: A2,
+        xe: wp.array(dtype=F), ye: wp.array(dtype=F), palette: wp.array2d(dtype=wp.float32),
+        hud_rows: int, pose: wp.array2d(dtype=wp.float64), row_n: I2, row_j: I3,
+        frames: wp.array4d(dtype=wp.uint8),
+    ):  # fmt: skip
+        e, r, c = wp.tid()
+        h = frames.shape[2]
+        origin = V2(F(pose[e, 0]), F(pose[e, 1]))
+        theta = F(pose[e, 2])
         colour = V3()
         if r >= h - hud_rows:
             k = r - (h - hud_rows)
             colour = hud_colour(palette, k, c, frames.shape[3], speed[e, 0], heading[e, 0] - theta, origin[0])
         else:
             colour = scene_colour(
-                lf,
-                li,
-                lines,
-                x,
-                y,
-                heading,
-                length,
-                width,
-                kind,
-                palette,
-                e,
-                xe[c],
-                xe[c + 1],
-                ye[r],
-                ye[r + 1],
-                origin,
-                theta,
-            )
+                lf, li, lines, x, y, heading, length, width, row_n, row_j, palette, e, r, xe[c], xe[c + 1],
+                ye[r], ye[r + 1], origin, theta,
+            )  # fmt: skip
         for ch in range(frames.shape[1]):
             frames[e, ch, r, c] = wp.uint8(wp.clamp(colour[ch] + HALF, ZERO, F(255.0)))
 
-    return camera
+    return SimpleNamespace(cull=cull, camera=camera)
