@@ -184,16 +184,25 @@ class Rasteriser:
     def _record(self, lo: int, hi: int) -> list[Any]:
         sim, a, spec = self.sim, self.sim.arrays, self.spec
         k = camera_kernels(sim.F)
-        v = {name: a[name][lo:hi] for name in ("x", "y", "heading", "speed", "length", "width", "kind", "lane")}
+        v = {
+            name: a[name][lo:hi] for name in ("x", "y", "heading", "speed", "length", "width", "kind", "lane")
+        }
         rows = (self.row_n[lo:hi], self.row_j[lo:hi])
         cull = [self._lf, self._li, *(v[n] for n in ("x", "y", "heading", "length", "width", "kind", "lane"))]
         cull += [self._ye, self.pose[lo:hi], *rows]
-        draw = [self._lf, self._li, self._lines, *(v[n] for n in ("x", "y", "heading", "speed", "length", "width"))]
+        draw = [
+            self._lf,
+            self._li,
+            self._lines,
+            *(v[n] for n in ("x", "y", "heading", "speed", "length", "width")),
+        ]
         draw += [self._xe, self._ye, self._palette, HUD_ROWS, self.pose[lo:hi], *rows, self.frames[lo:hi]]
         dev = sim.device
         return [
             wp.launch(k.cull, dim=(hi - lo, spec.height), inputs=cull, device=dev, record_cmd=True),
-            wp.launch(k.camera, dim=(hi - lo, spec.height, spec.width), inputs=draw, device=dev, record_cmd=True),
+            wp.launch(
+                k.camera, dim=(hi - lo, spec.height, spec.width), inputs=draw, device=dev, record_cmd=True
+            ),
         ]
 
     def view(self, xp: Any, name: str) -> Any:
