@@ -41,7 +41,8 @@ ABSENT_DX = -1.0e4  # [m] where an empty slot's relative position is stored: beh
 #: name -> (dtype, per-frame shape or None when it depends on the env) of every shard array.
 ARRAYS = {
     "frames": "uint8 (T, E, channels, H, W): one camera frame (stacks are rebuilt from `first`)",
-    "kinematics": "float32 (T, E, 5, 5): envs.highway.observation.Kinematics rows",
+    "kinematics": "float32 (T, E, V, F): Kinematics rows (the world's own options where its default "
+    "observation is Kinematics, e.g. the roundabout's absolute x, y; highway-env's defaults otherwise)",
     "occupancy": "float32 (T, E, 4, 11, 11): envs.highway.observation.OccupancyGrid (presence, vx, vy, on_road)",
     "vehicles": "float32 (T, E, N-1, 4): every NPC's dx, dy [m], relative vx, vy [m/s] in the camera's view "
     "(x along the view, y to its left; absent slots at dx = -1e4)",
@@ -133,7 +134,10 @@ def rollout(
     """``steps`` steps of ``num_envs`` envs -> labelled arrays shaped (steps, num_envs, ...)."""
     from envs.highway.camera import CameraSpec, Rasteriser
 
-    venv = make_vec(env_id, num_envs, env_kwargs, observation="kinematics")
+    venv = make_vec(env_id, num_envs, env_kwargs)  # the world's own Kinematics options, if it uses them
+    if venv.unwrapped.config.observation != "kinematics":
+        venv.close()
+        venv = make_vec(env_id, num_envs, env_kwargs, observation="kinematics")
     env = venv.unwrapped
     camera = Rasteriser(env.sim, CameraSpec.from_config(env.config))
     action_rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))

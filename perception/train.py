@@ -48,10 +48,11 @@ class TrainConfig:
 
 
 def env_config_of(manifest: dict[str, Any]):
-    """The HighwayConfig a dataset was generated with."""
+    """The config (of the dataset's world) a dataset was generated with."""
+    from envs import ENV_SPECS
     from envs.highway.config import make_config
 
-    return make_config("highway", dict(manifest["env_config"]))
+    return make_config(ENV_SPECS[manifest["env_id"]][2]["preset"], dict(manifest["env_config"]))
 
 
 def model_config_of(manifest: dict[str, Any], channels: int) -> ModelConfig:

@@ -74,6 +74,48 @@ def test_perfect_detections_decode_to_the_labels(dataset):
     assert err["position_mae_m"] < 0.3 and err["speed_mae_m_s"] < 0.3  # only vehicles beyond the view miss
 
 
+CURVED = ["autodrive/Merge-v0", "autodrive/Exit-v0", "autodrive/Roundabout-v0"]
+
+
+@pytest.mark.parametrize("env_id", CURVED)
+def test_perfect_detections_through_the_pose_give_every_worlds_labels(env_id, tmp_path):
+    """On merge, exit and roundabout: detections in the view, placed with the camera's pose, give the
+    simulator's own occupancy grid and (merge, roundabout: the world's own Kinematics options) rows."""
+    small = dict(frames=64 * 6, num_envs=64, steps_per_shard=6, workers=1)
+    generate(GenerateConfig(env_id=env_id, seed=2, **small), tmp_path, progress=False)
+    data = load_dataset(tmp_path)
+    assert np.ptp(data.arrays["pose"][:, 2]) > (0.5 if "Roundabout" in env_id else -1)  # the view turns
+    cfg = model_config_of(data.manifest, 16)
+    index = np.arange(len(data))
+    dense_t, ego_t = dec.targets(data.arrays["vehicles"][index], data.arrays["ego"][index], cfg)
+    logits = torch.from_numpy(dense_t).clone()
+    logits[:, 0] = torch.where(logits[:, 0] > 0.5, 20.0, -20.0)
+    det = dec.decode(logits, torch.from_numpy(ego_t), cfg)
+    env_config = env_config_of(data.manifest)
+    obs = dec.observe(det, env_config, pose=data.arrays["pose"][index])
+    # the grid (11 x 11 cells of 5 m, world axes) reaches 27.5 m from the ego, the camera's view 14.5 m
+    # to the sides: compare the cells whose centre is within 10 m, always in view whatever the heading
+    k = np.arange(11) - 5
+    seen = np.hypot(k[:, None], k[None, :]) * 5.0 <= 10.0
+    pred, true = obs["occupancy"][:, 0][:, seen], data.arrays["occupancy"][index, 0][:, seen]
+    assert (true > 0.5).sum() > 100  # vehicles to find
+    f1 = occupancy_f1(pred[:, :, None], true[:, :, None])
+    assert f1["occupancy_f1"] > 0.99, f1["occupancy_f1"]
+    if env_config.observation == "kinematics":  # the world's own options (the roundabout's absolute x, y)
+        true, pred = data.arrays["kinematics"][index], obs["kinematics"]
+        rows = true[:, :, 0] > 0.5
+        ego_err = np.abs(pred[:, 0] - true[:, 0]).max(axis=0)
+        assert ego_err[1:3].max() < 1e-3 and ego_err[3:].max() < 0.02, ego_err  # position exact (pose)
+        origin = true[:, :1, 1:3] if dict(env_config.observation_options).get("absolute") else 0.0
+        offset = np.abs(true[:, 1:, 1:3] - origin)  # other vehicles relative to the ego, normalised
+        near = rows[:, 1:] & np.all(offset < 0.1, axis=2)  # well inside the view
+        # each such vehicle is in the perceived rows (the order may differ where one out of view is missed)
+        close = np.all(np.abs(true[:, 1:, None] - pred[:, None, 1:]) < 0.02, axis=3)  # (B, true, pred)
+        match = close.any(axis=2)
+        assert near.sum() > 20
+        assert match[near].mean() > 0.95, match[near].mean()
+
+
 def test_training_reduces_the_loss(dataset, tmp_path):
     result = train(
         TrainConfig(minutes=5, max_steps=40, batch_size=32, lr=3e-3), dataset, tmp_path, progress=False
