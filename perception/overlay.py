@@ -61,3 +61,33 @@ def overlay_png(model: PerceptionCNN, data: Dataset, out: str | Path, frames: in
     fig.savefig(buf, format="png", dpi=110)
     plt.close(fig)
     return atomic_write_bytes(out, buf.getvalue())
+
+
+def camera_worlds_png(
+    out: str | Path, env_ids: tuple[str, ...] | None = None, steps: tuple[int, ...] = (0, 4, 8), seed: int = 0
+) -> Path:
+    """What the camera sees on every driving world: one row per world (RGB frames after ``steps`` policy
+    steps of IDLE from a seeded reset), scaled 3x, written atomically."""
+    import gymnasium as gym
+    import imageio.v3 as iio
+
+    from envs import DRIVING_IDS
+
+    rows = []
+    for env_id in env_ids or tuple(i for i in DRIVING_IDS if i != "autodrive/Highway-v0"):
+        env = gym.make(env_id, observation="camera", camera_channels=3, camera_stack=1, camera_height=64)
+        obs, _ = env.reset(seed=seed)
+        frames, step = [], 0
+        for target in steps:
+            while step < target:
+                obs, _, terminated, truncated, _ = env.step(1)
+                step += 1
+                if terminated or truncated:
+                    break
+            frames.append(obs.transpose(1, 2, 0))
+        env.close()
+        gap = np.full((frames[0].shape[0], 2, 3), 255, np.uint8)
+        rows.append(np.concatenate([x for f in frames for x in (f, gap)][:-1], axis=1))
+    sep = np.full((2, rows[0].shape[1], 3), 255, np.uint8)
+    image = np.concatenate([x for r in rows for x in (r, sep)][:-1], axis=0).repeat(3, 0).repeat(3, 1)
+    return atomic_write_bytes(out, iio.imwrite("<bytes>", image, extension=".png"))

@@ -122,6 +122,14 @@ def cmd_overlay(args: argparse.Namespace) -> dict:
     return {"png": str(path)}
 
 
+def cmd_camera(args: argparse.Namespace) -> dict:
+    from perception.overlay import camera_worlds_png
+
+    path = camera_worlds_png(args.out, seed=args.seed)
+    print(f"wrote {path}")
+    return {"png": str(path)}
+
+
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -183,6 +191,11 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="docs/img/perception_overlay.png")
     p.set_defaults(func=cmd_overlay)
+
+    p = sub.add_parser("camera", help="PNG of what the camera sees on every driving world")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="docs/img/camera_worlds.png")
+    p.set_defaults(func=cmd_camera)
 
     args = parser.parse_args(argv)
     args.func(args)

@@ -482,6 +482,7 @@ class RoundaboutConfig(DrivingConfig):
     right_lane_reward: float = 0.0  # accepted for ported configs; unused, exactly as in highway-env
     lane_change_reward: float = -0.05  # per LANE_LEFT / LANE_RIGHT action
     normalize_reward: bool = True  # map [collision_reward, high_speed_reward] to [0, 1]
+    camera_height: int = 64  # [px] +/-30 m to the sides: the ring (radius 20 m) and its traffic in view
     screen_width: int = 600
     screen_height: int = 600
     centering_position: tuple[float, float] = (0.5, 0.6)
