@@ -50,3 +50,6 @@ class Algorithm:
     description: str = ""
     default_steps: int = 100_000
     extra_metrics: tuple[str, ...] = ()  # scalars the algorithm logs besides the standard ones
+    # (env_id, env_kwargs, hp) -> hp with env-dependent defaults filled in (e.g. a length that scales
+    # with the env), before the run's config is written
+    resolve: Callable[[str, dict, Any], Any] | None = None

@@ -8,7 +8,9 @@ Run directory (the contract every script and ``load_policy`` relies on)::
       checkpoints/last.safetensors   periodic checkpoint for --resume (deep agents)
       metrics.csv            one row per log interval (step, return_mean, crash_rate, algorithm scalars)
       tb/                    TensorBoard events
-      eval.json              mean_return, std_return, episodes[, crash_rate] of the final greedy evaluation
+      eval.json              mean_return, std_return, episodes[, crash_rate] of the final greedy evaluation;
+                             for envs with a model P, the value-iteration yardstick and the exact
+                             optimum within the step limit (with a tabular policy's own exact value)
       learning_curve.png
 """
 
@@ -76,9 +78,11 @@ def default_run_dir(algo: str, env_id: str, seed: int) -> Path:
 
 
 def optimal_reference(
-    env_id: str, env_kwargs: dict, episodes: int, seed: int, gamma: float = 0.99
+    env_id: str, env_kwargs: dict, episodes: int, seed: int, gamma: float = 0.99, trained=None
 ) -> dict | None:
-    """For envs with an exact transition model, the value-iteration policy's greedy evaluation (the yardstick).
+    """For any env with an exact transition model ``P`` (ours, FrozenLake, CliffWalking, Taxi, ...), the
+    yardsticks: the value-iteration policy's greedy evaluation, and, computed exactly, the best expected
+    return any policy reaches within the step limit (and the ``trained`` tabular policy's own).
 
     The optimum is a property of the dynamics, not of the view: it is evaluated on the state-id
     observation (``observation="index"``) of the same env, so agents that see pixels or planes compare
@@ -86,20 +90,21 @@ def optimal_reference(
     """
     import gymnasium as gym
 
+    from agents.tabular import TabularPolicy, value_iteration, within_limit_reference
+
     env = gym.make(env_id, **env_kwargs)
     try:
         if not hasattr(env.unwrapped, "P"):
             return None
-        from agents.tabular import TabularPolicy, value_iteration
-
         _, q = value_iteration(env.unwrapped.P, gamma=gamma)
         policy = TabularPolicy(q)
+        exact = within_limit_reference(env, trained if isinstance(trained, TabularPolicy) else None)
     finally:
         env.close()
     if "observation" in env_kwargs:
         env_kwargs = {**env_kwargs, "observation": "index"}
     result = evaluate_policy(policy, env_id, episodes=episodes, seed=seed, env_kwargs=env_kwargs)
-    return {"optimal_mean_return": result["mean_return"], "optimal_std_return": result["std_return"]}
+    return {"optimal_mean_return": result["mean_return"], "optimal_std_return": result["std_return"], **exact}
 
 
 def train_run(
@@ -122,12 +127,16 @@ def train_run(
     env_kwargs = dict(env_kwargs or {})
     check_env_kwargs(env_id, env_kwargs)  # a bad key is one error line, before the run dir exists
     hp = resolve_hyperparams(algo, algorithm.hyperparams, env_id, hp_overrides)
+    if algorithm.resolve is not None:  # env-dependent defaults, recorded in config.yaml as resolved
+        hp = algorithm.resolve(env_id, env_kwargs, hp)
     given = (hp_overrides or {}).get("total_steps")
     if steps is not None and given is not None and int(given) != int(steps):
         raise ValueError(
             f"--steps {steps} and --hp total_steps={given} disagree: they are one setting, give one"
         )
-    total_steps = int(steps if steps is not None else getattr(hp, "total_steps", algorithm.default_steps))
+    total_steps = int(
+        steps if steps is not None else getattr(hp, "total_steps", None) or algorithm.default_steps
+    )
     if total_steps < 1:
         raise ValueError(f"--steps must be >= 1, got {total_steps}")
     if hasattr(hp, "total_steps"):  # one setting: the recorded hyperparameters say what the run did
@@ -207,7 +216,7 @@ def finish_run(run_dir: Path, policy, config: dict, train_seconds: float | None 
         policy, config["env_id"], episodes=config["eval_episodes"], env_kwargs=config["env_kwargs"]
     )
     reference = optimal_reference(
-        config["env_id"], config["env_kwargs"], config["eval_episodes"], result["seed"]
+        config["env_id"], config["env_kwargs"], config["eval_episodes"], result["seed"], trained=policy
     )
     if reference:
         result.update(reference)

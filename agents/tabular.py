@@ -1,14 +1,20 @@
 """Tabular control: value iteration on a known model (the exact optimum) and batched Q-learning.
 
-Value iteration reads any FrozenLake-format model ``P[s][a] = [(prob, next_state, reward, terminated)]``.
-Q-learning learns from any vector env with ``Discrete`` observations and actions (ours natively
-batched, or Gymnasium's SyncVectorEnv over e.g. FrozenLake); with many envs per step it applies the
-mean TD error of all transitions that share a (state, action) pair, so the step size means the same
-whatever the batch size.
+Value iteration reads any FrozenLake-format model ``P[s][a] = [(prob, next_state, reward, terminated)]``;
+:func:`finite_horizon_values` gives the exact best expected return within an episode's step limit (the
+yardstick a trained policy is compared with). Q-learning learns from any vector env with ``Discrete``
+observations and actions (ours natively batched, or Gymnasium's SyncVectorEnv over e.g. FrozenLake);
+with many envs per step it applies the mean TD error of all transitions that share a (state, action)
+pair, so the step size means the same whatever the batch size.
+
+Defaults scale with the env: the training length is ``steps_per_pair`` transitions per (state, action)
+pair, and the Q table starts optimistic (at the largest one-step reward of the env's model, when it has
+one), so that sparse-reward envs are explored systematically rather than by chance.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,6 +119,66 @@ def policy_evaluation(
     return v
 
 
+def finite_horizon_values(P, horizon: int, policy: np.ndarray | None = None) -> np.ndarray:
+    """Expected (undiscounted) return within ``horizon`` steps from every state, by backward induction.
+
+    Without ``policy``: the optimum over all policies, which may depend on the steps left (the best any
+    agent can do under the env's step limit). With ``policy[s] -> a``: that stationary policy's value.
+    """
+    if horizon < 1:
+        raise ValueError(f"horizon must be >= 1, got {horizon}")
+    n_states, n_actions, s, a, p, nxt, r, done = model_arrays(P)
+    v = np.zeros(n_states)
+    for _ in range(int(horizon)):
+        q = np.zeros((n_states, n_actions))
+        np.add.at(q, (s, a), p * (r + np.where(done, 0.0, v[nxt])))
+        v = q.max(axis=1) if policy is None else q[np.arange(n_states), policy]
+    return v
+
+
+def start_distribution(env: gym.Env) -> np.ndarray:
+    """The env's initial state distribution (FrozenLake's ``initial_state_distrib`` convention)."""
+    dist = getattr(env.unwrapped, "initial_state_distrib", None)
+    if dist is None:
+        raise ValueError(f"{env.unwrapped.__class__.__name__} has no initial_state_distrib")
+    return np.asarray(dist, dtype=np.float64)
+
+
+def step_limit(env: gym.Env) -> int | None:
+    """Steps before truncation: the registered ``max_episode_steps``, or the env config's ``max_steps``."""
+    limit = env.spec.max_episode_steps if env.spec is not None else None
+    return limit or getattr(getattr(env.unwrapped, "config", None), "max_steps", None)
+
+
+def within_limit_reference(env: gym.Env, policy: TabularPolicy | None = None) -> dict:
+    """Exact returns within the step limit from the start distribution: the optimum, and ``policy``'s.
+
+    Empty when the env has no model ``P``, no start distribution or no step limit.
+    """
+    P, limit = getattr(env.unwrapped, "P", None), step_limit(env)
+    if P is None or not limit or getattr(env.unwrapped, "initial_state_distrib", None) is None:
+        return {}
+    start = start_distribution(env)
+    out = {
+        "step_limit": int(limit),
+        "optimal_return_within_limit": float(start @ finite_horizon_values(P, limit)),
+    }
+    if policy is not None and policy.q.shape[0] == len(start):
+        greedy = policy.q.argmax(axis=1)
+        out["return_within_limit"] = float(start @ finite_horizon_values(P, limit, greedy))
+    return out
+
+
+def model_reward_bound(env_id: str, env_kwargs: dict) -> float | None:
+    """The largest one-step reward of the env's model ``P`` (None when the env has no model)."""
+    env = gym.make(env_id, **env_kwargs)
+    try:
+        P = getattr(env.unwrapped, "P", None)
+        return None if P is None else float(model_arrays(P)[6].max())
+    finally:
+        env.close()
+
+
 @dataclass(frozen=True)
 class ValueIterationConfig:
     gamma: float = 0.99
@@ -150,9 +216,10 @@ class QLearningConfig:
     eps_start: float = 1.0  # ε-greedy exploration, decayed linearly to eps_end over eps_fraction
     eps_end: float = 0.05
     eps_fraction: float = 0.5
-    q_init: float = 0.0
+    q_init: float | None = None  # initial Q values; None: optimistic, the env model's largest reward (else 0)
     num_envs: int = 256
-    total_steps: int = 1_000_000  # environment transitions, summed over envs
+    total_steps: int = 0  # environment transitions, summed over envs; 0: steps_per_pair per (s, a) pair
+    steps_per_pair: int = 2_000  # training length per (state, action) pair when total_steps is 0
     log_interval: int = 50_000  # [transitions]
 
     def __post_init__(self) -> None:
@@ -160,8 +227,10 @@ class QLearningConfig:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {value}")
-        if self.num_envs < 1 or self.total_steps < 1 or self.log_interval < 1:
-            raise ValueError("num_envs, total_steps and log_interval must be >= 1")
+        if self.num_envs < 1 or self.log_interval < 1 or self.steps_per_pair < 1:
+            raise ValueError("num_envs, steps_per_pair and log_interval must be >= 1")
+        if self.total_steps < 0:
+            raise ValueError(f"total_steps must be >= 0 (0: scaled with the env), got {self.total_steps}")
 
 
 def linear_schedule(start: float, end: float, fraction: float, progress: float) -> float:
@@ -187,7 +256,7 @@ def q_learning(
         )
     n_s, n_a, n = int(obs_space.n), int(act_space.n), venv.num_envs
     rng = np.random.default_rng(seed)
-    q = np.full((n_s, n_a), hp.q_init, dtype=np.float64)
+    q = np.full((n_s, n_a), 0.0 if hp.q_init is None else hp.q_init, dtype=np.float64)
     obs, _ = venv.reset(seed=seed)
     obs = np.asarray(obs, dtype=np.int64)
     tracker = EpisodeTracker(n)
@@ -223,6 +292,26 @@ def q_learning(
     return q
 
 
+def _resolve_q_learning(env_id: str, env_kwargs: dict, hp: QLearningConfig) -> QLearningConfig:
+    """Fill the env-dependent defaults: the training length from the table size, the optimistic start."""
+    changes: dict = {}
+    if hp.q_init is None:
+        changes["q_init"] = model_reward_bound(env_id, env_kwargs) or 0.0
+    if hp.total_steps == 0:
+        env = gym.make(env_id, **env_kwargs)
+        try:
+            obs_space, act_space = env.observation_space, env.action_space
+        finally:
+            env.close()
+        if not isinstance(obs_space, gym.spaces.Discrete) or not isinstance(act_space, gym.spaces.Discrete):
+            raise ValueError(
+                "Q-learning needs Discrete observations and actions, got "
+                f"{obs_space} and {act_space} (for the gridworld use observation='index')"
+            )
+        changes["total_steps"] = hp.steps_per_pair * int(obs_space.n) * int(act_space.n)
+    return dataclasses.replace(hp, **changes)
+
+
 def _train_q_learning(spec: TrainSpec) -> TabularPolicy:
     check_env_id(spec.env_id)
     venv = make_vec_env(spec.env_id, spec.num_envs, seed=spec.seed, env_kwargs=spec.env_kwargs)
@@ -240,6 +329,7 @@ QLEARNING = Algorithm(
     load=load,
     description="tabular Q-learning with ε and step-size schedules over a batched vector env",
     default_steps=1_000_000,
+    resolve=_resolve_q_learning,
     extra_metrics=("epsilon", "learning_rate"),
 )
 

@@ -140,6 +140,11 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         summary += f", crash_rate={result['crash_rate']:.1%}"
     if "optimal_mean_return" in result:
         summary += f" (value-iteration optimum {result['optimal_mean_return']:.3f})"
+    if "return_within_limit" in result:
+        summary += (
+            f"; exactly {result['return_within_limit']:.3f} of the best {result['optimal_return_within_limit']:.3f}"
+            f" any policy reaches within {result['step_limit']} steps"
+        )
     print(f"{run_dir}: {summary}")
     if not args.no_record:
         from agents.replay import record_episodes

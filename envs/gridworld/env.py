@@ -6,6 +6,7 @@ from functools import cached_property
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 from gymnasium import spaces
 
 from envs.gridworld.config import GridWorldConfig, make_config
@@ -67,6 +68,13 @@ class GridWorldEnv(gym.Env):
     @cached_property
     def P(self) -> dict[int, dict[int, list[tuple[float, int, float, bool]]]]:  # noqa: N802 - FrozenLake's name
         return transition_model(self.tables)
+
+    @property
+    def initial_state_distrib(self) -> np.ndarray:
+        """(states,) probability of each start state (FrozenLake's name): all mass on the map's ``S``."""
+        dist = np.zeros(self.tables.n_states)
+        dist[self.tables.start] = 1.0
+        return dist
 
     @property
     def n_states(self) -> int:
