@@ -15,13 +15,16 @@ VIDEO_SUFFIXES = (".gif", ".mp4")
 
 
 def _episode_frames(env: gym.Env, policy, seed: int, max_frames: int) -> tuple[list[np.ndarray], float]:
+    """Frames of one greedy episode: every physics sub-step where the env draws them (the driving envs'
+    ``render_frames``, played at ``render_fps`` = the simulation frequency), else one per step."""
+    sub_steps = getattr(env.unwrapped, "render_frames", None)
     obs, _ = env.reset(seed=seed)
     frames, total = [env.render()], 0.0
     while len(frames) < max_frames:
         action, _ = policy.predict(obs, deterministic=True)
         obs, reward, terminated, truncated, _ = env.step(np.asarray(action).item())
         total += float(reward)
-        frames.append(env.render())
+        frames.extend(sub_steps() if sub_steps is not None else [env.render()])
         if terminated or truncated:
             break
     return frames, total

@@ -38,6 +38,35 @@ def test_rgb_array_follows_the_ego(env_id: str) -> None:
     env.close()
 
 
+@pytest.mark.parametrize("env_id", ["autodrive/Highway-v0", "autodrive/Merge-v0"])
+def test_frames_at_the_simulation_frequency(env_id: str) -> None:
+    """render_frames() draws every physics sub-step of the last step, the last one being render()'s frame;
+    recording them changes nothing in the physics."""
+    env = gym.make(env_id, render_mode="rgb_array")
+    plain = gym.make(env_id)
+    cfg = env.unwrapped.config
+    assert env.metadata["render_fps"] == cfg.simulation_frequency
+    env.reset(seed=3)
+    plain.reset(seed=3)
+    assert len(env.unwrapped.render_frames()) == 1  # after a reset: the new scene
+    for action in (3, 0, 1):
+        obs, *_ = env.step(action)
+        assert np.array_equal(obs, plain.step(action)[0])
+        frames = env.unwrapped.render_frames()
+        assert len(frames) == cfg.simulation_frequency // cfg.policy_frequency
+        assert np.array_equal(frames[-1], env.render())
+        assert not np.array_equal(frames[0], frames[-1])  # the traffic moves between sub-steps
+    env.close()
+    plain.close()
+
+
+def test_sub_step_scenes_need_a_trace() -> None:
+    env = gym.make("autodrive/HighwayFast-v0")
+    env.reset(seed=0)
+    with pytest.raises(RuntimeError, match="trace=True"):
+        env.unwrapped.sim.sub_step_scenes(0)
+
+
 def test_human_mode_headless() -> None:
     env = gym.make("autodrive/HighwayFast-v0", render_mode="human")
     env.reset(seed=0)

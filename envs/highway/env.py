@@ -62,7 +62,7 @@ class HighwayEnv(gym.Env):
     from Warp's PCG stream ``rand_init(word, 0)``. The same seed gives the same episode.
     """
 
-    metadata = {"render_modes": ["human", "rgb_array"], "render_fps": 2}
+    metadata = {"render_modes": ["human", "rgb_array"], "render_fps": 15}
 
     def __init__(
         self,
@@ -78,14 +78,18 @@ class HighwayEnv(gym.Env):
                 f"render_mode={render_mode!r}: choose one of {self.metadata['render_modes']} or None"
             )
         self.render_mode = render_mode
-        self.metadata = {**self.metadata, "render_fps": 2 * self.config.policy_frequency}
-        self.sim = make_simulator(self.config, 1, precision=precision, autoreset=False, threads=1)
+        # frames come at the simulation frequency (every physics sub-step), as highway-env's viewer draws them
+        self.metadata = {**self.metadata, "render_fps": self.config.simulation_frequency}
+        self.sim = make_simulator(
+            self.config, 1, precision=precision, autoreset=False, threads=1, trace=render_mode is not None
+        )
         kind = OBSERVATIONS[self.config.observation]
         self._camera = kind.array_observer()
         self.observation_space = kind.space(self.config)
         self.action_space = spaces.Discrete(len(self.config.action_names))
         self._obs = None if self._camera else self.sim.host["obs"].reshape(self.sim.obs_shape)
         self._started = False
+        self._stepped = False  # the last call was step(): its sub-steps can be drawn
         self._renderer = None
 
     @property
@@ -114,7 +118,7 @@ class HighwayEnv(gym.Env):
             self.sim.respawn_seeded(self.np_random.integers(0, 2**32, size=1, dtype=np.uint64))
         else:
             self.sim.load_scenes(scene)
-        self._started = True
+        self._started, self._stepped = True, False
         if self.render_mode == "human":
             self.render()
         return self._observation(), self._info()
@@ -125,8 +129,9 @@ class HighwayEnv(gym.Env):
         host = self.sim.host
         host["action"][0] = check_action(action, self.config.action_names)
         self.sim.step()
+        self._stepped = True
         if self.render_mode == "human":
-            self.render()
+            self.render_frames()
         terminated, truncated = bool(host["terminated"][0]), bool(host["truncated"][0])
         return self._observation(), float(host["reward"][0]), terminated, truncated, self._info()
 
@@ -161,6 +166,17 @@ class HighwayEnv(gym.Env):
 
             self._renderer = HighwayRenderer(self.config, self.render_mode)
         return self._renderer.render(self.sim.scene(0))
+
+    def render_frames(self) -> list[np.ndarray | None]:
+        """One frame per physics sub-step of the last ``step()`` (``simulation_frequency //
+        policy_frequency`` of them, the last one what :meth:`render` draws), so a video or window follows
+        the traffic at the simulation frequency as highway-env's viewer does; after ``reset()``, the one
+        frame of the new scene."""
+        if self.render_mode is None or not self._stepped:
+            return [self.render()]
+        if self._renderer is None:
+            self.render()
+        return [self._renderer.render(scene) for scene in self.sim.sub_step_scenes(0)]
 
     def close(self) -> None:
         if self._renderer is not None:

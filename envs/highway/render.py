@@ -136,7 +136,7 @@ class HighwayRenderer:
         if self.render_mode == "human":
             pg.event.pump()
             pg.display.flip()
-            self.clock.tick(2 * cfg.policy_frequency)
+            self.clock.tick(cfg.simulation_frequency)  # sub-steps in real time
             return None
         return np.transpose(pg.surfarray.array3d(self.screen), (1, 0, 2)).copy()
 

@@ -30,11 +30,15 @@ def make_simulator(
     precision: str = "float32",
     autoreset: bool = True,
     threads: int | None = None,
+    trace: bool = False,
 ) -> Simulator:
-    """``num_envs`` episodes of ``cfg``'s world on ``device``, observed as ``cfg.observation`` says."""
+    """``num_envs`` episodes of ``cfg``'s world on ``device``, observed as ``cfg.observation`` says
+    (``trace``: keep every sub-step's poses, for rendering at the simulation frequency)."""
     observation = OBSERVATIONS[cfg.observation].kernel(cfg)
     world = WORLDS[cfg.world](cfg)
-    return Simulator(world, observation, num_envs, device, precision, autoreset, threads, cfg.action_names)
+    return Simulator(
+        world, observation, num_envs, device, precision, autoreset, threads, cfg.action_names, trace=trace
+    )
 
 
 def state_view(sim: Simulator, as_torch: bool = False) -> TrafficState:

@@ -17,6 +17,7 @@ Gymnasium wrappers around it.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -55,6 +56,7 @@ class Simulator:
         autoreset: bool = True,
         threads: int | None = None,
         actions: Sequence[str] = ACTION_NAMES,
+        trace: bool = False,
     ) -> None:
         if num_envs < 1:
             raise ValueError(f"num_envs={num_envs}: need at least one env")
@@ -98,8 +100,13 @@ class Simulator:
             ("ego_speed", (b,), np.float32), ("ego_crashed", (b,), np.bool_), ("action", (b,), np.int32),
         ):  # fmt: skip
             self._alloc(name, shape, dtype)
+        frames = int(cfg.frames_per_action)
+        self.trace_shape = (
+            (frames, n, 4) if trace else None
+        )  # per env: sub-step, slot, (x, y, heading, crashed)
+        self._alloc("trace", (b, frames * n if trace else 1, 4), np.float32)
         self._road = self._road_struct(tables)
-        self._params = [self._params_struct(live, autoreset) for live in (0, 1)]
+        self._params = [self._params_struct(live, autoreset, trace) for live in (0, 1)]
         self.kernel = step_kernel(self.F, world.funcs, observation.name)
         work = self.slots * cfg.frames_per_action
         slices = (
@@ -138,7 +145,7 @@ class Simulator:
             )
         return road
 
-    def _params_struct(self, live: int, autoreset: bool) -> Any:
+    def _params_struct(self, live: int, autoreset: bool, trace: bool) -> Any:
         cfg, S = self.cfg, st.make_structs(self.F)
         p = S.Params()
         p.dt = self.F(cfg.dt)
@@ -147,6 +154,7 @@ class Simulator:
         p.duration = wp.float64(self.world.duration)
         p.live = live
         p.autoreset = int(autoreset)
+        p.trace = int(trace)
         world_f, world_i = self.world.params()
         obs_f, obs_i = self.observation.params(self.network)
         for name, arr, dtype in (
@@ -166,7 +174,7 @@ class Simulator:
             setattr(v, name, a[name][lo:hi])
         for name in st.EPISODE_FIELDS:
             setattr(ep, name, a[name][lo:hi])
-        for name in ("obs", "reward", "terminated", "truncated", "terms"):
+        for name in ("obs", "reward", "terminated", "truncated", "terms", "trace"):
             setattr(out, name, a[name][lo:hi])
         out.speed = a["ego_speed"][lo:hi]
         out.crashed = a["ego_crashed"][lo:hi]
@@ -318,6 +326,18 @@ class Simulator:
         self._write("time", np.array([s.time for s in scenes], np.float64))
         self._write("mode", np.full(self.num_envs, st.REFRESH, np.int32))
         self._run(0)
+
+    def sub_step_scenes(self, env: int = 0) -> list[Scene]:
+        """Env ``env``'s scene after each physics sub-step of the last policy step (needs ``trace=True``);
+        only the poses and crash flags change between them. The last one is :meth:`scene`."""
+        if self.trace_shape is None:
+            raise RuntimeError("sub-step scenes need a simulator built with trace=True")
+        scene = self.scene(env)
+        trace = self.arrays["trace"].numpy()[env].reshape(self.trace_shape).astype(np.float64)
+        return [
+            dataclasses.replace(scene, x=t[:, 0], y=t[:, 1], heading=t[:, 2], crashed=t[:, 3] > 0.5)
+            for t in trace
+        ]
 
     def scene(self, env: int = 0) -> Scene:
         """Env ``env``'s state as a :class:`Scene`."""

@@ -6,7 +6,7 @@ kernel with a thread per env::
 
     RESPAWN (reset or autoreset) -> the world places a new episode
     REFRESH (a loaded scene)     -> lanes and member lists recomputed
-    STEP                         -> meta-action, then per sub-step: act -> move -> collide
+    STEP                         -> meta-action, then per sub-step: act -> move -> collide (-> trace)
     then: observation -> reward terms -> terminated / truncated -> the next mode
 
 The physics it calls never looks at which world it runs: worlds differ only in their road tables,
@@ -72,10 +72,20 @@ def step_kernel(F: type, world_funcs, observation: str):  # noqa: N803
                 a = -1
             else:
                 meta_action(v, rd, p, ep, e, 0, p.actions[a])
-                for _frame in range(p.frames):
+                for frame in range(p.frames):
                     act_all(v, rd, p, ep, e)
                     move_all(v, rd, p, ep, e)
                     collide(v, p, e)
+                    if p.trace != 0:
+                        n = v.x.shape[1]
+                        for i in range(n):
+                            k = frame * n + i
+                            out.trace[e, k, 0] = wp.float32(v.x[e, i])
+                            out.trace[e, k, 1] = wp.float32(v.y[e, i])
+                            out.trace[e, k, 2] = wp.float32(v.heading[e, i])
+                            out.trace[e, k, 3] = wp.float32(0.0)
+                            if v.crashed[e, i]:
+                                out.trace[e, k, 3] = wp.float32(1.0)
                 ep.time[e] = ep.time[e] + p.policy_dt
         if fresh:
             ep.obs_lanes[e] = rd.li[v.lane[e, 0], ROAD_LANES]

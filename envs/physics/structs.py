@@ -2,7 +2,8 @@
 
 ``Vehicles`` holds every per-vehicle field shaped (envs, slots); ``Episodes`` the per-env fields;
 ``Road`` the lane tables of ``envs/road``; ``Params`` the scalars and small tables of a config;
-``Outputs`` what a step returns. Field lists (:data:`VEHICLE_FIELDS`, ...) name each array with its
+``Outputs`` what a step returns (with ``Params.trace``, also every sub-step's vehicle poses, so that
+a renderer can draw the traffic at the simulation frequency as highway-env's viewer does). Field lists (:data:`VEHICLE_FIELDS`, ...) name each array with its
 element type, so the host side (``envs/physics/engine.py``) allocates them from one place.
 """
 
@@ -108,6 +109,7 @@ def make_structs(F: type) -> SimpleNamespace:  # noqa: N803
         duration: wp.float64  # [s] episode length before truncation
         live: int  # 1: advance envs in STEP mode; 0: only respawn/refresh and observe
         autoreset: int  # 1: a finished env respawns at its next step (Gymnasium's NEXT_STEP)
+        trace: int  # 1: write every sub-step's poses into ``Outputs.trace`` (for rendering)
         actions: wp.array(dtype=wp.int32)  # action index -> meta-action code
         target_speeds: wp.array(dtype=F)  # [m/s] cruise set-points of controlled vehicles
         world_f: wp.array(dtype=F)  # the world's float parameters (layout: the world module)
@@ -124,5 +126,6 @@ def make_structs(F: type) -> SimpleNamespace:  # noqa: N803
         terms: wp.array2d(dtype=wp.float32)  # (envs, reward terms)
         speed: wp.array(dtype=wp.float32)  # [m/s] the ego's, for info
         crashed: wp.array(dtype=wp.bool)  # the ego's, for info
+        trace: wp.array3d(dtype=wp.float32)  # (envs, frames * slots, 4) x, y, heading, crashed per sub-step
 
     return SimpleNamespace(Vehicles=Vehicles, Episodes=Episodes, Road=Road, Params=Params, Outputs=Outputs)
