@@ -169,16 +169,6 @@ def within_limit_reference(env: gym.Env, policy: TabularPolicy | None = None) ->
     return out
 
 
-def model_reward_bound(env_id: str, env_kwargs: dict) -> float | None:
-    """The largest one-step reward of the env's model ``P`` (None when the env has no model)."""
-    env = gym.make(env_id, **env_kwargs)
-    try:
-        P = getattr(env.unwrapped, "P", None)
-        return None if P is None else float(model_arrays(P)[6].max())
-    finally:
-        env.close()
-
-
 @dataclass(frozen=True)
 class ValueIterationConfig:
     gamma: float = 0.99
@@ -293,21 +283,24 @@ def q_learning(
 
 
 def _resolve_q_learning(env_id: str, env_kwargs: dict, hp: QLearningConfig) -> QLearningConfig:
-    """Fill the env-dependent defaults: the training length from the table size, the optimistic start."""
+    """Fill the env-dependent defaults: the training length from the table size, the optimistic start
+    at the largest one-step reward of the env's model ``P`` (0 without a model)."""
+    if hp.q_init is not None and hp.total_steps:
+        return hp
+    env = gym.make(env_id, **env_kwargs)
+    try:
+        obs_space, act_space, P = env.observation_space, env.action_space, getattr(env.unwrapped, "P", None)
+    finally:
+        env.close()
+    if not isinstance(obs_space, gym.spaces.Discrete) or not isinstance(act_space, gym.spaces.Discrete):
+        raise ValueError(
+            "Q-learning needs Discrete observations and actions, got "
+            f"{obs_space} and {act_space} (for the gridworld use observation='index')"
+        )
     changes: dict = {}
     if hp.q_init is None:
-        changes["q_init"] = model_reward_bound(env_id, env_kwargs) or 0.0
+        changes["q_init"] = 0.0 if P is None else float(model_arrays(P)[6].max())
     if hp.total_steps == 0:
-        env = gym.make(env_id, **env_kwargs)
-        try:
-            obs_space, act_space = env.observation_space, env.action_space
-        finally:
-            env.close()
-        if not isinstance(obs_space, gym.spaces.Discrete) or not isinstance(act_space, gym.spaces.Discrete):
-            raise ValueError(
-                "Q-learning needs Discrete observations and actions, got "
-                f"{obs_space} and {act_space} (for the gridworld use observation='index')"
-            )
         changes["total_steps"] = hp.steps_per_pair * int(obs_space.n) * int(act_space.n)
     return dataclasses.replace(hp, **changes)
 
