@@ -32,8 +32,8 @@ from typing import Any
 import numpy as np
 
 from envs import DRIVING_IDS
+from envs.io import load_arrays, read_json, save_arrays, write_json
 from envs.physics.structs import ABSENT
-from perception.io import load_arrays, read_json, save_arrays, write_json
 
 FORMAT = "autodrive-perception-dataset/2"
 NUM_ACTIONS = 5

@@ -32,9 +32,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from envs.highway.camera import CameraSpec
+from envs.io import atomic_write_bytes, read_json, save_arrays, write_json
 from perception import decode as dec
 from perception.dataset import Dataset
-from perception.io import atomic_write_bytes, read_json, save_arrays, write_json
 from perception.model import DENSE, EGO, STRIDE, ModelConfig
 
 COORDS = 3  # condition planes: row, column, metres per column (the camera's two zones)

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from envs.highway.camera import CameraSpec
-from perception.io import atomic_write_bytes, save_arrays
+from envs.io import atomic_write_bytes, save_arrays
 
 STRIDE = (2, 4)  # [px] output cell (rows, columns)
 DENSE = ("objectness", "offset_row", "offset_col", "vx", "vy")  # dense output channels

@@ -10,9 +10,9 @@ import torch
 
 from envs.highway.camera import HUD_ROWS
 from envs.highway.state import VEHICLE_LENGTH, VEHICLE_WIDTH
+from envs.io import atomic_write_bytes
 from perception import decode as dec
 from perception.dataset import Dataset
-from perception.io import atomic_write_bytes
 from perception.model import PerceptionCNN
 
 

@@ -31,8 +31,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from envs.io import save_arrays, write_json
 from perception.dataset import NUM_ACTIONS, Dataset
-from perception.io import save_arrays, write_json
 from perception.model import STRIDE, ModelConfig, PerceptionCNN
 
 ENCODER_PREFIXES = ("stem.", "trunk.")

@@ -15,9 +15,9 @@ import torch
 import torch.nn.functional as F
 
 from envs.highway.camera import CameraSpec
+from envs.io import write_json
 from perception import decode as dec
 from perception.dataset import Dataset, load_dataset
-from perception.io import write_json
 from perception.model import ModelConfig, PerceptionCNN, save_model
 
 

@@ -119,8 +119,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     args = build_parser(prog).parse_args(argv)
 
+    from envs.io import write_json
     from perception.data_efficiency import ExperimentConfig, format_table, run
-    from perception.io import write_json
 
     cfg = ExperimentConfig.reduced() if args.reduced else ExperimentConfig()
     cfg = with_variants(cfg, args)

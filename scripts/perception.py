@@ -69,7 +69,7 @@ def cmd_train(args: argparse.Namespace) -> dict:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> dict:
-    from perception.io import write_json
+    from envs.io import write_json
     from perception.metrics import evaluate_run
 
     result = evaluate_run(args.model, args.data, max_frames=args.max_frames)
@@ -81,7 +81,7 @@ def cmd_evaluate(args: argparse.Namespace) -> dict:
 def cmd_tax(args: argparse.Namespace) -> dict:
     from agents import load_policy
     from agents.common.evaluation import evaluate_policy
-    from perception.io import write_json
+    from envs.io import write_json
     from perception.tax import perception_tax
 
     result = perception_tax(
@@ -98,8 +98,8 @@ def cmd_tax(args: argparse.Namespace) -> dict:
 
 def cmd_gridworld(args: argparse.Namespace) -> dict:
     from agents.tabular import value_iteration
+    from envs.io import write_json
     from perception.gridworld import GridPerceptionConfig, chain_report
-    from perception.io import write_json
 
     result = chain_report(
         GridPerceptionConfig(steps=args.steps, seed=args.seed), value_iteration, args.episodes

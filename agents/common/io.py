@@ -13,9 +13,8 @@ from typing import Any
 
 import yaml
 
-# One implementation of atomic files and safetensors for the whole suite; it lives in perception
-# because data flows envs <- perception <- agents, and agents may import what perception has.
-from perception.io import (  # noqa: F401  (re-exported)
+# One implementation of atomic files and safetensors for the whole suite, at the bottom of the data flow.
+from envs.io import (  # noqa: F401  (re-exported)
     _jsonable,
     atomic_path,
     atomic_write_bytes,

@@ -1,6 +1,8 @@
 """Atomic, code-free files for the whole suite: temp file + rename, safetensors for arrays, JSON for the rest.
 
-They live here because data flows envs <- perception <- agents; ``agents.common.io`` re-exports them.
+They sit at the bottom of the data flow (envs <- perception <- agents <- scripts) so that every layer can
+use them without importing a layer above it: training tabular Q-learning never imports ``perception``.
+``agents.common.io`` re-exports them.
 """
 
 from __future__ import annotations
