@@ -12,7 +12,13 @@ from agents.common.io import read_yaml
 
 PRETRAINED = Path(__file__).resolve().parents[1] / "agents" / "pretrained"
 # driver -> the mean return it must keep over 20 greedy episodes of its env (eval seed 10000)
-BARS = {"highway-fast-dqn": 24.0, "merge-dqn": 14.0, "exit-dqn": 2.5, "roundabout-dqn": 9.3}
+BARS = {
+    "highway-fast-dqn": 24.0,
+    "highway-fast-ppo": 24.0,
+    "merge-dqn": 14.0,
+    "exit-dqn": 2.5,
+    "roundabout-dqn": 9.3,
+}
 
 
 def test_every_shipped_driver_has_a_bar() -> None:
