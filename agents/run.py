@@ -20,6 +20,7 @@ import dataclasses
 import platform
 import random
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -121,12 +122,19 @@ def train_run(
     eval_episodes: int = 100,
     progress: bool = True,
     tensorboard: bool = True,
+    hyperparams_table: dict | None = None,
+    on_log: Callable[[dict], None] | None = None,
 ) -> Path:
-    """Train ``algo`` on ``env_id`` and write a complete run directory; returns its path."""
+    """Train ``algo`` on ``env_id`` and write a complete run directory; returns its path.
+
+    ``hyperparams_table`` replaces the shipped ``agents/hyperparams/<algo>.yaml`` (the same shape: a
+    ``default`` block and env-id blocks; a sweep's ``best.yaml`` is one). ``on_log`` is called with every
+    metrics row as it is written.
+    """
     algorithm = get_algorithm(algo)
     env_kwargs = dict(env_kwargs or {})
     check_env_kwargs(env_id, env_kwargs)  # a bad key is one error line, before the run dir exists
-    hp = resolve_hyperparams(algo, algorithm.hyperparams, env_id, hp_overrides)
+    hp = resolve_hyperparams(algo, algorithm.hyperparams, env_id, hp_overrides, table=hyperparams_table)
     if algorithm.resolve is not None:  # env-dependent defaults, recorded in config.yaml as resolved
         hp = algorithm.resolve(env_id, env_kwargs, hp)
     given = (hp_overrides or {}).get("total_steps")
@@ -163,16 +171,23 @@ def train_run(
     }
     run_dir.mkdir(parents=True, exist_ok=True)
     write_yaml(run_dir / "config.yaml", config)
-    return _execute(run_dir, config, resume=False, progress=progress, tensorboard=tensorboard)
+    return _execute(run_dir, config, False, progress, tensorboard, on_log)
 
 
-def resume_run(run_dir: str | Path, progress: bool = True, tensorboard: bool = True) -> Path:
+def resume_run(
+    run_dir: str | Path,
+    progress: bool = True,
+    tensorboard: bool = True,
+    on_log: Callable[[dict], None] | None = None,
+) -> Path:
     """Continue a run from its last checkpoint (the same config, the same run directory)."""
     config = read_run_config(run_dir)
-    return _execute(Path(run_dir), config, resume=True, progress=progress, tensorboard=tensorboard)
+    return _execute(Path(run_dir), config, True, progress, tensorboard, on_log)
 
 
-def _execute(run_dir: Path, config: dict, resume: bool, progress: bool, tensorboard: bool) -> Path:
+def _execute(
+    run_dir: Path, config: dict, resume: bool, progress: bool, tensorboard: bool, on_log=None
+) -> Path:
     from agents.common.hparams import build_dataclass
 
     algorithm = get_algorithm(config["algo"])
@@ -186,6 +201,7 @@ def _execute(run_dir: Path, config: dict, resume: bool, progress: bool, tensorbo
         tensorboard=tensorboard,
         progress=progress,
         start_step=start,
+        on_row=on_log,
     )
     spec = TrainSpec(
         env_id=config["env_id"],

@@ -19,6 +19,7 @@ PROG = "autodrive"
 # command -> (module whose main(argv, prog) runs it, one line for --help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("scripts.train", "train an agent and write a run directory (weights, metrics, eval, video)"),
+    "tune": ("scripts.tune", "search hyperparameters on Ray Tune (Optuna, early stopping); resumable"),
     "evaluate": ("scripts.evaluate", "evaluate a run greedily, on its env or another (e.g. highway-fast-v0)"),
     "enjoy": ("scripts.enjoy", "replay a run in a pygame window, or record it to a GIF/MP4"),
     "benchmark": ("scripts.benchmark", "throughput against the peer libraries, in the same run"),

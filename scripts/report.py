@@ -2,6 +2,12 @@
 """Aggregate result files into docs/RESULTS.md and plots, and copy the headline table into README.md.
 
     autodrive report [--results docs/results] [--out docs/RESULTS.md]
+    autodrive report --compare best=runs/ppo-best recipe=runs/ppo-recipe --compare-name highway-fast-ppo
+
+``--compare`` first aggregates sets of runs over training seeds (each a directory of
+``autodrive train --seeds``, or any directory of run directories) into
+``docs/results/seeds/<name>.json``: rliable's IQM and stratified-bootstrap intervals, the probability of
+improvement, and the learning curves.
 
 Inputs are only the JSON files under ``--results`` (scenario results written by ``pytest -m scenario``
 with ``AUTODRIVE_RESULTS=docs/results/scenarios``, benchmark results written by
@@ -323,6 +329,37 @@ def pytest_benchmark_table(b: dict) -> list[str]:
     return lines
 
 
+def interval_text(estimate: list[float] | None, spec: str = ".2f") -> str:
+    if not estimate:
+        return "–"
+    point, low, high = estimate
+    return f"{format(point, spec)} [{format(low, spec)}, {format(high, spec)}]"
+
+
+def seeds_table(b: dict) -> list[str]:
+    """A comparison over training seeds: IQM and mean with 95% bootstrap CIs, then P(improvement)."""
+    rows = [
+        "| runs | seeds | greedy episodes per seed | IQM return [95% CI] | mean return [95% CI] | mean crash rate [95% CI] |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, g in b["groups"].items():
+        if not g["runs"]:
+            continue
+        rows.append(
+            f"| {name} | {g['seeds']} | {g['episodes_per_seed']:,} | {interval_text(g.get('return_iqm'))} | "
+            f"{interval_text(g.get('return_mean'))} | {interval_text(g.get('crash_rate_mean'), '.1%')} |"
+        )
+    pairs = b.get("probability_of_improvement") or {}
+    if pairs:
+        rows += [
+            "",
+            "| probability that a run of the first beats one of the second | estimate [95% CI] |",
+            "|---|---|",
+        ]
+        rows += [f"| {pair} | {interval_text(est)} |" for pair, est in pairs.items()]
+    return rows
+
+
 def machine_line(b: dict) -> str:
     m = b.get("machine") or {}
     return f"Machine: {m.get('processor', '?')}, {m.get('cpus', '?')} CPUs, {m.get('platform', '?')}, Python {m.get('python', '?')}."
@@ -558,9 +595,52 @@ def build(results_dir: Path, out_md: Path, img_dir: Path) -> tuple[str, str]:
         headline += [f"**{title}:**", "", *table(b), ""]
         if name == "highway" and png:
             headline += [f"![throughput](docs/img/{png.name})", ""]
+    for path in sorted((results_dir / "seeds").glob("*.json")):
+        b = json.loads(path.read_text())
+        title = f"{b['title']} over training seeds (`python scripts/report.py --compare {b['command']}`)"
+        section = [f"## {title}", "", *seeds_table(b), ""]
+        png = plot_seeds(b, img_dir / f"seeds-{path.stem}.png")
+        md += [*section, f"![over seeds]({Path('img') / png.name})", ""]
+        headline += [f"**{b['title']} over training seeds:**", "", *seeds_table(b), ""]
+        headline += [f"![over seeds](docs/img/{png.name})", ""]
     text = "\n".join(md).rstrip() + "\n"
     atomic_write_text(out_md, text)
     return text, "\n".join(headline).rstrip() + "\n"
+
+
+def plot_seeds(b: dict, out: Path) -> Path:
+    from agents.aggregate import plot_comparison
+
+    return plot_comparison(b, out, b["title"])
+
+
+def write_comparison(pairs: list[str], name: str, results_dir: Path) -> Path:
+    """``--compare NAME=DIR ...``: aggregate each DIR's runs (``DIR/runs/*`` or ``DIR/*``) over seeds."""
+    from agents.aggregate import compare
+    from agents.common.io import write_json
+
+    groups = {}
+    for item in pairs:
+        label, sep, folder = item.partition("=")
+        if not sep or not label or not folder:
+            raise ValueError(f"--compare expects NAME=DIR, got {item!r}")
+        root = Path(folder) / "runs" if (Path(folder) / "runs").is_dir() else Path(folder)
+        runs = sorted(p for p in root.iterdir() if (p / "config.yaml").exists()) if root.is_dir() else []
+        if not runs:
+            raise ValueError(f"{folder} holds no run directories")
+        groups[label] = runs
+    result = compare(groups)
+    envs = {r["env_id"] for g in groups.values() for r in map(_config, g)}
+    algos = {r["algo"] for g in groups.values() for r in map(_config, g)}
+    result["title"] = f"{' / '.join(sorted(algos))} on {' / '.join(sorted(envs))}: {', '.join(groups)}"
+    result["command"] = " ".join(pairs) + f" --compare-name {name}"
+    return write_json(results_dir / "seeds" / f"{name}.json", result)
+
+
+def _config(run_dir: Path) -> dict:
+    from agents.common.io import read_yaml
+
+    return read_yaml(run_dir / "config.yaml")
 
 
 def sync_readme(readme: Path, headline: str) -> bool:
@@ -582,7 +662,19 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     parser.add_argument("--results", default=str(ROOT / "docs/results"))
     parser.add_argument("--out", default=str(ROOT / "docs/RESULTS.md"))
     parser.add_argument("--readme", default=str(ROOT / "README.md"), help="README to sync ('' to skip)")
+    parser.add_argument(
+        "--compare", nargs="+", default=None, metavar="NAME=DIR", help="sets of runs over seeds to compare"
+    )
+    parser.add_argument("--compare-name", default=None, help="the comparison's file: RESULTS/seeds/NAME.json")
     args = parser.parse_args(argv)
+    if args.compare:
+        if not args.compare_name:
+            parser.error("--compare needs --compare-name NAME (the result file's name)")
+        try:
+            path = write_comparison(args.compare, args.compare_name, Path(args.results))
+        except (ValueError, FileNotFoundError) as exc:
+            parser.error(str(exc))
+        print(f"wrote {path}")
     if not Path(args.results).is_dir():  # e.g. an install outside a checkout, where docs/results is not
         parser.error(f"no result files: {args.results} is not a directory (give --results DIR)")
     out = Path(args.out)

@@ -5,6 +5,8 @@ autodrive train                                   # with no arguments: DQN on au
 autodrive train --algo qlearning --env autodrive/GridWorld-v0 --env-kwargs map_name=four_rooms slip=0.1
 autodrive train --resume runs/<run>               # continue from the last checkpoint
 autodrive train --algo ppo --env autodrive/Merge-v0 --help   # PPO's hyperparameter defaults on that env
+autodrive train --algo ppo --seeds 0 1 2 --out runs/ppo-seeds   # one run per seed, in parallel on Ray
+autodrive train --algo ppo --hyperparams runs/sweep-ppo/best.yaml   # a sweep's best (autodrive tune)
 
 From a checkout without installing, python scripts/train.py takes the same arguments.
 """
@@ -19,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from agents import algo_names, resume_run, train_run  # noqa: E402
-from agents.common.hparams import parse_key_values  # noqa: E402
+from agents.common.hparams import parse_key_values, read_hyperparams_file  # noqa: E402
 from agents.registry import default_hyperparams  # noqa: E402
 
 # With no arguments (the README's first command), learn to drive on the fast highway.
@@ -98,6 +100,19 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         "--steps", type=int, default=None, help="env transitions (default: the hyperparameter file's)"
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=None,
+        help="train once per seed, in parallel on Ray; OUT/seeds.json aggregates them (IQM, 95%% CIs)",
+    )
+    parser.add_argument(
+        "--hyperparams",
+        default=None,
+        metavar="FILE",
+        help="a hyperparameter YAML in the shipped files' shape, instead of agents/hyperparams/<algo>.yaml",
+    )
     parser.add_argument("--num-envs", type=int, default=None, help="envs stepped as one batch")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
     parser.add_argument(
@@ -112,7 +127,12 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     )
     parser.add_argument("--no-record", action="store_true", help="do not record an episode after training")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    from scripts.tune import add_ray_arguments
+
+    add_ray_arguments(parser)
     args = parser.parse_args(argv)
+    if args.seeds is not None or (args.resume and (Path(args.resume) / "sweep.yaml").exists()):
+        return train_seeds(parser, args)
     try:
         if args.resume:
             run_dir = resume_run(args.resume, progress=not args.no_progress)
@@ -129,6 +149,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
                 hp_overrides=parse_key_values(args.hp),
                 eval_episodes=args.eval_episodes,
                 progress=not args.no_progress,
+                hyperparams_table=read_hyperparams_file(args.hyperparams) if args.hyperparams else None,
             )
     except (ValueError, FileExistsError, FileNotFoundError) as exc:
         parser.error(str(exc))
@@ -151,6 +172,40 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
 
         path = record_episodes(run_dir, args.record or run_dir / "episode.gif", episodes=1)
         print(f"recorded {path}")
+    return 0
+
+
+def train_seeds(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """``--seeds``: one run per seed on Ray (``agents.sweep.run_seeds``), or ``--resume`` of such a set."""
+    import time
+
+    from agents import sweep
+
+    try:
+        if args.resume:
+            out = sweep.resume(args.resume, address=args.address)
+        else:
+            env = args.env.split("/")[-1]
+            out = sweep.run_seeds(
+                args.algo,
+                args.env,
+                args.seeds,
+                args.out or Path("runs") / f"{args.algo}-{env}-seeds-{time.strftime('%Y%m%d-%H%M%S')}",
+                env_kwargs=parse_key_values(args.env_kwargs),
+                steps=args.steps,
+                hp_overrides=parse_key_values(args.hp),
+                hyperparams_table=read_hyperparams_file(args.hyperparams) if args.hyperparams else None,
+                eval_episodes=args.eval_episodes,
+                cpus_per_trial=args.cpus_per_trial,
+                gpus_per_trial=args.gpus_per_trial,
+                max_concurrent=args.max_concurrent,
+                address=args.address,
+            )
+    except (ValueError, FileExistsError, FileNotFoundError) as exc:
+        parser.error(str(exc))
+    finally:
+        sweep.shutdown_ray()
+    print(sweep.describe(out))
     return 0
 
 

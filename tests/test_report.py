@@ -128,3 +128,33 @@ def test_scaling_curves_keep_the_presets_apart():
         "HighwayFast": [(1024, 30e3), (4096, 45e3)],
         "Highway": [(1024, 5e3), (4096, 9e3)],
     }
+
+
+def test_compare_over_seeds_writes_a_result_file_and_a_section(tmp_path):
+    """``report --compare``: two sets of runs over seeds -> docs/results/seeds/<name>.json -> a section
+    with rliable's intervals and the probability of improvement, and its figure."""
+    import pytest
+
+    pytest.importorskip("rliable")
+
+    def run(group: str, seed: int, ret: float, crash: float) -> None:
+        d = tmp_path / group / "runs" / f"seed-{seed}"
+        d.mkdir(parents=True)
+        (d / "config.yaml").write_text(f"algo: ppo\nenv_id: autodrive/HighwayFast-v0\nseed: {seed}\n")
+        (d / "eval.json").write_text(json.dumps({"mean_return": ret, "episodes": 1000, "crash_rate": crash}))
+        (d / "metrics.csv").write_text(f"step,eval_return\n100000,20.0\n200000,{ret}\n")
+
+    for seed in range(5):
+        run("best", seed, 26.0 + 0.1 * seed, 0.01)
+        run("recipe", seed, 25.0 + 0.1 * seed, 0.03)
+    report, results = _report(), tmp_path / "results"
+    pairs = [f"best={tmp_path / 'best'}", f"recipe={tmp_path / 'recipe'}"]
+    assert report.main(["--results", str(results), "--out", str(tmp_path / "R.md"), "--readme", ""]
+                       + ["--compare", *pairs, "--compare-name", "hf"]) == 0  # fmt: skip
+    saved = json.loads((results / "seeds" / "hf.json").read_text())
+    assert saved["groups"]["best"]["seeds"] == 5
+    assert saved["probability_of_improvement"]["best > recipe"][0] == 1.0
+    text = (tmp_path / "R.md").read_text()
+    assert "ppo on autodrive/HighwayFast-v0: best, recipe over training seeds" in text
+    assert "| best | 5 | 1,000 | 26.20 [" in text and "| 1.0% [1.0%, 1.0%] |" in text
+    assert (tmp_path / "img" / "seeds-hf.png").exists()

@@ -122,9 +122,33 @@ def hyperparams_file(algo: str) -> dict[str, dict[str, Any]]:
     return table
 
 
-def resolve_hyperparams(algo: str, cls: type, env_id: str, overrides: Mapping[str, Any] | None = None) -> Any:
-    """Dataclass defaults < YAML ``default`` < YAML ``env_id`` block < ``overrides``."""
-    table = hyperparams_file(algo)
+def read_hyperparams_file(path) -> dict[str, dict[str, Any]]:
+    """A hyperparameter YAML given on the command line (``--hyperparams FILE``): the shipped files' shape,
+    a ``default`` block and env-id blocks (a sweep's ``best.yaml`` is one)."""
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no hyperparameter file {path}")
+    table = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(table, dict) or not all(isinstance(v, dict | None) for v in table.values()):
+        raise ValueError(f"{path}: expected a mapping of `default` / env id -> hyperparameters")
+    return table
+
+
+def resolve_hyperparams(
+    algo: str,
+    cls: type,
+    env_id: str,
+    overrides: Mapping[str, Any] | None = None,
+    table: Mapping[str, Any] | None = None,
+) -> Any:
+    """Dataclass defaults < YAML ``default`` < YAML ``env_id`` block < ``overrides``; ``table`` (the
+    same shape as the shipped file) replaces ``agents/hyperparams/<algo>.yaml``."""
+    if table is None:
+        table = hyperparams_file(algo)
+    elif not isinstance(table, Mapping) or not all(isinstance(v, Mapping | None) for v in table.values()):
+        raise ValueError("a hyperparameter file is a mapping of `default` / env id -> hyperparameters")
     merged: dict[str, Any] = {}
     merged.update(table.get("default") or {})
     merged.update(table.get(env_id) or {})

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import time
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -39,8 +39,10 @@ class RunLogger:
         tensorboard: bool = True,
         progress: bool = True,
         start_step: int = 0,
+        on_row: Callable[[dict[str, float]], None] | None = None,
     ) -> None:
         self.run_dir = Path(run_dir)
+        self.on_row = on_row  # called with every row written (a sweep reports evaluations from it)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.fields = tuple(FIELDS) + tuple(f for f in extra_fields if f not in FIELDS)
         self.total_steps = int(total_steps)
@@ -115,6 +117,8 @@ class RunLogger:
                 post["crash"] = f"{row['crash_rate']:.0%}"
             self._bar.set_postfix(post, refresh=False)
             self._bar.refresh()
+        if self.on_row is not None:
+            self.on_row(row)
         return row
 
     def close(self) -> None:
