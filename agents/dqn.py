@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from agents.base import Algorithm, TrainSpec
+from agents.common.attention import check_net
 from agents.common.buffers import ReplayBuffer
 from agents.common.checkpoint import load_checkpoint, save_checkpoint
 from agents.common.envs import make_vec_env
@@ -62,6 +63,10 @@ class DQNConfig(EvalConfig):
     dueling: bool = True
     obs_norm: bool = False  # standardise inputs with statistics of the warm-up (learning_starts) data
     layer_norm: bool = False  # LayerNorm before each hidden activation
+    net: str = "mlp"  # or "ego_attention": the vehicle rows read as a set (Leurent and Mercat 2019)
+    attention_embed: int = 64  # ego_attention: width of each row's embedding
+    attention_heads: int = 2  # ego_attention: attention heads (attention_embed must divide by it)
+    presence_feature: int = 0  # ego_attention: the row feature that marks a vehicle present (-1: none)
     double: bool = True
     log_interval: int = 5_000  # env steps between metrics rows
     checkpoint_interval: int = 50_000  # env steps between checkpoints (0: only at the end)
@@ -95,6 +100,7 @@ class DQNConfig(EvalConfig):
         if self.loss not in LOSSES:
             raise ValueError(f"unknown loss {self.loss!r}; valid: {', '.join(LOSSES)}")
         activation(self.activation)
+        check_net(self.net, self.attention_heads, self.attention_embed)
 
 
 LOSSES = ("huber", "mse")
@@ -112,6 +118,9 @@ def build_q_network(obs_shape: tuple[int, ...], n_actions: int, arch: dict) -> Q
         arch["dueling"],
         arch.get("obs_norm", False),
         arch.get("layer_norm", False),
+        tuple(obs_shape),
+        arch.get("net", "mlp"),
+        arch.get("attention"),
     )
 
 
@@ -181,6 +190,12 @@ def train(spec: TrainSpec) -> TorchPolicy:
         "dueling": hp.dueling,
         "obs_norm": hp.obs_norm,
         "layer_norm": hp.layer_norm,
+        "net": hp.net,
+        "attention": {
+            "embed": hp.attention_embed,
+            "heads": hp.attention_heads,
+            "presence_index": hp.presence_feature,
+        },
     }
     q_net = build_q_network(env.obs_shape, A, arch).to(device)
     target_net = build_q_network(env.obs_shape, A, arch).to(device)

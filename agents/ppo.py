@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from agents.base import Algorithm, TrainSpec
+from agents.common.attention import check_net
 from agents.common.buffers import Rollout, compute_gae
 from agents.common.checkpoint import load_checkpoint, save_checkpoint
 from agents.common.envs import make_vec_env
@@ -57,6 +58,10 @@ class PPOConfig(EvalConfig):
     activation: str = "tanh"
     obs_norm: bool = False  # standardise inputs with running statistics, updated after each update
     layer_norm: bool = False  # LayerNorm before each hidden activation
+    net: str = "mlp"  # or "ego_attention": the vehicle rows read as a set (Leurent and Mercat 2019)
+    attention_embed: int = 64  # ego_attention: width of each row's embedding
+    attention_heads: int = 2  # ego_attention: attention heads (attention_embed must divide by it)
+    presence_feature: int = 0  # ego_attention: the row feature that marks a vehicle present (-1: none)
     crash_penalty: float = 0.0  # subtracted from the reward of a step that ends in a crash (training only)
     log_interval: int = 5_000  # env steps between metrics rows (rounded to whole rollouts)
     checkpoint_interval: int = 50_000  # env steps between checkpoints (0: only at the end)
@@ -77,6 +82,7 @@ class PPOConfig(EvalConfig):
         if not self.hidden:
             raise ValueError("hidden needs at least one layer width, e.g. [64, 64]")
         activation(self.activation)
+        check_net(self.net, self.attention_heads, self.attention_embed)
 
 
 # --- network --------------------------------------------------------------------------------------
@@ -90,6 +96,9 @@ def build_actor_critic(obs_shape: tuple[int, ...], n_actions: int, arch: dict) -
         arch["activation"],
         arch.get("obs_norm", False),
         arch.get("layer_norm", False),
+        tuple(obs_shape),
+        arch.get("net", "mlp"),
+        arch.get("attention"),
     )
 
 
@@ -207,6 +216,12 @@ def train(spec: TrainSpec) -> TorchPolicy:
         "activation": hp.activation,
         "obs_norm": hp.obs_norm,
         "layer_norm": hp.layer_norm,
+        "net": hp.net,
+        "attention": {
+            "embed": hp.attention_embed,
+            "heads": hp.attention_heads,
+            "presence_index": hp.presence_feature,
+        },
     }
     agent = build_actor_critic(env.obs_shape, env.n_actions, arch).to(device)
     optimizer = torch.optim.Adam(agent.parameters(), lr=hp.learning_rate, eps=1e-5, fused=True)

@@ -1,8 +1,10 @@
 """Networks shared by the deep agents: an MLP torso, a (dueling) Q head, an actor-critic pair.
 
-Observations of any Box shape are flattened: highway's Kinematics ``(5, 5)`` becomes 25 inputs. With
+Observations of any Box shape are flattened: highway's Kinematics ``(5, 5)`` becomes 25 inputs. Or,
+with ``net="ego_attention"``, the vehicle table is read as a set by :class:`EgoAttention`. With
 ``obs_norm`` the first layer is :class:`ObsNorm`, whose statistics are saved with the weights, so a
-loaded policy standardises its inputs exactly as in training.
+loaded policy standardises its inputs exactly as in training (per input of the flattened observation,
+or per feature of a vehicle row under attention).
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import math
 
 import torch
 from torch import nn
+
+from agents.common.attention import EgoAttention, check_net, table_shape
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU, "silu": nn.SiLU}
 
@@ -41,7 +45,8 @@ def orthogonal_init(module: nn.Module, gain: float = math.sqrt(2)) -> None:
     for m in module.modules():
         if isinstance(m, nn.Linear):
             nn.init.orthogonal_(m.weight, gain)
-            nn.init.zeros_(m.bias)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
 
 
 class ObsNorm(nn.Module):
@@ -65,8 +70,8 @@ class ObsNorm(nn.Module):
 
     @torch.no_grad()
     def update(self, x: torch.Tensor) -> None:
-        """Merge the rows of ``x`` (B, dim) into the statistics."""
-        x = x.flatten(1).double()
+        """Merge ``x`` (B, ..., dim) into the statistics, one sample per ``dim`` inputs."""
+        x = x.reshape(-1, self.mean.numel()).double()
         n, mean, var = x.shape[0], x.mean(0), x.var(0, unbiased=False)
         if n == 0:
             return
@@ -82,6 +87,32 @@ def input_layer(obs_dim: int, obs_norm: bool) -> nn.Module:
     return ObsNorm(obs_dim) if obs_norm else nn.Identity()
 
 
+def features(
+    obs_shape: tuple[int, ...], net: str, act: str, attention: dict
+) -> tuple[nn.Module | None, int, int]:
+    """``(attention module or None, width of the features it gives, width ObsNorm standardises)``."""
+    obs_dim = int(torch.Size(obs_shape).numel())
+    if net == "mlp":
+        return None, obs_dim, obs_dim
+    check_net(net, attention.get("heads", 2), attention.get("embed", 64))
+    _, n_features = table_shape(obs_shape)
+    module = EgoAttention(
+        n_features,
+        attention.get("embed", 64),
+        attention.get("heads", 2),
+        activation(act),
+        attention.get("presence_index", 0),
+    )
+    return module, attention.get("embed", 64), n_features
+
+
+def encode(norm: nn.Module, attention: nn.Module | None, obs: torch.Tensor) -> torch.Tensor:
+    """``(B, *obs_shape)`` -> ``(B, features)``: flattened and standardised, or attended over."""
+    if attention is None:
+        return norm(obs.flatten(1))
+    return attention(norm(obs), attention.presence(obs))  # the mask reads the raw presence feature
+
+
 class QNetwork(nn.Module):
     """Q(s, ·) for Discrete actions; with ``dueling`` it is V(s) + A(s, a) - mean_a A(s, a)."""
 
@@ -94,18 +125,22 @@ class QNetwork(nn.Module):
         dueling: bool,
         obs_norm: bool = False,
         layer_norm: bool = False,
+        obs_shape: tuple[int, ...] | None = None,
+        net: str = "mlp",
+        attention: dict | None = None,
     ) -> None:
         super().__init__()
         self.dueling = dueling
-        self.norm = input_layer(obs_dim, obs_norm)
-        self.torso = mlp(obs_dim, hidden[:-1], act, layer_norm=layer_norm)
-        width = hidden[-2] if len(hidden) > 1 else obs_dim
+        self.attention, in_dim, norm_dim = features(obs_shape or (obs_dim,), net, act, attention or {})
+        self.norm = input_layer(norm_dim, obs_norm)
+        self.torso = mlp(in_dim, hidden[:-1], act, layer_norm=layer_norm)
+        width = hidden[-2] if len(hidden) > 1 else in_dim
         head = hidden[-1]
         self.advantage = mlp(width, (head,), act, n_actions, layer_norm)
         self.value = mlp(width, (head,), act, 1, layer_norm) if dueling else None
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        x = self.torso(self.norm(obs.flatten(1)))  # (B, hidden[-2])
+        x = self.torso(encode(self.norm, self.attention, obs))  # (B, hidden[-2])
         adv = self.advantage(x)  # (B, A)
         if self.value is None:
             return adv
@@ -113,7 +148,8 @@ class QNetwork(nn.Module):
 
 
 class ActorCritic(nn.Module):
-    """Separate policy and value MLPs (no shared torso), initialised as in CleanRL's PPO."""
+    """Separate policy and value MLPs (no shared torso; under attention, each its own attention),
+    initialised as in CleanRL's PPO."""
 
     def __init__(
         self,
@@ -123,20 +159,26 @@ class ActorCritic(nn.Module):
         act: str,
         obs_norm: bool = False,
         layer_norm: bool = False,
+        obs_shape: tuple[int, ...] | None = None,
+        net: str = "mlp",
+        attention: dict | None = None,
     ) -> None:
         super().__init__()
-        self.norm = input_layer(obs_dim, obs_norm)
-        self.actor = mlp(obs_dim, hidden, act, n_actions, layer_norm)
-        self.critic = mlp(obs_dim, hidden, act, 1, layer_norm)
+        shape = obs_shape or (obs_dim,)
+        self.actor_attention, in_dim, norm_dim = features(shape, net, act, attention or {})
+        self.critic_attention = features(shape, net, act, attention or {})[0]
+        self.norm = input_layer(norm_dim, obs_norm)
+        self.actor = mlp(in_dim, hidden, act, n_actions, layer_norm)
+        self.critic = mlp(in_dim, hidden, act, 1, layer_norm)
         orthogonal_init(self)
         nn.init.orthogonal_(self.actor[-1].weight, 0.01)  # near-uniform initial policy
         nn.init.orthogonal_(self.critic[-1].weight, 1.0)
 
     def value(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.critic(self.norm(obs.flatten(1))).squeeze(-1)  # (B,)
+        return self.critic(encode(self.norm, self.critic_attention, obs)).squeeze(-1)  # (B,)
 
     def logits(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.actor(self.norm(obs.flatten(1)))  # (B, A)
+        return self.actor(encode(self.norm, self.actor_attention, obs))  # (B, A)
 
     def act(self, obs: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, ...]:
         """Sample ``(action, log_prob, value)`` for a batch; sampling uses ``generator`` for reproducibility."""
