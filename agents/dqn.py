@@ -183,6 +183,12 @@ def train(spec: TrainSpec) -> TorchPolicy:
     env = TorchVecEnv(
         make_vec_env(spec.env_id, spec.num_envs, spec.seed, spec.env_kwargs, spec.device), device
     )
+    if env.continuous:
+        env.close()
+        raise ValueError(
+            f"DQN needs Discrete actions; {spec.env_id} has continuous ones {env.venv.single_action_space} "
+            "(use --algo ppo)"
+        )
     N, A = env.num_envs, env.n_actions
     arch = {
         "hidden": list(hp.hidden),

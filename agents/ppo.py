@@ -1,11 +1,14 @@
 """Proximal Policy Optimisation with GAE, clipped objective, entropy bonus and learning-rate annealing.
 
 Reads top to bottom: config → actor-critic → rollout → advantages (GAE) → clipped update → loop.
+Discrete actions get a categorical policy; bounded continuous (Box) actions a Gaussian with a
+state-independent log std, clipped onto the bounds (see :class:`agents.common.nets.ActorCritic`).
 Rollouts, advantages and minibatches stay on the training device (our highway vector env on CUDA
 returns tensors there). Time-limit truncation is bootstrapped with ``V(s_final)``; a crash never is:
 see :func:`agents.common.buffers.compute_gae` and ``tests/test_gae.py``.
 
-References: Schulman et al. 2017; CleanRL ``ppo.py``; "The 37 implementation details of PPO".
+References: Schulman et al. 2017; CleanRL ``ppo.py`` and ``ppo_continuous_action.py``; "The 37
+implementation details of PPO".
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ class PPOConfig(EvalConfig):
     attention_embed: int = 64  # ego_attention: width of each row's embedding
     attention_heads: int = 2  # ego_attention: attention heads (attention_embed must divide by it)
     presence_feature: int = 0  # ego_attention: the row feature that marks a vehicle present (-1: none)
+    log_std_init: float = 0.0  # continuous actions: the Gaussian's initial log std, in [-1, 1] action units
     crash_penalty: float = 0.0  # subtracted from the reward of a step that ends in a crash (training only)
     log_interval: int = 5_000  # env steps between metrics rows (rounded to whole rollouts)
     checkpoint_interval: int = 50_000  # env steps between checkpoints (0: only at the end)
@@ -99,6 +103,8 @@ def build_actor_critic(obs_shape: tuple[int, ...], n_actions: int, arch: dict) -
         tuple(obs_shape),
         arch.get("net", "mlp"),
         arch.get("attention"),
+        arch.get("action_bounds"),
+        arch.get("log_std_init", 0.0),
     )
 
 
@@ -119,7 +125,7 @@ def collect(
     for t in range(ro.obs.shape[0]):
         ro.obs[t] = obs
         ro.actions[t], ro.log_probs[t], ro.values[t] = agent.act(obs, gen)
-        obs, reward, terminated, truncated, valid, crashed = env.step(ro.actions[t])
+        obs, reward, terminated, truncated, valid, crashed = env.step(agent.to_env(ro.actions[t]))
         stats.update(reward, terminated, truncated, valid, crashed)
         if crash_penalty and crashed is not None:
             reward = reward - crash_penalty * (crashed & terminated).float()
@@ -144,7 +150,7 @@ def ppo_update(
 ) -> dict[str, torch.Tensor]:
     """``update_epochs`` passes of shuffled minibatches over the rollout; returns the last epoch's stats."""
     obs = ro.obs.flatten(0, 1)  # (T*N, *obs_shape)
-    actions, old_logp = ro.actions.flatten(), ro.log_probs.flatten()  # (T*N,)
+    actions, old_logp = ro.actions.flatten(0, 1), ro.log_probs.flatten()  # (T*N[, action_dim]), (T*N,)
     old_values, adv = ro.values.flatten(), advantages.flatten()
     returns = adv + old_values
     mask = ro.valid.flatten().float()  # reset steps of NEXT_STEP autoreset carry no transition
@@ -223,6 +229,8 @@ def train(spec: TrainSpec) -> TorchPolicy:
             "presence_index": hp.presence_feature,
         },
     }
+    if env.continuous:  # a Gaussian over [-1, 1] units, mapped onto the env's bounds
+        arch |= {"action_bounds": [b.tolist() for b in env.bounds], "log_std_init": hp.log_std_init}
     agent = build_actor_critic(env.obs_shape, env.n_actions, arch).to(device)
     optimizer = torch.optim.Adam(agent.parameters(), lr=hp.learning_rate, eps=1e-5, fused=True)
     gen = make_generator(spec.seed, device)
@@ -247,7 +255,7 @@ def train(spec: TrainSpec) -> TorchPolicy:
         save_checkpoint(spec.run_dir, iteration * N * T, arrays, state)
 
     stats = EpisodeStats(N, device)
-    ro = Rollout.empty(T, N, env.obs_shape, device)
+    ro = Rollout.empty(T, N, env.obs_shape, device, env.n_actions if env.continuous else None)
     obs = env.reset(seed=spec.seed + iteration * N * T)  # (N, *obs_shape); a fresh seed after a resume
     try:
         while iteration < num_iterations:
@@ -296,6 +304,14 @@ POLICY_FILE = "ppo.safetensors"
 
 
 def make_policy(agent: ActorCritic, obs_shape: tuple[int, ...], n_actions: int, arch: dict) -> TorchPolicy:
+    """Greedy: the most likely action (Discrete) or the Gaussian's mean on the bounds (continuous)."""
+    if agent.continuous:
+
+        def sample(mean: torch.Tensor) -> torch.Tensor:
+            return agent.to_env(mean + agent.log_std.exp() * torch.randn_like(mean))
+
+        return TorchPolicy(agent, agent.logits, obs_shape, n_actions, POLICY_FILE, arch, sample, agent.to_env)
+
     def explore(logits: torch.Tensor) -> torch.Tensor:
         return torch.multinomial(torch.softmax(logits, dim=-1), 1).squeeze(-1)
 

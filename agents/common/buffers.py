@@ -53,7 +53,7 @@ class Rollout:
     """One PPO rollout, ``(T, N, ...)`` tensors on the training device."""
 
     obs: torch.Tensor  # (T, N, *obs_shape)
-    actions: torch.Tensor  # (T, N) int64
+    actions: torch.Tensor  # (T, N) int64, or (T, N, action_dim) float32 for continuous actions
     log_probs: torch.Tensor  # (T, N)
     values: torch.Tensor  # (T, N)
     rewards: torch.Tensor  # (T, N)
@@ -62,12 +62,20 @@ class Rollout:
     valid: torch.Tensor  # (T, N) bool: False on the reset step after a done
 
     @classmethod
-    def empty(cls, T: int, N: int, obs_shape: tuple[int, ...], device: torch.device) -> Rollout:
+    def empty(
+        cls, T: int, N: int, obs_shape: tuple[int, ...], device: torch.device, action_dim: int | None = None
+    ) -> Rollout:
+        """``action_dim``: the size of continuous actions (None: one Discrete action per step)."""
         f = dict(device=device, dtype=torch.float32)
         b = dict(device=device, dtype=torch.bool)
+        actions = (
+            torch.zeros((T, N), device=device, dtype=torch.int64)
+            if action_dim is None
+            else torch.zeros((T, N, action_dim), **f)
+        )
         return cls(
             obs=torch.zeros((T, N, *obs_shape), **f),
-            actions=torch.zeros((T, N), device=device, dtype=torch.int64),
+            actions=actions,
             log_probs=torch.zeros((T, N), **f),
             values=torch.zeros((T, N), **f),
             rewards=torch.zeros((T, N), **f),

@@ -149,7 +149,14 @@ class QNetwork(nn.Module):
 
 class ActorCritic(nn.Module):
     """Separate policy and value MLPs (no shared torso; under attention, each its own attention),
-    initialised as in CleanRL's PPO."""
+    initialised as in CleanRL's PPO.
+
+    Discrete actions: the actor gives logits. Continuous actions (``action_bounds=(low, high)``): the actor
+    gives the mean of a Gaussian over ``[-1, 1]`` per action dimension, with a state-independent log
+    standard deviation (a learned vector, as in CleanRL's and SB3's PPO). A sample is clipped to
+    ``[-1, 1]`` and mapped affinely onto ``[low, high]`` for the env (:meth:`to_env`), while its
+    log-probability is that of the unclipped sample, so no change-of-variables term is needed.
+    """
 
     def __init__(
         self,
@@ -162,6 +169,8 @@ class ActorCritic(nn.Module):
         obs_shape: tuple[int, ...] | None = None,
         net: str = "mlp",
         attention: dict | None = None,
+        action_bounds: tuple | None = None,
+        log_std_init: float = 0.0,
     ) -> None:
         super().__init__()
         shape = obs_shape or (obs_dim,)
@@ -170,18 +179,42 @@ class ActorCritic(nn.Module):
         self.norm = input_layer(norm_dim, obs_norm)
         self.actor = mlp(in_dim, hidden, act, n_actions, layer_norm)
         self.critic = mlp(in_dim, hidden, act, 1, layer_norm)
+        self.continuous = action_bounds is not None
+        if self.continuous:
+            low, high = (torch.as_tensor(b, dtype=torch.float32).reshape(n_actions) for b in action_bounds)
+            self.register_buffer("action_low", low)
+            self.register_buffer("action_high", high)
+            self.log_std = nn.Parameter(torch.full((n_actions,), float(log_std_init)))
         orthogonal_init(self)
-        nn.init.orthogonal_(self.actor[-1].weight, 0.01)  # near-uniform initial policy
+        nn.init.orthogonal_(self.actor[-1].weight, 0.01)  # near-uniform initial policy (mean ~0)
         nn.init.orthogonal_(self.critic[-1].weight, 1.0)
 
     def value(self, obs: torch.Tensor) -> torch.Tensor:
         return self.critic(encode(self.norm, self.critic_attention, obs)).squeeze(-1)  # (B,)
 
     def logits(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.actor(encode(self.norm, self.actor_attention, obs))  # (B, A)
+        """Discrete: the logits (B, A). Continuous: the Gaussian's mean in [-1, 1] units (B, action_dim)."""
+        return self.actor(encode(self.norm, self.actor_attention, obs))
+
+    def to_env(self, action: torch.Tensor) -> torch.Tensor:
+        """A continuous action in [-1, 1] units (clipped first) on the env's bounds; Discrete: unchanged."""
+        if not self.continuous:
+            return action
+        unit = action.clamp(-1.0, 1.0)
+        return self.action_low + (unit + 1.0) * 0.5 * (self.action_high - self.action_low)
+
+    def _gaussian(self, obs: torch.Tensor) -> torch.distributions.Normal:
+        mean = self.logits(obs)  # (B, action_dim)
+        return torch.distributions.Normal(mean, self.log_std.exp().expand_as(mean))
 
     def act(self, obs: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, ...]:
-        """Sample ``(action, log_prob, value)`` for a batch; sampling uses ``generator`` for reproducibility."""
+        """Sample ``(action, log_prob, value)`` for a batch; sampling uses ``generator`` for reproducibility.
+        A continuous action is returned unclipped, in [-1, 1] units: the env gets :meth:`to_env` of it."""
+        if self.continuous:
+            dist = self._gaussian(obs)
+            noise = torch.randn(dist.mean.shape, generator=generator, device=obs.device)
+            action = dist.mean + dist.stddev * noise  # (B, action_dim)
+            return action, dist.log_prob(action).sum(-1), self.value(obs)
         logits = self.logits(obs)  # (B, A)
         probs = torch.softmax(logits, dim=-1)
         action = torch.multinomial(probs, 1, generator=generator).squeeze(-1)  # (B,)
@@ -190,6 +223,9 @@ class ActorCritic(nn.Module):
 
     def evaluate(self, obs: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """``(log_prob(action), entropy, value)`` for a minibatch."""
+        if self.continuous:
+            dist = self._gaussian(obs)
+            return dist.log_prob(action).sum(-1), dist.entropy().sum(-1), self.value(obs)
         log_probs = torch.log_softmax(self.logits(obs), dim=-1)  # (B, A)
         entropy = -(log_probs.exp() * log_probs).sum(-1)  # (B,)
         return log_probs.gather(1, action[:, None]).squeeze(1), entropy, self.value(obs)

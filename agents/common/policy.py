@@ -20,7 +20,8 @@ from agents.common.io import load_arrays, load_metadata, save_arrays
 
 
 class TorchPolicy:
-    """``scores(obs) -> (B, A)`` picks actions: argmax when deterministic, else ``explore(scores)``."""
+    """``scores(obs) -> (B, A)`` picks actions: ``greedy(scores)`` when deterministic (the argmax by
+    default; a continuous policy's mean, mapped to the action bounds), else ``explore(scores)``."""
 
     def __init__(
         self,
@@ -31,6 +32,7 @@ class TorchPolicy:
         filename: str,
         arch: dict,
         explore: Callable[[torch.Tensor], torch.Tensor],
+        greedy: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> None:
         self.net = net
         self.scores = scores
@@ -39,6 +41,7 @@ class TorchPolicy:
         self.filename = filename
         self.arch = arch
         self.explore = explore
+        self.greedy = greedy or (lambda scores: scores.argmax(dim=1))
         self.device = next(net.parameters()).device
 
     @torch.no_grad()
@@ -53,7 +56,7 @@ class TorchPolicy:
             )
         batch = obs[None] if single else obs  # (B, *obs_shape)
         scores = self.scores(batch)  # (B, A)
-        actions = scores.argmax(dim=1) if deterministic else self.explore(scores)  # (B,)
+        actions = self.greedy(scores) if deterministic else self.explore(scores)  # (B,) or (B, action_dim)
         if single:
             actions = actions[0]
         if as_tensor:

@@ -18,13 +18,24 @@ from agents.common.envs import is_torch
 
 
 def check_spaces(venv: gym.vector.VectorEnv) -> tuple[tuple[int, ...], int]:
-    """``(obs_shape, n_actions)`` of a vector env, or a clear error for unsupported spaces."""
+    """``(obs_shape, n_actions)`` of a vector env (``n_actions``: the Discrete count, or the size of a
+    1-D Box of continuous actions), or a clear error for unsupported spaces."""
     obs_space, act_space = venv.single_observation_space, venv.single_action_space
     if not isinstance(obs_space, gym.spaces.Box):
         raise ValueError(f"deep agents need a Box observation space, got {obs_space}")
-    if not isinstance(act_space, gym.spaces.Discrete):
-        raise ValueError(f"deep agents need a Discrete action space, got {act_space}")
-    return tuple(obs_space.shape), int(act_space.n)
+    if isinstance(act_space, gym.spaces.Discrete):
+        return tuple(obs_space.shape), int(act_space.n)
+    if isinstance(act_space, gym.spaces.Box) and len(act_space.shape) == 1 and act_space.is_bounded():
+        return tuple(obs_space.shape), int(act_space.shape[0])
+    raise ValueError(f"deep agents need Discrete or bounded 1-D Box actions, got {act_space}")
+
+
+def action_bounds(venv: gym.vector.VectorEnv) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(low, high)`` of a continuous (Box) action space; None for Discrete actions."""
+    space = venv.single_action_space
+    if not isinstance(space, gym.spaces.Box):
+        return None
+    return space.low.astype(np.float32), space.high.astype(np.float32)
 
 
 class TorchVecEnv:
@@ -43,6 +54,8 @@ class TorchVecEnv:
         self.device = device
         self.num_envs = venv.num_envs
         self.obs_shape, self.n_actions = check_spaces(venv)
+        self.bounds = action_bounds(venv)  # continuous actions: (low, high); None: Discrete
+        self.continuous = self.bounds is not None
         self.host_copies = 0  # conversions between host arrays and tensors (0 for a native torch env)
         self.native = False
         self._prev_done = torch.zeros(self.num_envs, dtype=torch.bool, device=device)
