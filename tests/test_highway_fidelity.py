@@ -22,6 +22,7 @@ highway_env = pytest.importorskip("highway_env")
 from envs.highway.env import HighwayEnv  # noqa: E402
 from envs.highway.fidelity import (  # noqa: E402
     ACTION_CONFIGS,
+    CONTINUOUS_CONFIGS,
     OBSERVATION_CONFIGS,
     WORLD_CONFIGS,
     compare_steps,
@@ -95,6 +96,16 @@ def test_action_options_match_highway_env(preset: str, name: str) -> None:
     """DiscreteMetaAction's longitudinal / lateral / target_speeds options: the same action sets."""
     for seed in range(3):
         compare(preset, seed, "random", config=ACTION_CONFIGS[name])
+
+
+@pytest.mark.parametrize("name", list(CONTINUOUS_CONFIGS))
+@pytest.mark.parametrize("preset", ["highway-fast", "exit"])
+@pytest.mark.parametrize("policy", ["idle", "random"])
+def test_continuous_actions_match_highway_env(preset: str, name: str, policy: str) -> None:
+    """ContinuousAction (acceleration and steering commands held by a plain Vehicle), its ranges,
+    speed_range, a steering-only variant and clip=False, scene by scene."""
+    for seed in range(5):
+        compare(preset, seed, policy, config=CONTINUOUS_CONFIGS[name])
 
 
 @pytest.mark.parametrize("preset", ["highway", "highway-fast", "merge", "exit", "roundabout"])

@@ -20,20 +20,21 @@ from envs.physics.scene import Scene
 from envs.physics.traffic import DELTA
 
 
-def _kind(vehicle: Any) -> int:
+def _kind(vehicle: Any, ego: bool = False) -> int:
     from highway_env.vehicle.behavior import IDMVehicle
     from highway_env.vehicle.controller import MDPVehicle
+    from highway_env.vehicle.kinematics import Vehicle
     from highway_env.vehicle.objects import Obstacle
 
-    if isinstance(vehicle, MDPVehicle):
+    if isinstance(vehicle, MDPVehicle) or (ego and type(vehicle) is Vehicle):  # Vehicle: ContinuousAction
         return st.CONTROLLED
     if type(vehicle) is IDMVehicle:
         return st.IDM
     if type(vehicle) is Obstacle:
         return st.OBSTACLE
     raise ValueError(
-        f"{type(vehicle).__name__} is not supported: vehicles must be MDPVehicle (DiscreteMetaAction) or "
-        "IDMVehicle (highway-env's default traffic), objects Obstacle"
+        f"{type(vehicle).__name__} is not supported: the ego must be MDPVehicle (DiscreteMetaAction) or "
+        "Vehicle (ContinuousAction), the others IDMVehicle (highway-env's default traffic), objects Obstacle"
     )
 
 
@@ -76,10 +77,11 @@ def scene_from_highway_env(he_env: Any, world: str | None = None) -> Scene:
         raise ValueError("only one controlled vehicle is supported")
     ego = env.controlled_vehicles[0]
     slots = [ego, *[v for v in road.vehicles if v is not ego], *road.objects]
-    kinds = [_kind(v) for v in slots]
+    kinds = [_kind(v, ego=k == 0) for k, v in enumerate(slots)]
     if kinds[0] != st.CONTROLLED:
         raise ValueError(
-            f"the ego must be driven by DiscreteMetaAction (MDPVehicle), got {type(ego).__name__}"
+            f"the ego must be driven by DiscreteMetaAction (MDPVehicle) or ContinuousAction (Vehicle), "
+            f"got {type(ego).__name__}"
         )
 
     def column(fn: Any, dtype: Any) -> np.ndarray:

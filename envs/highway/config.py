@@ -25,6 +25,20 @@ ACTIONS_LONGITUDINAL = ("SLOWER", "IDLE", "FASTER")
 ACTIONS_LATERAL = ("LANE_LEFT", "IDLE", "LANE_RIGHT")
 #: the options of highway-env's ``{"type": "DiscreteMetaAction", ...}`` action config we take
 ACTION_OPTIONS = ("target_speeds", "longitudinal", "lateral")
+#: highway-env's ``{"type": "ContinuousAction", ...}`` options we take (``dynamical``, the dynamic
+#: bicycle model, is not one of them)
+CONTINUOUS_OPTIONS = (
+    "acceleration_range",
+    "steering_range",
+    "speed_range",
+    "longitudinal",
+    "lateral",
+    "clip",
+)
+ACTION_TYPES = ("DiscreteMetaAction", "ContinuousAction")
+ACCELERATION_RANGE = (-5.0, 5.0)  # [m/s2] highway-env ContinuousAction.ACCELERATION_RANGE
+STEERING_RANGE = (-math.pi / 4, math.pi / 4)  # [rad] highway-env ContinuousAction.STEERING_RANGE
+VEHICLE_SPEED_RANGE = (-40.0, 40.0)  # [m/s] highway-env Vehicle.MIN_SPEED, MAX_SPEED
 DEFAULT_TARGET_SPEEDS = (20.0, 25.0, 30.0)  # [m/s] highway-env MDPVehicle.DEFAULT_TARGET_SPEEDS
 #: highway-env's ``{"type": ...}`` names of the observation types, for ported configs.
 HIGHWAY_ENV_OBSERVATION_NAMES = {
@@ -33,6 +47,18 @@ HIGHWAY_ENV_OBSERVATION_NAMES = {
     "ExitObservation": "exit",
     "TimeToCollision": "time_to_collision",
 }
+
+
+@dataclass(frozen=True)
+class ContinuousControl:
+    """highway-env's ``ContinuousAction`` as the kernel applies it."""
+
+    acceleration_range: tuple[float, float]  # [m/s2]
+    steering_range: tuple[float, float]  # [rad]
+    speed_range: tuple[float, float]  # [m/s]
+    longitudinal: bool
+    lateral: bool
+    clip: bool
 
 
 @dataclass(frozen=True)
@@ -52,8 +78,14 @@ class DrivingConfig:
     target_speeds: tuple[float, ...] = (
         DEFAULT_TARGET_SPEEDS  # [m/s] ego cruise set-points (DiscreteMetaAction)
     )
-    longitudinal: bool = True  # DiscreteMetaAction offers SLOWER / FASTER
-    lateral: bool = True  # DiscreteMetaAction offers LANE_LEFT / LANE_RIGHT
+    longitudinal: bool = True  # DiscreteMetaAction offers SLOWER / FASTER; ContinuousAction an acceleration
+    lateral: bool = True  # DiscreteMetaAction offers LANE_LEFT / LANE_RIGHT; ContinuousAction a steering
+    # ContinuousAction (action={"type": "ContinuousAction", ...}): commands in [-1, 1] mapped onto ranges
+    action_type: str = "DiscreteMetaAction"
+    acceleration_range: tuple[float, float] = ACCELERATION_RANGE  # [m/s2]
+    steering_range: tuple[float, float] = STEERING_RANGE  # [rad]
+    speed_range: tuple[float, float] | None = None  # [m/s] the ego's speed bounds (None: +/-40)
+    clip: bool = True  # clip commands to [-1, 1] (False: out-of-range commands are an error)
     observation: str = "kinematics"
     # highway-env's options of that observation (e.g. ``features``, ``vehicles_count``, ``absolute``), as
     # sorted (name, value) pairs; a highway-env-style ``observation={"type": ..., **options}`` fills it
@@ -102,8 +134,14 @@ class DrivingConfig:
             )
         if not (self.longitudinal or self.lateral):
             problems.append(
-                "longitudinal=False and lateral=False: DiscreteMetaAction needs at least one of them"
+                f"longitudinal=False and lateral=False: {self.action_type} needs at least one of them"
             )
+        if self.action_type not in ACTION_TYPES:
+            problems.append(f"action type {self.action_type!r}: choose one of {ACTION_TYPES}")
+        for name in ("acceleration_range", "steering_range", "speed_range"):
+            bounds = getattr(self, name)
+            if bounds is not None and not (len(bounds) == 2 and bounds[0] < bounds[1]):
+                problems.append(f"{name}={bounds}: need (low, high) with low < high")
         if len(self.target_speeds) < 2 or any(
             b <= a for a, b in zip(self.target_speeds, self.target_speeds[1:])
         ):
@@ -141,6 +179,11 @@ class DrivingConfig:
             )
             return {"type": name, **{k: _thaw(v) for k, v in self.observation_options}}
         if key == "action":
+            if self.action_type == "ContinuousAction":
+                return {"type": "ContinuousAction", "acceleration_range": list(self.acceleration_range),
+                        "steering_range": list(self.steering_range),
+                        "speed_range": None if self.speed_range is None else list(self.speed_range),
+                        "longitudinal": self.longitudinal, "lateral": self.lateral, "clip": self.clip}  # fmt: skip
             return {"type": "DiscreteMetaAction", "target_speeds": list(self.target_speeds),
                     "longitudinal": self.longitudinal, "lateral": self.lateral}  # fmt: skip
         if key not in self.keys():
@@ -149,7 +192,8 @@ class DrivingConfig:
 
     def keys(self) -> list[str]:
         """highway-env's config keys: our fields, with ``observation``/``action`` as nested dicts."""
-        hidden = {"observation_options", "target_speeds", "longitudinal", "lateral"}
+        hidden = {"observation_options", "target_speeds", "longitudinal", "lateral", "action_type", "clip"}
+        hidden |= {"acceleration_range", "steering_range", "speed_range"}
         return [f.name for f in dataclasses.fields(self) if f.name not in hidden] + ["action"]
 
     def __contains__(self, key: object) -> bool:
@@ -164,6 +208,25 @@ class DrivingConfig:
     def to_dict(self) -> dict[str, Any]:
         """A highway-env-style config dict, e.g. to make highway-env's own env of this world."""
         return dict(self.items())
+
+    @property
+    def continuous_control(self) -> ContinuousControl | None:
+        """ContinuousAction's settings, resolved (None under DiscreteMetaAction)."""
+        if self.action_type != "ContinuousAction":
+            return None
+        return ContinuousControl(
+            tuple(self.acceleration_range),
+            tuple(self.steering_range),
+            tuple(self.speed_range or VEHICLE_SPEED_RANGE),
+            self.longitudinal,
+            self.lateral,
+            self.clip,
+        )
+
+    @property
+    def action_size(self) -> int:
+        """ContinuousAction's command size: 2 (acceleration, steering), or 1 with one of them off."""
+        return 2 if self.longitudinal and self.lateral else 1
 
     @property
     def action_names(self) -> tuple[str, ...]:
@@ -301,20 +364,30 @@ def _observation_changes(value: Any) -> dict[str, Any]:
 
 def _action_changes(value: Any) -> dict[str, Any]:
     """highway-env's ``{"type": "DiscreteMetaAction", "target_speeds": ..., "longitudinal": ...,
-    "lateral": ...}`` -> our config fields; other action types and options raise, naming them."""
+    "lateral": ...}`` or ``{"type": "ContinuousAction", "acceleration_range": ..., ...}`` -> our config
+    fields; other action types and options raise, naming them."""
     if isinstance(value, str):
         value = {"type": value}
-    if not isinstance(value, Mapping) or value.get("type") != "DiscreteMetaAction":
-        raise ValueError(f"action={value!r}: only {{'type': 'DiscreteMetaAction', ...}} is supported")
+    kind = value.get("type") if isinstance(value, Mapping) else None
+    if kind not in ACTION_TYPES:
+        raise ValueError(f"action={value!r}: the supported types are {list(ACTION_TYPES)}")
     options = {k: v for k, v in value.items() if k != "type"}
-    unknown = sorted(set(options) - set(ACTION_OPTIONS))
+    known = ACTION_OPTIONS if kind == "DiscreteMetaAction" else CONTINUOUS_OPTIONS
+    unknown = sorted(set(options) - set(known))
     if unknown:
-        raise ValueError(
-            f"DiscreteMetaAction options {unknown} are not supported; supported: {list(ACTION_OPTIONS)}"
-        )
+        raise ValueError(f"{kind} options {unknown} are not supported; supported: {list(known)}")
     # the dict replaces the world's whole action config, as in highway-env: options it leaves out take
-    # DiscreteMetaAction's defaults (MDPVehicle's target speeds), not the world's
-    return {"target_speeds": DEFAULT_TARGET_SPEEDS, "longitudinal": True, "lateral": True, **options}
+    # the action type's defaults (MDPVehicle's target speeds), not the world's
+    defaults = {
+        "action_type": kind,
+        "longitudinal": True,
+        "lateral": True,
+        "target_speeds": DEFAULT_TARGET_SPEEDS,
+    }
+    if kind == "ContinuousAction":
+        defaults |= {"acceleration_range": ACCELERATION_RANGE, "steering_range": STEERING_RANGE}
+        defaults |= {"speed_range": None, "clip": True}
+    return {**defaults, **options}
 
 
 def _normalise_value(key: str, value: Any) -> Any:

@@ -6,12 +6,11 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from gymnasium import spaces
 
 from envs.highway.backend import NumpyOps
 from envs.highway.config import HighwayConfig, make_config
 from envs.highway.observation import OBSERVATIONS
-from envs.highway.sim import IDLE, check_action, make_simulator, state_view
+from envs.highway.sim import IDLE, action_space, check_action, check_commands, make_simulator, state_view
 from envs.highway.state import Scene, TrafficState
 
 _HOST = NumpyOps()
@@ -86,7 +85,8 @@ class HighwayEnv(gym.Env):
         kind = OBSERVATIONS[self.config.observation]
         self._camera = kind.array_observer()
         self.observation_space = kind.space(self.config)
-        self.action_space = spaces.Discrete(len(self.config.action_names))
+        self.action_space = action_space(self.config)
+        self._continuous = self.config.continuous_control is not None
         self._obs = None if self._camera else self.sim.host["obs"].reshape(self.sim.obs_shape)
         self._started = False
         self._stepped = False  # the last call was step(): its sub-steps can be drawn
@@ -114,6 +114,7 @@ class HighwayEnv(gym.Env):
         if options:
             raise ValueError(f"unknown reset options {sorted(options)}; supported: 'scene'")
         self.sim.host["action"][0] = IDLE
+        self.sim.host["commands"][0] = 0.0
         if scene is None:
             self.sim.respawn_seeded(self.np_random.integers(0, 2**32, size=1, dtype=np.uint64))
         else:
@@ -127,7 +128,10 @@ class HighwayEnv(gym.Env):
         if not self._started:
             raise RuntimeError("call reset() before step()")
         host = self.sim.host
-        host["action"][0] = check_action(action, self.config.action_names)
+        if self._continuous:
+            host["commands"][0, : self.config.action_size] = check_commands(action, self.config)
+        else:
+            host["action"][0] = check_action(action, self.config.action_names)
         self.sim.step()
         self._stepped = True
         if self.render_mode == "human":
@@ -150,7 +154,9 @@ class HighwayEnv(gym.Env):
         info = {
             "speed": float(host["ego_speed"][0]),
             "crashed": bool(host["ego_crashed"][0]),
-            "action": int(host["action"][0]),
+            "action": host["commands"][0, : self.config.action_size].copy()
+            if self._continuous
+            else int(host["action"][0]),
             "rewards": rewards,
         }
         for key, term in getattr(self.sim.world, "info_flags", {}).items():  # e.g. exit's is_success

@@ -162,15 +162,42 @@ def highway_env_scene(
         warnings.simplefilter("ignore", DeprecationWarning)
         he = gym.make(HIGHWAY_ENV_IDS[preset], config=config).unwrapped
     he.reset(seed=seed)
+    idle = np.zeros(he.action_space.shape, np.float32) if he.action_space.shape else 1  # continuous: zeros
     for _ in range(seed % 3):
-        he.step(1)
+        he.step(idle)
     return he
 
 
-def policy_actions(policy: str, seed: int, steps: int, num_actions: int = 5) -> list[int]:
-    """The action sequence of a scene: ``policy`` from :data:`POLICIES`, random ones seeded by ``seed``."""
+#: highway-env ContinuousAction configs, compared step by step under zero and random commands (merge-v0
+#: and roundabout-v0 cannot take them in highway-env: their lane-change reward and route planning
+#: expect meta-actions)
+CONTINUOUS_CONFIGS = {
+    "continuous": {"action": {"type": "ContinuousAction"}},
+    "continuous-ranges": {
+        "action": {
+            "type": "ContinuousAction",
+            "acceleration_range": [-3, 2],
+            "steering_range": [-0.2, 0.3],
+            "speed_range": [10, 30],
+        }
+    },
+    "continuous-steering": {"action": {"type": "ContinuousAction", "longitudinal": False}},
+    "continuous-unclipped": {"action": {"type": "ContinuousAction", "clip": False}},
+}
+
+
+def policy_actions(
+    policy: str, seed: int, steps: int, num_actions: int = 5, continuous: int = 0
+) -> list[Any]:
+    """The action sequence of a scene: ``policy`` from :data:`POLICIES`, random ones seeded by ``seed``.
+    ``continuous``: the size of ContinuousAction commands (then "idle" is zeros and "random" uniform in
+    [-1, 1], with some beyond it to exercise the clip)."""
     fixed = POLICIES[policy]
     rng = np.random.default_rng(1000 + seed)
+    if continuous:
+        if fixed is not None:
+            return [np.zeros(continuous, np.float32)] * steps
+        return [rng.uniform(-1.1, 1.1, size=continuous).astype(np.float32) for _ in range(steps)]
     return [fixed] * steps if fixed is not None else [int(a) for a in rng.integers(num_actions, size=steps)]
 
 
@@ -196,7 +223,12 @@ def compare_steps(
     obs, _ = ours.reset(options={"scene": scene_from_highway_env(he)})
     out = {"obs": float(np.abs(he.observation_type.observe() - obs).max()), "reward": 0.0, "steps": 0}
     out["mismatch"] = None
-    for action in policy_actions(policy, seed, steps, len(ours.config.action_names)):
+    size = ours.config.action_size if ours.config.continuous_control is not None else 0
+    if size and not ours.config.clip:
+        policy_list = [np.clip(a, -1, 1) for a in policy_actions(policy, seed, steps, continuous=size)]
+    else:
+        policy_list = policy_actions(policy, seed, steps, len(ours.config.action_names), size)
+    for action in policy_list:
         he_obs, he_r, he_term, he_trunc, he_info = he.step(action)
         obs, r, term, trunc, info = ours.step(action)
         out["steps"] += 1

@@ -10,6 +10,7 @@ import numbers
 from typing import Any
 
 import numpy as np
+from gymnasium import spaces
 
 from envs.highway.config import DrivingConfig
 from envs.highway.observation import OBSERVATIONS
@@ -20,7 +21,10 @@ from envs.worlds import WORLDS
 NUM_ACTIONS = len(ACTION_NAMES)  # DiscreteMetaAction: LANE_LEFT, IDLE, LANE_RIGHT, FASTER, SLOWER
 IDLE = ACTION_NAMES.index("IDLE")  # 1 in every action set of DiscreteMetaAction (all, longitudinal, lateral)
 
-__all__ = ["ACTION_NAMES", "IDLE", "NUM_ACTIONS", "check_action", "make_simulator", "state_view"]
+__all__ = [
+    "ACTION_NAMES", "IDLE", "NUM_ACTIONS", "action_space", "check_action", "check_commands", "make_simulator",
+    "state_view",
+]  # fmt: skip
 
 
 def make_simulator(
@@ -46,6 +50,35 @@ def state_view(sim: Simulator, as_torch: bool = False) -> TrafficState:
     ``as_torch``, torch tensors on CUDA."""
     get = sim.torch if as_torch or not sim.host else sim.host.__getitem__
     return TrafficState(x=get("x"), y=get("y"), heading=get("heading"), speed=get("speed"), time=get("time"))
+
+
+def action_space(cfg: DrivingConfig) -> spaces.Space:
+    """highway-env's action space of the config: Discrete meta-actions, or ContinuousAction's
+    ``Box(-1, 1, (size,))`` of (acceleration, steering) commands."""
+    if cfg.continuous_control is None:
+        return spaces.Discrete(len(cfg.action_names))
+    return spaces.Box(-1.0, 1.0, shape=(cfg.action_size,), dtype=np.float32)
+
+
+def check_commands(commands: Any, cfg: DrivingConfig, batch: int | None = None) -> np.ndarray:
+    """ContinuousAction commands as float32 ``(size,)`` (or ``(batch, size)``), or a clear error: the
+    shape, NaN or inf, and, with ``clip=False``, values outside [-1, 1] (highway-env clips when
+    ``clip`` is set)."""
+    size = cfg.action_size
+    shape = (size,) if batch is None else (batch, size)
+    arr = np.asarray(commands)
+    if arr.dtype.kind not in "fiu" or arr.dtype == np.bool_:
+        raise TypeError(f"continuous actions must be numbers, got dtype {arr.dtype}")
+    arr = arr.astype(np.float32)
+    if arr.shape != shape:
+        raise ValueError(f"continuous actions must have shape {shape}, got {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise ValueError(
+            f"continuous actions must be finite, got {arr.tolist() if arr.size < 16 else 'NaN/inf'}"
+        )
+    if not cfg.clip and (np.abs(arr) > 1.0).any():
+        raise ValueError("continuous actions must be in [-1, 1] (the env was made with clip=False)")
+    return arr
 
 
 def check_action(action: Any, names: tuple[str, ...] = ACTION_NAMES) -> int:

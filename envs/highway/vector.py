@@ -27,14 +27,13 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from envs.highway.backend import make_ops
 from envs.highway.config import HighwayConfig, make_config
 from envs.highway.observation import OBSERVATIONS
-from envs.highway.sim import IDLE, make_simulator, state_view
+from envs.highway.sim import IDLE, action_space, check_commands, make_simulator, state_view
 from envs.highway.state import Scene, TrafficState
 from envs.physics.device import warp_device
 
@@ -70,8 +69,9 @@ class HighwayVectorEnv(VectorEnv):
         self.single_observation_space = kind.space(self.config)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self._actions = self.config.action_names
-        self.single_action_space = spaces.Discrete(len(self._actions))
-        self.action_space = spaces.MultiDiscrete(np.full(self.num_envs, len(self._actions)))
+        self._continuous = self.config.continuous_control is not None
+        self.single_action_space = action_space(self.config)
+        self.action_space = batch_space(self.single_action_space, self.num_envs)
         self.metadata = {**self.metadata, "render_fps": 2 * self.config.policy_frequency}
         self._torch = self.xp.name == "torch"
         self._seeded = False
@@ -114,7 +114,9 @@ class HighwayVectorEnv(VectorEnv):
             if scene is not None:
                 raise ValueError("give either 'scene' or 'reset_mask', not both")
         if mask is None or not self._started:
-            self._write_actions(np.full(self.num_envs, IDLE, np.int32))
+            self.sim.torch("commands").zero_() if self._torch else self.sim.host["commands"].fill(0.0)
+            if not self._continuous:
+                self._write_actions(np.full(self.num_envs, IDLE, np.int32))
         if scene is not None:
             self.sim.load_scenes(scene)
         else:
@@ -137,6 +139,9 @@ class HighwayVectorEnv(VectorEnv):
     def _write_actions(self, actions: Any) -> None:
         """Check the batch of actions and copy it into the kernel's action array (on its device)."""
         n = self.num_envs
+        if self._continuous:
+            self._write_commands(actions)
+            return
         if self._torch:
             torch = self.xp.torch
             if not isinstance(actions, torch.Tensor):
@@ -164,6 +169,27 @@ class HighwayVectorEnv(VectorEnv):
             raise ValueError(self._range_message())
         np.copyto(self.sim.host["action"], actions, casting="unsafe")
 
+    def _write_commands(self, commands: Any) -> None:
+        """ContinuousAction: a (num_envs, size) float batch into the kernel's command array."""
+        size = self.config.action_size
+        if self._torch:
+            torch = self.xp.torch
+            if not isinstance(commands, torch.Tensor):
+                commands = torch.as_tensor(np.asarray(commands), device=self.device)
+            if not commands.dtype.is_floating_point:
+                raise TypeError(f"continuous actions must be a float tensor, got dtype {commands.dtype}")
+            if commands.device != self.device:
+                raise ValueError(f"actions are on {commands.device}, the env runs on {self.device}")
+            if tuple(commands.shape) != (self.num_envs, size):
+                raise ValueError(
+                    f"continuous actions must have shape {(self.num_envs, size)}, got {tuple(commands.shape)}"
+                )
+            if commands.device.type == "cpu":
+                check_commands(commands.numpy(), self.config, self.num_envs)
+            self.sim.torch("commands")[:, :size].copy_(commands)
+            return
+        self.sim.host["commands"][:, :size] = check_commands(commands, self.config, self.num_envs)
+
     def _out(self, name: str) -> Any:
         """A copy of output array ``name``: NumPy, or a torch tensor on the env's device."""
         if not self._torch:
@@ -182,7 +208,9 @@ class HighwayVectorEnv(VectorEnv):
         info = {
             "speed": self._out("ego_speed"),
             "crashed": self._out("ego_crashed"),
-            "action": self._out("action"),
+            "action": self._out("commands")[:, : self.config.action_size]
+            if self._continuous
+            else self._out("action"),
             "rewards": rewards,
         }
         for key, term in getattr(self.sim.world, "info_flags", {}).items():  # e.g. exit's is_success

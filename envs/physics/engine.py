@@ -98,6 +98,7 @@ class Simulator:
             ("obs", (b, size), np.float32), ("reward", (b,), np.float32), ("terminated", (b,), np.bool_),
             ("truncated", (b,), np.bool_), ("terms", (b, len(world.reward_terms)), np.float32),
             ("ego_speed", (b,), np.float32), ("ego_crashed", (b,), np.bool_), ("action", (b,), np.int32),
+            ("commands", (b, 2), np.float32),  # continuous actions (ContinuousAction), in [-1, 1] units
         ):  # fmt: skip
             self._alloc(name, shape, dtype)
         frames = int(cfg.frames_per_action)
@@ -155,11 +156,18 @@ class Simulator:
         p.live = live
         p.autoreset = int(autoreset)
         p.trace = int(trace)
+        control = cfg.continuous_control  # None for meta-actions
+        p.continuous = int(control is not None)
+        control_f, control_i = np.zeros(6), np.zeros(3, np.int32)
+        if control is not None:
+            control_f = np.array([*control.acceleration_range, *control.steering_range, *control.speed_range])
+            control_i = np.array([control.longitudinal, control.lateral, control.clip], np.int32)
         world_f, world_i = self.world.params()
         obs_f, obs_i = self.observation.params(self.network)
         for name, arr, dtype in (
             ("actions", np.array([META_ACTIONS[a] for a in self.action_names], np.int32), wp.int32),
             ("target_speeds", np.array(cfg.target_speeds, np.float64), self.F),
+            ("control_f", control_f.astype(np.float64), self.F), ("control_i", control_i, wp.int32),
             ("world_f", world_f, self.F), ("world_i", world_i, wp.int32),
             ("obs_f", obs_f, self.F), ("obs_i", obs_i, wp.int32),
         ):  # fmt: skip
@@ -178,7 +186,7 @@ class Simulator:
             setattr(out, name, a[name][lo:hi])
         out.speed = a["ego_speed"][lo:hi]
         out.crashed = a["ego_crashed"][lo:hi]
-        inputs = [v, ep, self._road, params, a["action"][lo:hi], out]
+        inputs = [v, ep, self._road, params, a["action"][lo:hi], a["commands"][lo:hi], out]
         return wp.launch(self.kernel, dim=hi - lo, inputs=inputs, device=self.device, record_cmd=True)
 
     def torch(self, name: str) -> Any:

@@ -6,7 +6,8 @@ kernel with a thread per env::
 
     RESPAWN (reset or autoreset) -> the world places a new episode
     REFRESH (a loaded scene)     -> lanes and member lists recomputed
-    STEP                         -> meta-action, then per sub-step: act -> move -> collide (-> trace)
+    STEP                         -> meta-action (or continuous commands), then per sub-step:
+                                    act -> move -> collide (-> trace)
     then: observation -> reward terms -> terminated / truncated -> the next mode
 
 The physics it calls never looks at which world it runs: worlds differ only in their road tables,
@@ -41,52 +42,66 @@ def step_kernel(F: type, world_funcs, observation: str):  # noqa: N803
         T.meta_action,
         C.collide,
     )
+    continuous_action = T.continuous_action
     STEP, RESPAWN, REFRESH = st.STEP, st.RESPAWN, st.REFRESH
     ERR_ACTION, ROAD_LANES = st.ERR_ACTION, rn.ROAD_LANES
+
+    @wp.func(inline=True)
+    def simulate(v: Vehicles, ep: Episodes, rd: Road, p: Params, e: int, out: Outputs):
+        """One policy step of physics: ``frames`` sub-steps of act -> move -> collide (-> trace)."""
+        for frame in range(p.frames):
+            act_all(v, rd, p, ep, e)
+            move_all(v, rd, p, ep, e)
+            collide(v, p, e)
+            if p.trace != 0:
+                n = v.x.shape[1]
+                for i in range(n):
+                    k = frame * n + i
+                    out.trace[e, k, 0] = wp.float32(v.x[e, i])
+                    out.trace[e, k, 1] = wp.float32(v.y[e, i])
+                    out.trace[e, k, 2] = wp.float32(v.heading[e, i])
+                    out.trace[e, k, 3] = wp.float32(0.0)
+                    if v.crashed[e, i]:
+                        out.trace[e, k, 3] = wp.float32(1.0)
+        ep.time[e] = ep.time[e] + p.policy_dt
 
     @wp.kernel(
         module="unique", enable_backward=False, module_options={"max_unroll": 1, "optimization_level": 3}
     )
     def step(
-        v: Vehicles, ep: Episodes, rd: Road, p: Params, action: wp.array(dtype=wp.int32), out: Outputs
+        v: Vehicles, ep: Episodes, rd: Road, p: Params, action: wp.array(dtype=wp.int32),
+        commands: wp.array2d(dtype=wp.float32), out: Outputs,
     ):  # fmt: skip
         e = wp.tid()
         mode = ep.mode[e]
         if mode == STEP and p.live == 0:
             return  # a partial reset: this env keeps its episode and its last outputs
         fresh = bool(False)
-        a = int(-1)  # the action taken this step (-1: none, at a reset), for action-dependent rewards
+        a = int(-1)  # the meta-action taken this step (-1: none: a reset, or continuous commands)
         if mode == RESPAWN:
             spawn(v, ep, rd, p, e)
             ep.episode[e] = ep.episode[e] + 1
             ep.time[e] = wp.float64(0.0)
+            if p.continuous != 0:  # a plain Vehicle has no cruise set-point (highway-env reads 0)
+                v.target_speed[e, 0] = F(0.0)
             refresh_all(v, rd, ep, e)
             fresh = bool(True)
         elif mode == REFRESH:
             refresh_all(v, rd, ep, e)
             fresh = bool(True)
         elif p.live != 0:
-            a = action[e]
-            if a < 0 or a >= p.actions.shape[0]:
-                ep.error[e] = ep.error[e] | ERR_ACTION
-                a = -1
+            if p.continuous != 0:
+                continuous_action(v, p, e, commands[e, 0], commands[e, 1])
+                simulate(v, ep, rd, p, e, out)
+                v.target_lane[e, 0] = v.lane[e, 0]  # a plain Vehicle's rewards read the lane it is on
             else:
-                meta_action(v, rd, p, ep, e, 0, p.actions[a])
-                for frame in range(p.frames):
-                    act_all(v, rd, p, ep, e)
-                    move_all(v, rd, p, ep, e)
-                    collide(v, p, e)
-                    if p.trace != 0:
-                        n = v.x.shape[1]
-                        for i in range(n):
-                            k = frame * n + i
-                            out.trace[e, k, 0] = wp.float32(v.x[e, i])
-                            out.trace[e, k, 1] = wp.float32(v.y[e, i])
-                            out.trace[e, k, 2] = wp.float32(v.heading[e, i])
-                            out.trace[e, k, 3] = wp.float32(0.0)
-                            if v.crashed[e, i]:
-                                out.trace[e, k, 3] = wp.float32(1.0)
-                ep.time[e] = ep.time[e] + p.policy_dt
+                a = action[e]
+                if a < 0 or a >= p.actions.shape[0]:
+                    ep.error[e] = ep.error[e] | ERR_ACTION
+                    a = -1
+                else:
+                    meta_action(v, rd, p, ep, e, 0, p.actions[a])
+                    simulate(v, ep, rd, p, e, out)
         if fresh:
             ep.obs_lanes[e] = rd.li[v.lane[e, 0], ROAD_LANES]
             ep.mode[e] = STEP

@@ -111,6 +111,13 @@ def make_structs(F: type) -> SimpleNamespace:  # noqa: N803
         autoreset: int  # 1: a finished env respawns at its next step (Gymnasium's NEXT_STEP)
         trace: int  # 1: write every sub-step's poses into ``Outputs.trace`` (for rendering)
         actions: wp.array(dtype=wp.int32)  # action index -> meta-action code
+        continuous: (
+            int  # 1: the ego takes (acceleration, steering) commands (ContinuousAction), not meta-actions
+        )
+        control_f: wp.array(
+            dtype=F
+        )  # ContinuousAction: acceleration low, high; steering low, high; speed min, max
+        control_i: wp.array(dtype=wp.int32)  # ContinuousAction: longitudinal, lateral, clip (0/1 each)
         target_speeds: wp.array(dtype=F)  # [m/s] cruise set-points of controlled vehicles
         world_f: wp.array(dtype=F)  # the world's float parameters (layout: the world module)
         world_i: wp.array(dtype=wp.int32)  # the world's int parameters

@@ -482,23 +482,52 @@ def traffic_funcs(F: type) -> SimpleNamespace:  # noqa: N803
                     v.target_lane[e, i] = cand
 
     @wp.func(inline=True)
+    def continuous_action(v: Vehicles, p: Params, e: int, a0: wp.float32, a1: wp.float32):
+        """highway-env ``ContinuousAction.act``: (clipped) commands in [-1, 1] mapped onto the acceleration
+        and steering ranges, held by the ego's plain ``Vehicle`` for the whole policy step."""
+        x0 = F(a0)
+        x1 = F(a1)
+        if p.control_i[2] != 0:
+            x0 = wp.clamp(x0, -ONE, ONE)
+            x1 = wp.clamp(x1, -ONE, ONE)
+        lon = p.control_i[0] != 0
+        lat = p.control_i[1] != 0
+        acc = ZERO
+        steering = ZERO
+        if lon:
+            acc = p.control_f[0] + (x0 + ONE) * F(0.5) * (p.control_f[1] - p.control_f[0])
+        if lat:
+            x = x0
+            if lon:
+                x = x1
+            steering = p.control_f[2] + (x + ONE) * F(0.5) * (p.control_f[3] - p.control_f[2])
+        v.acc[e, 0] = acc
+        v.steer[e, 0] = wp.tan(steering)  # the bicycle model takes the tangent of the angle
+
+    @wp.func(inline=True)
     def decide(v: Vehicles, rd: Road, p: Params, ep: Episodes, e: int, i: int):
         """The lane decisions of ``road.act()`` for one vehicle: follow the road, then (IDM) abort or
         start lane changes. Sequential in slot order: a vehicle sees the earlier ones' new targets."""
         kind = v.kind[e, i]
         crashed = v.crashed[e, i]
-        if kind == CONTROLLED or (kind == IDM and not crashed):
+        if kind == CONTROLLED and p.continuous != 0:
+            # highway-env's plain ``Vehicle`` (ContinuousAction): no target lane of its own, so the lane it
+            # is on stands in (as highway-env's rewards read it), and no other vehicle yields to a target
+            v.target_lane[e, i] = v.lane[e, i]
+        elif kind == CONTROLLED or (kind == IDM and not crashed):
             follow_road(v, rd, ep, e, i)
             if kind == IDM and (v.flags[e, i] & ENABLE_LANE_CHANGE) != 0:
                 change_lane_policy(v, rd, p, e, i)
 
     @wp.func(inline=True)
-    def control(v: Vehicles, rd: Road, e: int, i: int):
+    def control(v: Vehicles, rd: Road, p: Params, e: int, i: int):
         """The commands of ``road.act()`` for one vehicle, from its decided target lane and speed: they
         depend on no other vehicle's decision, so this runs as a loop of its own after ``decide``."""
         kind = v.kind[e, i]
         crashed = v.crashed[e, i]
-        if kind == CONTROLLED:
+        if (
+            kind == CONTROLLED and p.continuous == 0
+        ):  # a continuous ego keeps its commands (``continuous_action``)
             v.steer[e, i] = steering_control(v, rd, e, i, v.target_lane[e, i])
             v.acc[e, i] = F(KP_A) * (v.target_speed[e, i] - v.speed[e, i])
         elif kind == IDM and not crashed:
@@ -516,7 +545,7 @@ def traffic_funcs(F: type) -> SimpleNamespace:  # noqa: N803
         for i in range(v.x.shape[1]):
             decide(v, rd, p, ep, e, i)
         for i in range(v.x.shape[1]):
-            control(v, rd, e, i)
+            control(v, rd, p, e, i)
 
     @wp.func(inline=True)
     def integrate(v: Vehicles, p: Params, e: int, i: int):
@@ -530,10 +559,15 @@ def traffic_funcs(F: type) -> SimpleNamespace:  # noqa: N803
         if crashed:
             steer = ZERO
             acc = -ONE * speed
-        if speed > F(MAX_SPEED):
-            acc = wp.min(acc, ONE * (F(MAX_SPEED) - speed))
-        elif speed < F(MIN_SPEED):
-            acc = wp.max(acc, ONE * (F(MIN_SPEED) - speed))
+        top = F(MAX_SPEED)
+        bottom = F(MIN_SPEED)
+        if i == 0 and p.continuous != 0:  # ContinuousAction's speed_range sets the ego's bounds
+            bottom = p.control_f[4]
+            top = p.control_f[5]
+        if speed > top:
+            acc = wp.min(acc, ONE * (top - speed))
+        elif speed < bottom:
+            acc = wp.max(acc, ONE * (bottom - speed))
         # slip angle beta = atan(tan(steer) / 2); cos/sin of heading + beta by the sum formulas
         t = F(0.5) * steer
         cos_b = ONE / wp.sqrt(ONE + t * t)
@@ -574,6 +608,6 @@ def traffic_funcs(F: type) -> SimpleNamespace:  # noqa: N803
         refresh_vehicle=refresh_vehicle, refresh_all=refresh_all, sort_members=sort_members, neighbours=neighbours, lane_s=lane_s,
         desired_gap=desired_gap, acceleration=acceleration, free_acceleration=free_acceleration, next_lane=next_lane, follow_road=follow_road,
         mobil=mobil, change_lane_policy=change_lane_policy, steering_control=steering_control,
-        speed_to_index=speed_to_index, meta_action=meta_action, act_all=act_all, integrate=integrate,
+        speed_to_index=speed_to_index, meta_action=meta_action, continuous_action=continuous_action, act_all=act_all, integrate=integrate,
         move_all=move_all, is_vehicle=is_vehicle, fast_wrap_to_pi=fast_wrap_to_pi,
     )  # fmt: skip
