@@ -164,8 +164,12 @@ def run_trial(config: dict, setup: Setup) -> None:
     seed = int(config.pop("seed", setup.seed))
     run_dir = Path(setup.out) / "runs" / trial_name(setup, {"seed": seed}, tune.get_context().get_trial_id())
 
+    steps = _total_steps(setup)
+
     def report(row: dict) -> None:
-        if "eval_return" not in row:
+        # the evaluation at the last step is not reported: the final evaluation (new episodes) stands for
+        # it, and a scheduler's rung there must not stop the trial before that evaluation runs
+        if "eval_return" not in row or int(row["step"]) >= steps:
             return
         result = {"mean_return": row["eval_return"], "crash_rate": row.get("eval_crash_rate", 0.0)}
         tune.report({
@@ -275,7 +279,7 @@ def _tuner(setup: Setup, trials: int, max_concurrent: int, grace_steps: int | No
     )
     scheduler = ASHAScheduler(
         time_attr="env_steps",
-        max_t=2 * steps,  # never force-stops a trial: one that runs to the end reports its final evaluation
+        max_t=2 * steps,  # never force-stops a trial; a rung at the last step judges final evaluations
         grace_period=grace_steps or max(1, steps // 4),
         reduction_factor=2,
     )
