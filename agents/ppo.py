@@ -25,7 +25,7 @@ from agents.common.buffers import Rollout, compute_gae
 from agents.common.checkpoint import load_checkpoint, save_checkpoint
 from agents.common.envs import make_vec_env
 from agents.common.evaluation import EvalConfig
-from agents.common.nets import ActorCritic, activation
+from agents.common.nets import ActorCritic, ObsNorm, activation
 from agents.common.policy import TorchPolicy, load_state, read_policy_file
 from agents.common.schedules import crossed
 from agents.common.torch_utils import (
@@ -67,6 +67,8 @@ class PPOConfig(EvalConfig):
     presence_feature: int = 0  # ego_attention: the row feature that marks a vehicle present (-1: none)
     log_std_init: float = 0.0  # continuous actions: the Gaussian's initial log std, in [-1, 1] action units
     crash_penalty: float = 0.0  # subtracted from the reward of a step that ends in a crash (training only)
+    reward_norm: bool = False  # learn from rewards scaled by the running std of the discounted return
+    reward_clip: float = 10.0  # reward_norm: scaled rewards are clipped to +/- this
     log_interval: int = 5_000  # env steps between metrics rows (rounded to whole rollouts)
     checkpoint_interval: int = 50_000  # env steps between checkpoints (0: only at the end)
     cpu_threads: int = 1  # torch intra-op threads on CPU: small MLPs run fastest on one
@@ -79,6 +81,8 @@ class PPOConfig(EvalConfig):
             raise ValueError(
                 f"need gamma in (0, 1] and gae_lambda in [0, 1], got {self.gamma}, {self.gae_lambda}"
             )
+        if self.reward_clip <= 0.0:
+            raise ValueError(f"reward_clip must be > 0, got {self.reward_clip}")
         if self.crash_penalty < 0.0:
             raise ValueError(f"crash_penalty must be >= 0 (it is subtracted), got {self.crash_penalty}")
         if self.clip_coef <= 0.0:
@@ -111,6 +115,27 @@ def build_actor_critic(obs_shape: tuple[int, ...], n_actions: int, arch: dict) -
 # --- rollout --------------------------------------------------------------------------------------
 
 
+class RewardScale(torch.nn.Module):
+    """Stable-baselines3 ``VecNormalize``'s reward normalisation (learning only; the logged returns and
+    evaluations keep the env's reward): each reward is divided by the running standard deviation of the
+    per-env discounted return and clipped. It makes one set of hyperparameters fit rewards of any scale,
+    as on Pendulum, whose returns reach -1,600. The statistics live in buffers, so checkpoints keep them."""
+
+    def __init__(self, num_envs: int, gamma: float, clip: float) -> None:
+        super().__init__()
+        self.gamma, self.clip = gamma, clip
+        self.stats = ObsNorm(1)  # its running variance is the discounted return's
+        self.register_buffer("ret", torch.zeros(num_envs))
+
+    @torch.no_grad()
+    def forward(self, reward: torch.Tensor, done: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        self.ret.copy_(torch.where(valid, self.ret * self.gamma + reward, self.ret))
+        self.stats.update(self.ret[valid][:, None])
+        scaled = (reward / (self.stats.var + 1e-8).sqrt()).clamp(-self.clip, self.clip)
+        self.ret.masked_fill_(done, 0.0)
+        return scaled
+
+
 @torch.no_grad()
 def collect(
     agent: ActorCritic,
@@ -120,6 +145,7 @@ def collect(
     stats: EpisodeStats,
     gen,
     crash_penalty: float = 0.0,
+    reward_scale: RewardScale | None = None,
 ):
     """Fill ``ro`` with ``T`` vector steps from ``obs``; returns the observation after the last one."""
     for t in range(ro.obs.shape[0]):
@@ -129,6 +155,8 @@ def collect(
         stats.update(reward, terminated, truncated, valid, crashed)
         if crash_penalty and crashed is not None:
             reward = reward - crash_penalty * (crashed & terminated).float()
+        if reward_scale is not None:
+            reward = reward_scale(reward, terminated | truncated, valid)
         ro.rewards[t], ro.terminated[t], ro.truncated[t], ro.valid[t] = reward, terminated, truncated, valid
     return obs
 
@@ -236,6 +264,8 @@ def train(spec: TrainSpec) -> TorchPolicy:
     gen = make_generator(spec.seed, device)
     num_iterations = math.ceil(spec.total_steps / (N * T))
     modules = {"agent": agent}
+    if hp.reward_norm:
+        modules["reward_scale"] = RewardScale(N, hp.gamma, hp.reward_clip).to(device)
     evaluator = hp.periodic_eval(spec.env_id, spec.env_kwargs)
     if hp.keep_best:
         modules["best"] = build_actor_critic(env.obs_shape, env.n_actions, arch).to(device)
@@ -261,7 +291,7 @@ def train(spec: TrainSpec) -> TorchPolicy:
         while iteration < num_iterations:
             if hp.anneal_lr:
                 optimizer.param_groups[0]["lr"] = hp.learning_rate * (1.0 - iteration / num_iterations)
-            obs = collect(agent, env, obs, ro, stats, gen, hp.crash_penalty)
+            obs = collect(agent, env, obs, ro, stats, gen, hp.crash_penalty, modules.get("reward_scale"))
             with torch.no_grad():
                 next_value = agent.value(obs)  # (N,)
             advantages = compute_gae(

@@ -60,3 +60,19 @@ def test_ppo_trains_on_pendulum_and_its_policy_acts_within_bounds(tmp_path: Path
         assert (np.abs(actions) <= 2.0).all()  # Pendulum's torque bound
     single, _ = policy.predict(obs[0], deterministic=True)
     assert single.shape == (1,)
+
+
+def test_reward_scale_divides_by_the_running_std_of_the_discounted_return() -> None:
+    from agents.ppo import RewardScale
+
+    scale = RewardScale(num_envs=2, gamma=0.5, clip=100.0)
+    valid = torch.tensor([True, True])
+    done = torch.tensor([False, False])
+    first = scale(torch.tensor([2.0, 4.0]), done, valid)  # returns 2, 4: variance 1
+    assert torch.allclose(first, torch.tensor([2.0, 4.0]), atol=1e-4)
+    second = scale(torch.tensor([2.0, 4.0]), torch.tensor([True, False]), valid)  # returns 3, 6 merged in
+    var = np.var([2.0, 4.0, 3.0, 6.0])
+    assert torch.allclose(second, torch.tensor([2.0, 4.0]) / math.sqrt(var), atol=1e-4)
+    assert scale.ret.tolist() == [0.0, 6.0]  # a finished episode's return starts over
+    skipped = scale(torch.tensor([0.0, 0.0]), done, torch.tensor([False, False]))  # reset steps: no update
+    assert scale.stats.count.item() == 4 and skipped.abs().sum() == 0

@@ -72,9 +72,9 @@ class ObsNorm(nn.Module):
     def update(self, x: torch.Tensor) -> None:
         """Merge ``x`` (B, ..., dim) into the statistics, one sample per ``dim`` inputs."""
         x = x.reshape(-1, self.mean.numel()).double()
-        n, mean, var = x.shape[0], x.mean(0), x.var(0, unbiased=False)
-        if n == 0:
+        if x.shape[0] == 0:
             return
+        n, mean, var = x.shape[0], x.mean(0), x.var(0, unbiased=False)
         total = self.count.double() + n
         delta = mean - self.mean.double()
         m2 = self.var.double() * self.count.double() + var * n + delta**2 * self.count.double() * n / total
