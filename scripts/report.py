@@ -349,6 +349,9 @@ def seeds_table(b: dict) -> list[str]:
             f"| {name} | {g['seeds']} | {g['episodes_per_seed']:,} | {interval_text(g.get('return_iqm'))} | "
             f"{interval_text(g.get('return_mean'))} | {interval_text(g.get('crash_rate_mean'), '.1%')} |"
         )
+    trained = [f"- {name}: `{g['command']}`" for name, g in b["groups"].items() if g.get("command")]
+    if trained:
+        rows += ["", "Trained by:", "", *trained]
     pairs = b.get("probability_of_improvement") or {}
     if pairs:
         rows += [
@@ -630,6 +633,18 @@ def write_comparison(pairs: list[str], name: str, results_dir: Path) -> Path:
             raise ValueError(f"{folder} holds no run directories")
         groups[label] = runs
     result = compare(groups)
+    for label, folder in (item.partition("=")[::2] for item in pairs):  # how each set was trained
+        setup = Path(folder) / "sweep.yaml"
+        if setup.exists():
+            from agents.common.io import read_yaml
+
+            s = read_yaml(setup)
+            seeds = " ".join(str(k) for k in s["space"].get("seed", []))
+            command = f"autodrive train --algo {s['algo']} --env {s['env_id']} --seeds {seeds}"
+            command += f" --eval-episodes {s['eval_episodes']} --cpus-per-trial {s['cpus_per_trial']:g}"
+            if s.get("hyperparams_table"):
+                command += " --hyperparams FILE"
+            result["groups"][label]["command"] = command + f" --out {folder}"
     envs = {r["env_id"] for g in groups.values() for r in map(_config, g)}
     algos = {r["algo"] for g in groups.values() for r in map(_config, g)}
     result["title"] = f"{' / '.join(sorted(algos))} on {' / '.join(sorted(envs))}: {', '.join(groups)}"
