@@ -155,8 +155,8 @@ def test_highway_env_action_configs_are_ported() -> None:
     assert vec.single_action_space == gym.spaces.Discrete(3)
     with pytest.raises(ValueError, match="actions_per_axis"):
         make_config("highway", {"action": {"type": "DiscreteMetaAction", "actions_per_axis": 3}})
-    with pytest.raises(ValueError, match="ContinuousAction"):
-        make_config("highway", {"action": {"type": "ContinuousAction"}})
+    with pytest.raises(ValueError, match=r"supported types are \['DiscreteMetaAction', 'ContinuousAction'\]"):
+        make_config("highway", {"action": {"type": "MultiAgentAction"}})
     with pytest.raises(ValueError, match="at least one"):
         make_config("merge", longitudinal=False, lateral=False)
 
