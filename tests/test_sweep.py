@@ -135,6 +135,11 @@ def stop_ray() -> None:
     )
 
 
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -147,12 +152,19 @@ def test_sweep_through_address_on_a_ray_head_started_here(tmp_path: Path) -> Non
     # Ray's token authentication, set alike on the head and the driver as Ray asks (its local heads enable
     # it by default); Ray maps a loopback --node-ip-address to this machine's own address.
     env = {**os.environ, "RAY_ADDRESS": "", "RAY_AUTH_MODE": "token"}
-    head = [str(ray_bin), "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}"]
     temp = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # short: Ray's socket paths have a length limit
+    head = [str(ray_bin), "start", "--head", "--block", "--node-ip-address=127.0.0.1", f"--port={port}"]
     head += ["--num-cpus=2", "--include-dashboard=false", f"--temp-dir={temp}"]
-    started = subprocess.run(head, capture_output=True, text=True, timeout=120, env=env)
-    assert started.returncode == 0, started.stderr[-2000:]
+    # --block keeps the head in a process group of its own, so that stopping it stops only this head
+    # (``ray stop`` would stop every Ray on the machine)
+    server = subprocess.Popen(
+        head, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     try:
+        deadline = time.monotonic() + 120
+        while not port_open(port):  # --block returns at once; the head listens a few seconds later
+            assert server.poll() is None and time.monotonic() < deadline, "the Ray head did not start"
+            time.sleep(0.5)
         out = tmp_path / "sweep"
         proc = run_tune(
             *TINY, *TINY_HP, "--trials", "2", "--out", str(out), "--address", f"127.0.0.1:{port}", env=env
@@ -160,7 +172,12 @@ def test_sweep_through_address_on_a_ray_head_started_here(tmp_path: Path) -> Non
         assert proc.returncode == 0, proc.stderr[-3000:]
         assert len(list((out / "runs").glob("*/eval.json"))) == 2
     finally:
-        subprocess.run([str(ray_bin), "stop", "--force"], capture_output=True, timeout=120, env=env)
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
         shutil.rmtree(temp, ignore_errors=True)
 
 
@@ -198,9 +215,8 @@ def test_killing_the_driver_loses_only_the_work_since_the_last_checkpoint(tmp_pa
             time.sleep(0.5)
         assert run_dir is not None, "no checkpoint within 4 minutes"
     finally:
-        os.killpg(driver.pid, signal.SIGKILL)  # the driver and everything it started, at once
+        os.killpg(driver.pid, signal.SIGKILL)  # the driver and the local Ray it started, at once
         driver.wait()
-        stop_ray()  # Ray's helper processes that outlive a killed driver
     killed_at = checkpoint_step(run_dir)
     assert not (run_dir / "eval.json").exists()
     time.sleep(2)
