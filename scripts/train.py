@@ -180,33 +180,16 @@ def train_seeds(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
     import time
 
     from agents import sweep
+    from scripts.tune import run_on_ray, shared_kwargs
 
-    try:
+    def work():
         if args.resume:
-            out = sweep.resume(args.resume, address=args.address)
-        else:
-            env = args.env.split("/")[-1]
-            out = sweep.run_seeds(
-                args.algo,
-                args.env,
-                args.seeds,
-                args.out or Path("runs") / f"{args.algo}-{env}-seeds-{time.strftime('%Y%m%d-%H%M%S')}",
-                env_kwargs=parse_key_values(args.env_kwargs),
-                steps=args.steps,
-                hp_overrides=parse_key_values(args.hp),
-                hyperparams_table=read_hyperparams_file(args.hyperparams) if args.hyperparams else None,
-                eval_episodes=args.eval_episodes,
-                cpus_per_trial=args.cpus_per_trial,
-                gpus_per_trial=args.gpus_per_trial,
-                max_concurrent=args.max_concurrent,
-                address=args.address,
-            )
-    except (ValueError, FileExistsError, FileNotFoundError) as exc:
-        parser.error(str(exc))
-    finally:
-        sweep.shutdown_ray()
-    print(sweep.describe(out))
-    return 0
+            return sweep.resume(args.resume, address=args.address)
+        env = args.env.split("/")[-1]
+        out = args.out or Path("runs") / f"{args.algo}-{env}-seeds-{time.strftime('%Y%m%d-%H%M%S')}"
+        return sweep.run_seeds(args.algo, args.env, args.seeds, out, **shared_kwargs(args))
+
+    return run_on_ray(parser, work)
 
 
 if __name__ == "__main__":

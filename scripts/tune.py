@@ -38,6 +38,35 @@ def add_ray_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def shared_kwargs(args: argparse.Namespace) -> dict:
+    """The keyword arguments ``agents.sweep.sweep`` and ``run_seeds`` take alike, from the shared flags."""
+    return {
+        "env_kwargs": parse_key_values(args.env_kwargs),
+        "steps": args.steps,
+        "hp_overrides": parse_key_values(args.hp),
+        "hyperparams_table": read_hyperparams_file(args.hyperparams) if args.hyperparams else None,
+        "eval_episodes": args.eval_episodes,
+        "cpus_per_trial": args.cpus_per_trial,
+        "gpus_per_trial": args.gpus_per_trial,
+        "max_concurrent": args.max_concurrent,
+        "address": args.address,
+    }
+
+
+def run_on_ray(parser: argparse.ArgumentParser, work) -> int:
+    """Run ``work()`` (it returns the sweep directory); a bad input is one error line; Ray stops after."""
+    from agents import sweep
+
+    try:
+        out = work()
+    except (ValueError, FileExistsError, FileNotFoundError) as exc:
+        parser.error(str(exc))
+    finally:
+        sweep.shutdown_ray()
+    print(sweep.describe(out))
+    return 0
+
+
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -72,44 +101,31 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
 
     from agents import sweep
 
-    try:
+    def work():
         if args.resume:
-            out = sweep.resume(args.resume, address=args.address)
-        else:
-            space = None
-            if args.space:
-                if not os.path.isfile(args.space):
-                    raise FileNotFoundError(f"no search-space file {args.space}")
-                space = yaml.safe_load(Path(args.space).read_text())
-            import time
+            return sweep.resume(args.resume, address=args.address)
+        space = None
+        if args.space:
+            if not os.path.isfile(args.space):
+                raise FileNotFoundError(f"no search-space file {args.space}")
+            space = yaml.safe_load(Path(args.space).read_text())
+        import time
 
-            default_out = (
-                Path("runs") / f"tune-{args.algo}-{args.env.split('/')[-1]}-{time.strftime('%Y%m%d-%H%M%S')}"
-            )
-            out = sweep.sweep(
-                args.algo,
-                args.env,
-                args.out or default_out,
-                trials=args.trials,
-                env_kwargs=parse_key_values(args.env_kwargs),
-                steps=args.steps,
-                seed=args.seed,
-                hp_overrides=parse_key_values(args.hp),
-                hyperparams_table=read_hyperparams_file(args.hyperparams) if args.hyperparams else None,
-                space_table=space,
-                eval_episodes=args.eval_episodes,
-                cpus_per_trial=args.cpus_per_trial,
-                gpus_per_trial=args.gpus_per_trial,
-                max_concurrent=args.max_concurrent,
-                grace_steps=args.grace_steps,
-                address=args.address,
-            )
-    except (ValueError, FileExistsError, FileNotFoundError) as exc:
-        parser.error(str(exc))
-    finally:
-        sweep.shutdown_ray()
-    print(sweep.describe(out))
-    return 0
+        default_out = (
+            Path("runs") / f"tune-{args.algo}-{args.env.split('/')[-1]}-{time.strftime('%Y%m%d-%H%M%S')}"
+        )
+        return sweep.sweep(
+            args.algo,
+            args.env,
+            args.out or default_out,
+            trials=args.trials,
+            seed=args.seed,
+            space_table=space,
+            grace_steps=args.grace_steps,
+            **shared_kwargs(args),
+        )
+
+    return run_on_ray(parser, work)
 
 
 if __name__ == "__main__":
