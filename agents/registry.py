@@ -17,6 +17,7 @@ _ALGOS: dict[str, tuple[str, str]] = {
     "ppo": ("agents.ppo", "PPO"),
     "sb3-dqn": ("agents.sb3", "SB3_DQN"),
     "sb3-ppo": ("agents.sb3", "SB3_PPO"),
+    "sb3-sac": ("agents.sb3", "SB3_SAC"),
 }
 
 

@@ -1,10 +1,12 @@
-"""stable-baselines3's DQN and PPO on any of our envs, with our run directory, logging and checkpoints.
+"""stable-baselines3's DQN, PPO and SAC on any of our envs, with our run directory, logging and checkpoints.
 
-``--algo sb3-dqn|sb3-ppo`` trains SB3's own algorithm. Our natively batched envs reach SB3 through
+``--algo sb3-dqn|sb3-ppo|sb3-sac`` trains SB3's own algorithm (SAC on ``Box`` actions, such as a world
+with ``{"action": {"type": "ContinuousAction"}}``). Our natively batched envs reach SB3 through
 :class:`SB3VecEnv`, an SB3 ``VecEnv`` over a Gymnasium vector env, so SB3 users get the batched
 simulator's speed; other ids use SB3's ``DummyVecEnv``. Weights and checkpoints are safetensors (SB3's
-``.zip`` pickles parts of the model, so it is not used). Checkpoints hold the policy and optimizer;
-SB3's replay buffer is not checkpointed (a resumed sb3-dqn refills it while it keeps learning).
+``.zip`` pickles parts of the model, so it is not used). Checkpoints hold the policy and its optimizers
+(SAC's actor, critic and entropy coefficient); SB3's replay buffer is not checkpointed (a resumed sb3-dqn
+or sb3-sac refills it while it keeps learning).
 """
 
 from __future__ import annotations
@@ -92,6 +94,40 @@ class SB3PPOConfig:
             raise ValueError("n_steps and batch_size must be >= 1")
 
 
+@dataclass(frozen=True)
+class SB3SACConfig:
+    total_steps: int = 100_000
+    num_envs: int = 1
+    learning_rate: float = 3e-4
+    buffer_size: int = 1_000_000
+    learning_starts: int = 100
+    batch_size: int = 256
+    tau: float = 0.005
+    gamma: float = 0.99
+    train_freq: int = 1  # env steps (per env) between training phases
+    gradient_steps: int = 1
+    ent_coef: str | float = "auto"  # "auto" learns it (initial value "auto_0.1" style), or a fixed float
+    target_update_interval: int = 1
+    target_entropy: str | float = "auto"  # "auto": -dim(action space)
+    use_sde: bool = False
+    net_arch: tuple[int, ...] = (256, 256)
+    activation: str = "relu"
+    log_interval: int = 5_000
+    checkpoint_interval: int = 50_000
+    cpu_threads: int = 1  # torch intra-op threads on CPU: small MLPs run fastest on one
+
+    def __post_init__(self) -> None:
+        activation(self.activation)
+        if self.train_freq < 1 or self.batch_size < 1:
+            raise ValueError("train_freq and batch_size must be >= 1")
+        for name in ("ent_coef", "target_entropy"):
+            value = getattr(self, name)
+            if isinstance(value, str) and not value.startswith("auto"):
+                raise ValueError(
+                    f"{name} must be a number or 'auto' (ent_coef also 'auto_<init>'), got {value!r}"
+                )
+
+
 RUN_FIELDS = (
     "total_steps",
     "num_envs",
@@ -133,7 +169,7 @@ class SB3VecEnv(_vec_env_base()):
         return to_numpy(obs).copy()
 
     def step_async(self, actions: np.ndarray) -> None:
-        self._actions = np.asarray(actions, dtype=np.int64)
+        self._actions = np.asarray(actions, dtype=self.action_space.dtype)
 
     def step_wait(self):
         obs, reward, terminated, truncated, infos = self.venv.step(self._actions)
@@ -299,27 +335,62 @@ def _logging_callback(spec: TrainSpec, log_interval: int, checkpoint_interval: i
     return RunLoggerCallback()
 
 
-def _train(kind: str, spec: TrainSpec):
-    from stable_baselines3 import DQN as SB3DQNAlgo
-    from stable_baselines3 import PPO as SB3PPOAlgo
+def _sb3_class(kind: str):
+    import stable_baselines3
 
+    return getattr(stable_baselines3, kind.upper())
+
+
+def _optimizers(model) -> dict[str, torch.optim.Optimizer]:
+    """Every optimizer an SB3 model trains with, by name: DQN's and PPO's one, SAC's actor, critic and
+    (when learnt) entropy coefficient."""
+    if hasattr(model, "actor"):  # SAC
+        opts = {"actor_optimizer": model.actor.optimizer, "critic_optimizer": model.critic.optimizer}
+        if model.ent_coef_optimizer is not None:
+            opts["ent_coef_optimizer"] = model.ent_coef_optimizer
+        return opts
+    return {"optimizer": model.policy.optimizer}
+
+
+def _extra_params(model) -> dict[str, torch.Tensor]:
+    """Learnt tensors outside the policy module: SAC's log entropy coefficient."""
+    log_ent = getattr(model, "log_ent_coef", None)
+    return {"log_ent_coef": log_ent} if isinstance(log_ent, torch.Tensor) else {}
+
+
+def _train(kind: str, spec: TrainSpec):
     hp = spec.hp
     if spec.device == "cpu":
         torch.set_num_threads(hp.cpu_threads)
     env = make_sb3_env(spec.env_id, spec.num_envs, spec.seed, spec.env_kwargs)
-    cls = SB3DQNAlgo if kind == "dqn" else SB3PPOAlgo
-    model = cls("MlpPolicy", env, seed=spec.seed, device=spec.device, verbose=0, **_sb3_kwargs(hp))
+    if kind == "sac" and not isinstance(env.action_space, gym.spaces.Box):
+        env.close()
+        raise ValueError(
+            f"sb3-sac needs Box (continuous) actions; {spec.env_id} has {env.action_space} (for a driving "
+            'world pass --env-kwargs \'action={"type": "ContinuousAction"}\')'
+        )
+    model = _sb3_class(kind)(
+        "MlpPolicy", env, seed=spec.seed, device=spec.device, verbose=0, **_sb3_kwargs(hp)
+    )
 
     def checkpoint(model) -> None:
         arrays = module_arrays("policy", model.policy) | rng_arrays()
-        opt_arrays, opt_state = optimizer_arrays("optimizer", model.policy.optimizer)
-        save_checkpoint(spec.run_dir, model.num_timesteps, arrays | opt_arrays, {"optimizer": opt_state})
+        arrays |= {f"extra/{k}": v.detach().cpu() for k, v in _extra_params(model).items()}
+        states = {}
+        for name, opt in _optimizers(model).items():
+            opt_arrays, states[name] = optimizer_arrays(name, opt)
+            arrays |= opt_arrays
+        save_checkpoint(spec.run_dir, model.num_timesteps, arrays, states)
 
     ckpt = load_checkpoint(spec.run_dir) if spec.resume else None
     if ckpt is not None:
         step, arrays, state = ckpt
         load_module_arrays("policy", model.policy, arrays)
-        load_optimizer_arrays("optimizer", model.policy.optimizer, arrays, state["optimizer"])
+        with torch.no_grad():
+            for k, v in _extra_params(model).items():
+                v.copy_(torch.as_tensor(np.asarray(arrays[f"extra/{k}"])))
+        for name, opt in _optimizers(model).items():
+            load_optimizer_arrays(name, opt, arrays, state[name])
         set_rng_arrays(arrays)
         model.num_timesteps = step
     remaining = spec.total_steps - model.num_timesteps
@@ -329,26 +400,40 @@ def _train(kind: str, spec: TrainSpec):
     spec.logger.log(model.num_timesteps)
     checkpoint(model)
     env.close()
-    obs_space = env.observation_space
-    return SB3Policy(model.policy, kind, tuple(obs_space.shape), int(env.action_space.n), hp)
+    return SB3Policy(model.policy, kind, tuple(env.observation_space.shape), env.action_space, hp)
 
 
 # --- policy -----------------------------------------------------------------------------------------
 
 
+def _action_space_meta(space: gym.Space) -> dict[str, Any]:
+    if isinstance(space, gym.spaces.Discrete):
+        return {"n": int(space.n)}
+    if isinstance(space, gym.spaces.Box):
+        return {"low": space.low.tolist(), "high": space.high.tolist()}
+    raise ValueError(f"SB3 policies here take Discrete or Box actions, got {space}")
+
+
+def _action_space(meta: dict[str, Any]) -> gym.Space:
+    if "n" in meta:
+        return gym.spaces.Discrete(meta["n"])
+    return gym.spaces.Box(np.array(meta["low"], np.float32), np.array(meta["high"], np.float32))
+
+
 class SB3Policy:
     """An SB3 policy with our ``predict``/``save``: NumPy or tensor, one observation or a batch."""
 
-    def __init__(self, policy, kind: str, obs_shape: tuple[int, ...], n_actions: int, hp) -> None:
+    def __init__(self, policy, kind: str, obs_shape: tuple[int, ...], action_space: gym.Space, hp) -> None:
         self.policy, self.kind = policy.eval(), kind
-        self.obs_shape, self.n_actions = obs_shape, n_actions
+        self.obs_shape, self.action_space = obs_shape, action_space
+        self.n_actions = int(action_space.n) if isinstance(action_space, gym.spaces.Discrete) else None
         self.arch = {"net_arch": list(hp.net_arch), "activation": hp.activation}
         self.device = policy.device
 
     def predict(self, observation, state=None, episode_start=None, deterministic: bool = True):
         obs = to_numpy(observation).astype(np.float32)
         actions, _ = self.policy.predict(obs, deterministic=deterministic)
-        actions = np.asarray(actions, dtype=np.int64)
+        actions = np.asarray(actions, dtype=self.action_space.dtype)
         if is_torch(observation):
             return torch.as_tensor(actions, device=observation.device), None
         return actions, None
@@ -356,7 +441,7 @@ class SB3Policy:
     def save(self, run_dir: str | Path) -> Path:
         meta = {
             "obs_shape": json.dumps(list(self.obs_shape)),
-            "n_actions": str(self.n_actions),
+            "action_space": json.dumps(_action_space_meta(self.action_space)),
             "arch": json.dumps(self.arch),
         }
         return save_arrays(Path(run_dir) / f"sb3-{self.kind}.safetensors", self.policy.state_dict(), meta)
@@ -365,19 +450,19 @@ class SB3Policy:
 def _load(kind: str, run_dir: Path, device: str = "cpu") -> SB3Policy:
     from stable_baselines3.common.policies import ActorCriticPolicy
     from stable_baselines3.dqn.policies import DQNPolicy
+    from stable_baselines3.sac.policies import SACPolicy
 
     path = Path(run_dir) / f"sb3-{kind}.safetensors"
     if not path.exists():
         raise FileNotFoundError(f"{path} not found: the run did not finish (try --resume)")
     meta = load_metadata(path)
-    obs_shape, n_actions, arch = (
-        tuple(json.loads(meta["obs_shape"])),
-        int(meta["n_actions"]),
-        json.loads(meta["arch"]),
-    )
+    obs_shape, arch = tuple(json.loads(meta["obs_shape"])), json.loads(meta["arch"])
+    if "action_space" in meta:
+        act_space = _action_space(json.loads(meta["action_space"]))
+    else:  # files written before continuous actions: Discrete only
+        act_space = gym.spaces.Discrete(int(meta["n_actions"]))
     obs_space = gym.spaces.Box(-np.inf, np.inf, obs_shape, np.float32)
-    act_space = gym.spaces.Discrete(n_actions)
-    cls = DQNPolicy if kind == "dqn" else ActorCriticPolicy
+    cls = {"dqn": DQNPolicy, "ppo": ActorCriticPolicy, "sac": SACPolicy}[kind]
     policy = cls(
         obs_space,
         act_space,
@@ -387,7 +472,7 @@ def _load(kind: str, run_dir: Path, device: str = "cpu") -> SB3Policy:
     )
     policy.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in load_arrays(path).items()})
     hp = SB3DQNConfig(net_arch=tuple(arch["net_arch"]), activation=arch["activation"])
-    return SB3Policy(policy.to(device), kind, obs_shape, n_actions, hp)
+    return SB3Policy(policy.to(device), kind, obs_shape, act_space, hp)
 
 
 SB3_DQN = Algorithm(
@@ -411,3 +496,12 @@ SB3_PPO = Algorithm(
         "approx_kl", "clip_fraction", "explained_variance",
     ),
 )  # fmt: skip
+SB3_SAC = Algorithm(
+    name="sb3-sac",
+    hyperparams=SB3SACConfig,
+    train=lambda spec: _train("sac", spec),
+    load=lambda run_dir, device="cpu": _load("sac", run_dir, device),
+    description="stable-baselines3's SAC on our envs with Box actions (batched through an SB3 VecEnv adapter)",
+    default_steps=SB3SACConfig.total_steps,
+    extra_metrics=("actor_loss", "critic_loss", "ent_coef", "ent_coef_loss", "learning_rate", "n_updates"),
+)

@@ -116,3 +116,41 @@ def test_adapter_resets_only_the_envs_that_finished(env_id: str, kwargs: dict) -
     assert checked, "no step finished some envs but not all"
     assert env.get_attr("render_mode") == [None] * 6
     env.close()
+
+
+def test_sb3_sac_trains_resumes_and_loads_on_box_actions(tmp_path):
+    """SAC on Pendulum: weights without pickle, every optimizer and the entropy coefficient in the
+    checkpoint, a resume that reloads them, and a loaded policy whose actions lie within the bounds."""
+    from agents import resume_run
+    from agents.common.checkpoint import load_checkpoint
+
+    hp = {"learning_starts": 50, "batch_size": 32, "net_arch": [16], "log_interval": 100}
+    run = train_run(
+        "sb3-sac", "Pendulum-v1", steps=200, num_envs=1, device="cpu", out=tmp_path / "sac",
+        hp_overrides=hp, eval_episodes=1, progress=False, tensorboard=False,
+    )  # fmt: skip
+    step, arrays, state = load_checkpoint(run)
+    assert step == 200 and set(state) == {"actor_optimizer", "critic_optimizer", "ent_coef_optimizer"}
+    assert "extra/log_ent_coef" in arrays
+    resume_run(run, progress=False, tensorboard=False)  # nothing left to train: loads every state
+    policy = load_policy(run)
+    actions, _ = policy.predict(np.random.default_rng(0).normal(size=(7, 3)).astype(np.float32))
+    assert actions.shape == (7, 1) and actions.dtype == np.float32
+    assert np.all(np.abs(actions) <= 2.0)  # Pendulum's torque bound
+
+
+def test_sb3_sac_drives_a_batched_world_with_continuous_actions(tmp_path):
+    run = train_run(
+        "sb3-sac", "autodrive/HighwayFast-v0", env_kwargs={"action": {"type": "ContinuousAction"}},
+        steps=64, num_envs=4, device="cpu", out=tmp_path / "sac",
+        hp_overrides={"learning_starts": 32, "batch_size": 16, "net_arch": [16], "log_interval": 32},
+        eval_episodes=1, progress=False, tensorboard=False,
+    )  # fmt: skip
+    assert read_json(run / "eval.json")["episodes"] == 1
+    actions, _ = load_policy(run).predict(np.zeros((2, 5, 5), dtype=np.float32))
+    assert actions.shape == (2, 2) and np.all(np.abs(actions) <= 1.0)
+
+
+def test_sb3_sac_refuses_discrete_actions(tmp_path):
+    with pytest.raises(ValueError, match="ContinuousAction"):
+        train_run("sb3-sac", "CartPole-v1", steps=64, out=tmp_path / "x", progress=False, tensorboard=False)
