@@ -90,7 +90,9 @@ def test_config_reads_like_highway_envs_dict(preset: str) -> None:
     a round trip through that dict gives the same config."""
     cfg = PRESETS[preset]
     assert cfg["simulation_frequency"] == cfg.simulation_frequency and "action" in cfg
-    assert cfg["action"]["type"] == "DiscreteMetaAction" and cfg["observation"]["type"] in (
+    # racetrack-v0 steers with ContinuousAction, the others take meta-actions
+    assert cfg["action"]["type"] == ("ContinuousAction" if preset == "racetrack" else "DiscreteMetaAction")
+    assert cfg["observation"]["type"] in (
         "Kinematics", "ExitObservation", "OccupancyGrid", "TimeToCollision", "camera",
     )  # fmt: skip
     assert make_config(preset, cfg.to_dict()) == cfg

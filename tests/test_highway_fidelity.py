@@ -1,6 +1,7 @@
 """Step-by-step fidelity against highway-env: import a highway-env scene, drive both with the same actions.
 
-For seeded highway-env scenes of each preset (highway, highway-fast, merge, exit, roundabout) (advanced 0-2 IDLE steps first, so that lane changes,
+For seeded highway-env scenes of each preset (highway, highway-fast, merge, exit, roundabout,
+racetrack) (advanced 0-2 IDLE steps first, so that lane changes,
 timers and IDM state are mid-flight), both simulators run 10 policy steps of IDLE-only and of random
 actions. Observations must agree within 1e-3, rewards within 1e-4, crash/terminated flags exactly.
 
@@ -83,6 +84,15 @@ def test_roundabout_matches_highway_env(seed: int, policy: str) -> None:
 
 
 @pytest.mark.parametrize("policy", ["idle", "random"])
+@pytest.mark.parametrize("seed", range(20))
+def test_racetrack_matches_highway_env(seed: int, policy: str) -> None:
+    """racetrack-v0: the circuit of straight and circular lanes, steering-only ContinuousAction (zero and
+    random commands), the aligned presence / on-road OccupancyGrid, lane-centring and action rewards,
+    off-road termination."""
+    compare("racetrack", seed, policy)
+
+
+@pytest.mark.parametrize("policy", ["idle", "random"])
 @pytest.mark.parametrize("seed", range(4))
 @pytest.mark.parametrize("preset", list(WORLD_CONFIGS))
 def test_world_configs_match_highway_env(preset: str, seed: int, policy: str) -> None:
@@ -108,7 +118,7 @@ def test_continuous_actions_match_highway_env(preset: str, name: str, policy: st
         compare(preset, seed, policy, config=CONTINUOUS_CONFIGS[name])
 
 
-@pytest.mark.parametrize("preset", ["highway", "highway-fast", "merge", "exit", "roundabout"])
+@pytest.mark.parametrize("preset", ["highway", "highway-fast", "merge", "exit", "roundabout", "racetrack"])
 def test_float32_batch_matches_single_env(preset: str) -> None:
     """The fast CPU batch (float32) tracks the float64 single env on the same scenes."""
     scenes, actions = [], []
@@ -116,7 +126,8 @@ def test_float32_batch_matches_single_env(preset: str) -> None:
         single = HighwayEnv(preset)
         single.reset(seed=seed)
         scenes.append(single.scene())
-        actions.append(policy_actions("random", seed, STEPS))
+        size = single.config.action_size if single.config.continuous_control is not None else 0
+        actions.append(policy_actions("random", seed, STEPS, continuous=size))
     vec = HighwayVectorEnv(len(scenes), preset=preset)
     vec_obs, _ = vec.reset(options={"scene": scenes})
     singles = [HighwayEnv(preset) for _ in scenes]

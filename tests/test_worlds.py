@@ -8,6 +8,7 @@ import pytest
 from envs.road.network import RoadNetwork
 from envs.worlds.exit import exit_network
 from envs.worlds.merge import merge_network
+from envs.worlds.racetrack import racetrack_network
 from envs.worlds.roundabout import roundabout_network
 
 # highway-env id, its config, our builder of the same road
@@ -16,6 +17,7 @@ ROADS = {
     "exit-6-lanes": ("exit-v0", {"lanes_count": 6}, lambda: exit_network(6)),
     "exit-3-lanes": ("exit-v0", {"lanes_count": 3}, lambda: exit_network(3)),
     "roundabout": ("roundabout-v0", {}, roundabout_network),
+    "racetrack": ("racetrack-v0", {}, racetrack_network),
 }
 
 

@@ -51,6 +51,7 @@ HIGHWAY_ENV_WORLDS = {
     "MergeEnv": "merge",
     "RoundaboutEnv": "roundabout",
     "ExitEnv": "exit",
+    "RacetrackEnv": "racetrack",
 }
 
 

@@ -183,7 +183,8 @@ class DrivingConfig:
                 return {"type": "ContinuousAction", "acceleration_range": list(self.acceleration_range),
                         "steering_range": list(self.steering_range),
                         "speed_range": None if self.speed_range is None else list(self.speed_range),
-                        "longitudinal": self.longitudinal, "lateral": self.lateral, "clip": self.clip}  # fmt: skip
+                        "longitudinal": self.longitudinal, "lateral": self.lateral, "clip": self.clip,
+                        "target_speeds": list(self.target_speeds)}  # fmt: skip
             return {"type": "DiscreteMetaAction", "target_speeds": list(self.target_speeds),
                     "longitudinal": self.longitudinal, "lateral": self.lateral}  # fmt: skip
         if key not in self.keys():
@@ -372,7 +373,8 @@ def _action_changes(value: Any) -> dict[str, Any]:
     if kind not in ACTION_TYPES:
         raise ValueError(f"action={value!r}: the supported types are {list(ACTION_TYPES)}")
     options = {k: v for k, v in value.items() if k != "type"}
-    known = ACTION_OPTIONS if kind == "DiscreteMetaAction" else CONTINUOUS_OPTIONS
+    # highway-env's racetrack-v0 config gives ContinuousAction target_speeds, which it ignores: so do we
+    known = ACTION_OPTIONS if kind == "DiscreteMetaAction" else (*CONTINUOUS_OPTIONS, "target_speeds")
     unknown = sorted(set(options) - set(known))
     if unknown:
         raise ValueError(f"{kind} options {unknown} are not supported; supported: {list(known)}")
@@ -580,8 +582,57 @@ class RoundaboutConfig(DrivingConfig):
         return problems
 
 
-#: Presets reproducing highway-env's ``highway-v0``, ``highway-fast-v0``, ``merge-v0``, ``exit-v0`` and
-#: ``roundabout-v0`` defaults.
+@dataclass(frozen=True)
+class RacetrackConfig(DrivingConfig):
+    """A racetrack (highway-env ``racetrack-v0``): keep a closed two-lane circuit's lane by steering alone
+    (ContinuousAction, constant speed), behind an IDM vehicle, seen through an OccupancyGrid of presence
+    and road. Keys follow highway-env's."""
+
+    world: ClassVar[str] = "racetrack"
+    other_vehicles: int = 1  # [vehicles] the one ahead, plus a random number of up to other_vehicles - 1
+    duration: float = 300.0  # [s] episode length before truncation
+    policy_frequency: int = 5
+    action_type: str = "ContinuousAction"
+    longitudinal: bool = False
+    lateral: bool = True
+    target_speeds: tuple[float, ...] = (
+        0.0,
+        5.0,
+        10.0,
+    )  # in highway-env's action config; ContinuousAction ignores it
+    observation: str = "occupancy_grid"
+    observation_options: tuple = (
+        ("align_to_vehicle_axes", True),
+        ("as_image", False),
+        ("features", ("presence", "on_road")),
+        ("grid_size", ((-18.0, 18.0), (-18.0, 18.0))),
+        ("grid_step", (3.0, 3.0)),
+    )
+    collision_reward: float = -1.0
+    lane_centering_cost: float = 4.0  # [1/m^2] lane_centering_reward is 1 / (1 + cost * lateral^2)
+    lane_centering_reward: float = 1.0
+    action_reward: float = -0.3  # times the norm of the command
+    speed_limit: float = 10.0  # [m/s] accepted for ported configs; racetrack-v0's road fixes 10 m/s itself
+    terminate_off_road: bool = True
+    screen_width: int = 600
+    screen_height: int = 600
+    centering_position: tuple[float, float] = (0.5, 0.5)
+
+    def _problems(self) -> list[str]:
+        problems = super()._problems()
+        if self.other_vehicles < 0:
+            problems.append(f"other_vehicles={self.other_vehicles}: must be >= 0")
+        if not (math.isfinite(self.duration) and self.duration > 0):
+            problems.append(f"duration={self.duration}: must be a finite number > 0")
+        if not (math.isfinite(self.lane_centering_cost) and self.lane_centering_cost >= 0):
+            problems.append(f"lane_centering_cost={self.lane_centering_cost}: must be a finite number >= 0")
+        if self.collision_reward == 1.0:
+            problems.append("the reward maps [collision_reward, 1] to [0, 1]: collision_reward must not be 1")
+        return problems
+
+
+#: Presets reproducing highway-env's ``highway-v0``, ``highway-fast-v0``, ``merge-v0``, ``exit-v0``,
+#: ``roundabout-v0`` and ``racetrack-v0`` defaults.
 PRESETS: dict[str, DrivingConfig] = {
     "highway": HighwayConfig(),
     "highway-fast": HighwayConfig(
@@ -595,4 +646,5 @@ PRESETS: dict[str, DrivingConfig] = {
     "merge": MergeConfig(),
     "exit": ExitConfig(),
     "roundabout": RoundaboutConfig(),
+    "racetrack": RacetrackConfig(),
 }

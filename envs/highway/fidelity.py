@@ -22,6 +22,7 @@ HIGHWAY_ENV_IDS = {
     "merge": "merge-v0",
     "exit": "exit-v0",
     "roundabout": "roundabout-v0",
+    "racetrack": "racetrack-v0",
 }
 HIGHWAY_ENV_OBSERVATIONS = {
     "kinematics": "Kinematics",
@@ -122,6 +123,16 @@ WORLD_CONFIGS = {
         "reward_speed_range": [22, 28],
         "vehicles_density": 1.5,
         "duration": 12,
+    },
+    "racetrack": {
+        "other_vehicles": 4,
+        "lane_centering_cost": 2.0,
+        "lane_centering_reward": 0.5,
+        "action_reward": -0.5,
+        "collision_reward": -2.0,
+        "terminate_off_road": False,
+        "duration": 20,
+        "policy_frequency": 3,
     },
 }
 

@@ -302,6 +302,7 @@ class Simulator:
             )
         if len(scenes) != self.num_envs:
             raise ValueError(f"got {len(scenes)} scenes for {self.num_envs} envs")
+        scenes = [scene.padded(self.slots) for scene in scenes]
         for scene in scenes:
             problems = scene.problems(
                 self.world.name, self.slots, self.network, self.world.route_capacity, self.cfg

@@ -106,7 +106,7 @@ def step_kernel(F: type, world_funcs, observation: str):  # noqa: N803
             ep.obs_lanes[e] = rd.li[v.lane[e, 0], ROAD_LANES]
             ep.mode[e] = STEP
         observe(v, ep, rd, p, e, out, 0)
-        reward(v, ep, rd, p, e, a, out)
+        reward(v, ep, rd, p, e, a, wp.vec2f(commands[e, 0], commands[e, 1]), out)
         out.speed[e] = wp.float32(v.speed[e, 0])
         out.crashed[e] = v.crashed[e, 0]
         if fresh:

@@ -8,6 +8,7 @@ road objects, in highway-env's road order (the order matters where highway-env b
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -55,6 +56,23 @@ class Scene:
     @property
     def num_slots(self) -> int:
         return len(self.x)
+
+    def padded(self, slots: int) -> Scene:
+        """This scene with empty (``ABSENT``) slots appended up to ``slots``: worlds whose traffic varies
+        in number (racetrack-v0 drops vehicles spawned too close) hold a fixed pool of slots."""
+        extra = slots - self.num_slots
+        if extra <= 0:
+            return self
+        pad = {name: np.concatenate([np.asarray(getattr(self, name)), np.zeros(extra, np.asarray(getattr(self, name)).dtype)])
+               for name in (*FLOAT_FIELDS, *BOOL_FIELDS, *INT_FIELDS)}  # fmt: skip
+        pad["kind"][self.num_slots :] = st.ABSENT
+        return dataclasses.replace(
+            self,
+            **pad,
+            lane=(*self.lane, *[self.lane[0]] * extra),
+            target_lane=(*self.target_lane, *[self.lane[0]] * extra),
+            route=(*self.route, *[()] * extra),
+        )
 
     def problems(
         self, world: str, slots: int, network: RoadNetwork, route_capacity: int, cfg: Any

@@ -3,8 +3,11 @@
 from envs.worlds.exit import ExitWorld
 from envs.worlds.highway import HighwayWorld
 from envs.worlds.merge import MergeWorld
+from envs.worlds.racetrack import RacetrackWorld
 from envs.worlds.roundabout import RoundaboutWorld
 
-WORLDS = {world.name: world for world in (HighwayWorld, MergeWorld, ExitWorld, RoundaboutWorld)}
+WORLDS = {
+    world.name: world for world in (HighwayWorld, MergeWorld, ExitWorld, RoundaboutWorld, RacetrackWorld)
+}
 
-__all__ = ["WORLDS", "ExitWorld", "HighwayWorld", "MergeWorld", "RoundaboutWorld"]
+__all__ = ["WORLDS", "ExitWorld", "HighwayWorld", "MergeWorld", "RacetrackWorld", "RoundaboutWorld"]

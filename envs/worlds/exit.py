@@ -164,7 +164,9 @@ def exit_funcs(F: type) -> SimpleNamespace:  # noqa: N803
                 v.route_lane[e, i, 2] = ANY_LANE
 
     @wp.func(inline=True)
-    def reward(v: Vehicles, ep: Episodes, rd: Road, p: Params, e: int, action: int, out: Outputs):
+    def reward(
+        v: Vehicles, ep: Episodes, rd: Road, p: Params, e: int, action: int, command: wp.vec2f, out: Outputs
+    ):
         crashed = ZERO
         is_crashed = v.crashed[e, 0]
         if is_crashed:

@@ -136,7 +136,9 @@ def highway_funcs(F: type) -> SimpleNamespace:  # noqa: N803
                 v.delta[e, i] = DELTA0 + DELTA_SPAN * F(wp.randf(rng))
 
     @wp.func(inline=True)
-    def reward(v: Vehicles, ep: Episodes, rd: Road, p: Params, e: int, action: int, out: Outputs):
+    def reward(
+        v: Vehicles, ep: Episodes, rd: Road, p: Params, e: int, action: int, command: wp.vec2f, out: Outputs
+    ):
         lane = v.lane[e, 0]
         crashed = F(0.0)
         is_crashed = v.crashed[e, 0]

@@ -157,7 +157,9 @@ def merge_funcs(F: type) -> SimpleNamespace:  # noqa: N803
         place(v, rd, p, e, OBSTACLE_SLOT, OBSTACLE, OBJECT_FLAGS, pos[0], pos[1], ZERO, ZERO, SIZE, SIZE)
 
     @wp.func(inline=True)
-    def reward(v: Vehicles, ep: Episodes, rd: Road, p: Params, e: int, action: int, out: Outputs):
+    def reward(
+        v: Vehicles, ep: Episodes, rd: Road, p: Params, e: int, action: int, command: wp.vec2f, out: Outputs
+    ):
         crashed = ZERO
         is_crashed = v.crashed[e, 0]
         if is_crashed:

@@ -204,7 +204,9 @@ def roundabout_funcs(F: type) -> SimpleNamespace:  # noqa: N803
             v.delta[e, 1 + k] = DELTA0 + DELTA_SPAN * F(wp.randf(rng))
 
     @wp.func(inline=True)
-    def reward(v: Vehicles, ep: Episodes, rd: Road, p: Params, e: int, action: int, out: Outputs):
+    def reward(
+        v: Vehicles, ep: Episodes, rd: Road, p: Params, e: int, action: int, command: wp.vec2f, out: Outputs
+    ):
         crashed = ZERO
         is_crashed = v.crashed[e, 0]
         if is_crashed:
