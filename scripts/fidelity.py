@@ -53,6 +53,12 @@ def step_fidelity(presets: list[str], scenes: int) -> list[dict]:
         for observation, precision, policy, world_config in cases:
             if world_config == "world-config" and preset not in fid.WORLD_CONFIGS:
                 continue
+            if preset == "racetrack" and (
+                observation == "time_to_collision" or world_config in fid.ACTION_CONFIGS
+            ):
+                # highway-env cannot run these: its TimeToCollision reads the meta-action speeds a plain
+                # Vehicle lacks, and its racetrack-v0 cannot place an MDPVehicle (DiscreteMetaAction)
+                continue
             config = fid.WORLD_CONFIGS.get(preset) if world_config == "world-config" else None
             config = fid.ACTION_CONFIGS.get(world_config, config)
             start = time.perf_counter()

@@ -267,8 +267,17 @@ def run_episodes(
     crashed = np.zeros(episodes, dtype=bool)
     live = np.ones(episodes, dtype=bool)
     fixed = POLICIES[policy]
+    shape = env.single_action_space.shape  # () for meta-actions, (size,) for ContinuousAction
+    if shape and policy not in ("idle", "random"):
+        raise ValueError(f"policy {policy!r} is a meta-action; a ContinuousAction world takes idle or random")
     while live.any():
-        actions = rng.integers(5, size=episodes) if fixed is None else np.full(episodes, fixed)
+        if shape:  # idle: zero commands; random: uniform in [-1, 1]
+            actions = (
+                rng.uniform(-1, 1, (episodes, *shape)) if fixed is None else np.zeros((episodes, *shape))
+            )
+            actions = actions.astype(np.float32)
+        else:
+            actions = rng.integers(5, size=episodes) if fixed is None else np.full(episodes, fixed)
         _, reward, term, trunc, info = env.step(actions)
         returns[live] += reward[live]
         done = live & (term | trunc)

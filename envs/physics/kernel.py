@@ -106,7 +106,11 @@ def step_kernel(F: type, world_funcs, observation: str):  # noqa: N803
             ep.obs_lanes[e] = rd.li[v.lane[e, 0], ROAD_LANES]
             ep.mode[e] = STEP
         observe(v, ep, rd, p, e, out, 0)
-        reward(v, ep, rd, p, e, a, wp.vec2f(commands[e, 0], commands[e, 1]), out)
+        # the action as highway-env's rewards see it: the raw commands, or the meta-action's index
+        command = wp.vec2f(commands[e, 0], commands[e, 1])
+        if p.continuous == 0:
+            command = wp.vec2f(wp.float32(wp.max(a, 0)), wp.float32(0.0))
+        reward(v, ep, rd, p, e, a, command, out)
         out.speed[e] = wp.float32(v.speed[e, 0])
         out.crashed[e] = v.crashed[e, 0]
         if fresh:

@@ -8,7 +8,8 @@
   ``other_vehicles - 1`` more slots, a uniformly random number (``rng.integers(other_vehicles)``) of
   IDM vehicles on random lanes (``random_lane_index``), each dropped if within 20 m of one placed before.
 - Reward terms ``lane_centering_reward`` (1 / (1 + lane_centering_cost * lateral^2) on the ego's lane),
-  ``action_reward`` (the norm of the raw command), ``collision_reward``, ``on_road_reward``; weighted,
+  ``action_reward`` (the norm of the raw command; under meta-actions, of the action index, as in
+  highway-env), ``collision_reward``, ``on_road_reward``; weighted,
   mapped from [collision_reward, 1] to [0, 1] (not clipped), times on_road.
 - Terminated on a crash or, with ``terminate_off_road``, off the road; truncated at ``duration``.
 
