@@ -48,16 +48,17 @@ def interval(scores: Sequence[float], statistic: str = "iqm", seed: int = 0) -> 
 
 
 def eval_curve(run_dir: str | Path) -> tuple[list[int], list[float]]:
-    """The greedy evaluations during training (``eval_return`` rows of ``metrics.csv``)."""
-    steps, values = [], []
+    """The greedy evaluations during training (``eval_return`` rows of ``metrics.csv``), one per step in
+    step order: a resumed run logs again the evaluations after its checkpoint, and the last one counts."""
+    by_step: dict[int, float] = {}
     path = Path(run_dir) / "metrics.csv"
     if path.exists():
         with open(path, newline="") as f:
             for row in csv.DictReader(f):
                 if row.get("eval_return"):
-                    steps.append(int(float(row["step"])))
-                    values.append(float(row["eval_return"]))
-    return steps, values
+                    by_step[int(float(row["step"]))] = float(row["eval_return"])
+    steps = sorted(by_step)
+    return steps, [by_step[s] for s in steps]
 
 
 def run_score(run_dir: str | Path) -> dict:

@@ -238,6 +238,13 @@ def test_rliable_intervals() -> None:
     assert aggregate.interval(scores, "mean")[0] == pytest.approx(scores.mean())
 
 
+def test_eval_curve_keeps_one_evaluation_per_step(tmp_path: Path) -> None:
+    """A resumed run logs again the evaluations after its checkpoint: the curve keeps the last of each."""
+    rows = ["step,eval_return", "100,1.0", "200,2.0", "300,", "200,2.5", "400,4.0"]
+    (tmp_path / "metrics.csv").write_text("\n".join(rows) + "\n")
+    assert aggregate.eval_curve(tmp_path) == ([100, 200, 400], [1.0, 2.5, 4.0])
+
+
 def test_compare_and_plot(tmp_path: Path) -> None:
     def fake_run(name: str, seed: int, ret: float) -> Path:
         run = tmp_path / name / f"seed-{seed}"
