@@ -175,6 +175,15 @@ SCENARIOS: dict[str, Scenario | Experiment] = {
             description="PPO on a foreign Box/Discrete env, the shipped CartPole hyperparameters",
         ),
         Scenario(
+            name="pendulum-ppo",
+            algo="ppo",
+            env_id="Pendulum-v1",
+            steps=200_000,
+            criteria={"mean_return": (">=", -200.0)},
+            slow=True,
+            description="PPO's Gaussian policy on continuous torque (Box actions), the shipped Pendulum hyperparameters",
+        ),
+        Scenario(
             name="highway-fast-dqn",
             algo="dqn",
             env_id="autodrive/HighwayFast-v0",
