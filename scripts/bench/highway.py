@@ -44,9 +44,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=str(RESULTS))
 
 
+def random_actions(space: gym.Space, count: int, batch: int | None = None) -> list:
+    """``count`` seeded random actions of ``space`` (uniformly random meta-actions, or commands uniform
+    in a Box), each of shape ``(batch, ...)`` when ``batch`` is given."""
+    rng = np.random.default_rng(0)
+    shape = () if batch is None else (batch,)
+    if isinstance(space, gym.spaces.Box):
+        return [
+            rng.uniform(space.low, space.high, (*shape, *space.shape)).astype(space.dtype)
+            for _ in range(count)
+        ]
+    if batch is None:
+        return rng.integers(int(space.n), size=count).tolist()
+    return [rng.integers(int(space.n), size=batch) for _ in range(count)]
+
+
 def single_env_rate(env: gym.Env, seconds: float) -> float:
     env.reset(seed=0)
-    actions = np.random.default_rng(0).integers(5, size=4096).tolist()
+    actions = random_actions(env.action_space, 4096)
     i = 0
 
     def step() -> int:
@@ -63,8 +78,7 @@ def single_env_rate(env: gym.Env, seconds: float) -> float:
 def vector_env_rate(env_id: str, num_envs: int, seconds: float, **kwargs) -> float:
     venv = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", **kwargs)
     venv.reset(seed=0)
-    rng = np.random.default_rng(0)
-    actions = [rng.integers(5, size=num_envs) for _ in range(8)]
+    actions = random_actions(venv.single_action_space, 8, num_envs)
     if kwargs.get("backend") == "torch" or str(kwargs.get("device", "cpu")).startswith("cuda"):
         import torch
 
