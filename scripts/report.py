@@ -378,6 +378,7 @@ def plot_learning_curves(results: list[dict], out: Path) -> Path | None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
     import numpy as np
 
     with_curves = [r for r in results if any(c["step"] for c in r.get("curves") or [])]
@@ -397,6 +398,9 @@ def plot_learning_curves(results: list[dict], out: Path) -> Path | None:
         ax.set_title(r["scenario"], fontsize=9)
         ax.set_xlabel("env steps")
         ax.set_ylabel("episode return")
+        # compact step labels (50k, 1.2M): full numbers overlap on millions of steps
+        ax.xaxis.set_major_formatter(matplotlib.ticker.EngFormatter(sep=""))
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(5))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="lower right")
     for ax in list(axes.flat)[n:]:
