@@ -63,8 +63,12 @@ class Scene:
         extra = slots - self.num_slots
         if extra <= 0:
             return self
-        pad = {name: np.concatenate([np.asarray(getattr(self, name)), np.zeros(extra, np.asarray(getattr(self, name)).dtype)])
-               for name in (*FLOAT_FIELDS, *BOOL_FIELDS, *INT_FIELDS)}  # fmt: skip
+
+        def grow(a: Any) -> np.ndarray:
+            a = np.asarray(a)
+            return np.concatenate([a, np.zeros(extra, a.dtype)])
+
+        pad = {name: grow(getattr(self, name)) for name in (*FLOAT_FIELDS, *BOOL_FIELDS, *INT_FIELDS)}
         pad["kind"][self.num_slots :] = st.ABSENT
         return dataclasses.replace(
             self,
