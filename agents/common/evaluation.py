@@ -1,4 +1,4 @@
-"""Greedy evaluation of a policy on any env id: mean/std return, crash rate, episode count."""
+"""Greedy evaluation of a policy on any env id: mean/std return, crash, off-road and success rates."""
 
 from __future__ import annotations
 
@@ -27,7 +27,9 @@ def evaluate_policy(
     Every env runs a fixed quota of episodes (as stable-baselines3's ``evaluate_policy`` does), so
     short episodes (crashes) are not over-represented by envs that finish first.
     ``crash_rate`` is present when the env reports ``info["crashed"]``, ``success_rate`` when it reports
-    ``info["is_success"]`` (stable-baselines3's convention: the value at an episode's last step).
+    ``info["is_success"]`` (stable-baselines3's convention: the value at an episode's last step), and
+    ``off_road_rate`` when it reports highway-env's ``info["rewards"]["on_road_reward"]`` (the share of
+    episodes whose last step is off the road, e.g. racetrack-v0's off-road termination).
     """
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
@@ -39,6 +41,7 @@ def evaluate_policy(
     lengths: list[int] = []
     crashes: list[float] = []
     successes: list[float] = []
+    off_road: list[float] = []
     try:
         obs, _ = venv.reset(seed=seed)
         ep_ret = np.zeros(n)
@@ -57,6 +60,7 @@ def evaluate_policy(
             finished = done & live
             crashed = done_info(infos, "crashed", n)
             success = done_info(infos, "is_success", n)
+            on_road = done_info(infos.get("rewards", {}), "on_road_reward", n)
             for i in np.flatnonzero(finished):
                 if done_count[i] < quota[i]:
                     returns.append(float(ep_ret[i]))
@@ -65,6 +69,8 @@ def evaluate_policy(
                         crashes.append(float(bool(crashed[i])))
                     if success is not None:
                         successes.append(float(bool(success[i])))
+                    if on_road is not None:
+                        off_road.append(float(not on_road[i]))
                 done_count[i] += 1
             ep_ret[finished] = 0.0
             ep_len[finished] = 0
@@ -84,6 +90,8 @@ def evaluate_policy(
         result["crash_rate"] = float(np.mean(crashes))
     if successes:
         result["success_rate"] = float(np.mean(successes))
+    if off_road:
+        result["off_road_rate"] = float(np.mean(off_road))
     return result
 
 

@@ -13,6 +13,9 @@ changing them never recompiles a kernel.
   observer's longitudinal coordinate on the exit lane.
 - :class:`TimeToCollision` (highway-env ``TimeToCollisionObservation``): predicted collision costs over
   time for the observer's speed set-points and lanes.
+- :class:`KinematicsGoal` (highway-env ``KinematicsGoalObservation``, parking-v0's): the observer's
+  features divided by ``scales``, twice (``observation``, ``achieved_goal``), then its goal's
+  (``desired_goal``): the first road object that is not solid, highway-env's ``Landmark``.
 - :class:`OccupancyGrid` (highway-env ``OccupancyGridObservation``): ``features`` layers over a grid of
   ``grid_step`` cells covering ``grid_size`` around the observer; where vehicles share a cell the lowest
   slot wins (highway-env writes them in reverse); ``on_road`` marks cells crossed by lane centre
@@ -203,6 +206,41 @@ class OccupancyGrid:
 
 
 @dataclass(frozen=True)
+class KinematicsGoal:
+    features: tuple[str, ...] = ("x", "y", "vx", "vy", "cos_h", "sin_h")
+    scales: tuple[float, ...] = (100.0, 100.0, 5.0, 5.0, 1.0, 1.0)
+    normalize: bool = False  # highway-env's KinematicsGoal never normalises: accepted for ported configs
+
+    name = "kinematics_goal"
+    #: the rows of the observation, the keys of the env's dict observation
+    keys: ClassVar[tuple[str, ...]] = ("observation", "achieved_goal", "desired_goal")
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "features", tuple(self.features))
+        object.__setattr__(self, "scales", tuple(float(s) for s in self.scales))
+        unknown = [f for f in self.features if f not in FEATURES or f == "on_road"]
+        if unknown:
+            raise ValueError(
+                f"KinematicsGoal features {unknown} are not supported; choose from {FEATURES[:-1]}"
+            )
+        if len(self.scales) != len(self.features):
+            raise ValueError(
+                f"KinematicsGoal has {len(self.features)} features {list(self.features)} but "
+                f"{len(self.scales)} scales {list(self.scales)}: give one scale per feature"
+            )
+        if not all(np.isfinite(s) and s != 0 for s in self.scales):
+            raise ValueError(f"KinematicsGoal scales {list(self.scales)}: each must be finite and non-zero")
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (len(self.keys), len(self.features))
+
+    def params(self, network: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        ints = [len(self.features), *(CODE[f] for f in self.features)]
+        return np.array(self.scales, np.float64), np.array(ints, np.int32)
+
+
+@dataclass(frozen=True)
 class TimeToCollision:
     """highway-env's ``TimeToCollisionObservation``: for the observer's speed set-point and its neighbours
     (3 rows) and its lane and the lanes beside it (3 columns), the predicted time-to-collision cost of
@@ -259,7 +297,8 @@ def observe_funcs(F: type) -> SimpleNamespace:  # noqa: N803
     ROAD, ROAD_LANES, LANE_ID = rn.ROAD, rn.ROAD_LANES, rn.LANE_ID
     ZERO, ONE = F(0.0), F(1.0)
     BIG = F(1.0e30)
-    OBSTACLE, ABSENT, CONTROLLED, IDM = st.OBSTACLE, st.ABSENT, st.CONTROLLED, st.IDM
+    OBSTACLE, ABSENT, CONTROLLED, IDM, VEHICLE = st.OBSTACLE, st.ABSENT, st.CONTROLLED, st.IDM, st.VEHICLE
+    SOLID = st.SOLID
     LENGTH = rn.LENGTH
     PRESENCE, X, Y, VX, VY, HEADING, COS_H, SIN_H, COS_D, SIN_D = range(10)
     LONG_OFF, LAT_OFF, ANG_OFF = 10, 11, 12
@@ -437,7 +476,7 @@ def observe_funcs(F: type) -> SimpleNamespace:  # noqa: N803
         # vehicles: the lowest slot in a cell wins (highway-env writes them from the last one)
         for j in range(v.x.shape[1] - 1, -1, -1):
             kind = v.kind[e, j]
-            if kind == CONTROLLED or kind == IDM:
+            if kind == CONTROLLED or kind == IDM or kind == VEHICLE:
                 cell = grid_cell(p, v.x[e, j] - ex, v.y[e, j] - ey, c, s, align)
                 if cell[0] >= 0 and cell[0] < w and cell[1] >= 0 and cell[1] < h:
                     for f in range(nf):
@@ -460,6 +499,24 @@ def observe_funcs(F: type) -> SimpleNamespace:  # noqa: N803
                     cell = grid_cell(p, pos[0] - ex, pos[1] - ey, c, s, align)
                     if cell[0] >= 0 and cell[0] < w and cell[1] >= 0 and cell[1] < h:
                         out.obs[e, road_layer * cells + cell[0] * h + cell[1]] = wp.float32(1.0)
+
+    @wp.func(inline=True)
+    def kinematics_goal(v: Vehicles, ep: Episodes, rd: Road, p: Params, e: int, out: Outputs, ego: int):
+        nf = p.obs_i[0]
+        goal = int(-1)
+        for j in range(v.x.shape[1]):
+            if goal < 0 and v.kind[e, j] == OBSTACLE and (v.flags[e, j] & SOLID) == 0:
+                goal = j
+        for f in range(nf):
+            code = p.obs_i[1 + f]
+            scale = p.obs_f[f]
+            val = raw_feature(v, rd, e, ego, code, True) / scale
+            out.obs[e, f] = wp.float32(val)
+            out.obs[e, nf + f] = wp.float32(val)
+            target = ZERO
+            if goal >= 0:
+                target = raw_feature(v, rd, e, goal, code, True) / scale
+            out.obs[e, 2 * nf + f] = wp.float32(target)
 
     @wp.func(inline=True)
     def no_observation(v: Vehicles, ep: Episodes, rd: Road, p: Params, e: int, out: Outputs, ego: int):
@@ -544,7 +601,11 @@ def observe_funcs(F: type) -> SimpleNamespace:  # noqa: N803
             ego_speed = p.target_speeds[si]
             for o in range(v.x.shape[1]):
                 kind = v.kind[e, o]
-                if o != ego and (kind == CONTROLLED or kind == IDM) and ego_speed != v.speed[e, o]:
+                if (
+                    o != ego
+                    and (kind == CONTROLLED or kind == IDM or kind == VEHICLE)
+                    and ego_speed != v.speed[e, o]
+                ):
                     other_lane = v.lane[e, o]
                     other_road = rd.li[other_lane, ROAD]
                     if connected_road(v, rd, e, ego, road, other_road):
@@ -581,5 +642,5 @@ def observe_funcs(F: type) -> SimpleNamespace:  # noqa: N803
 
     return SimpleNamespace(
         kinematics=kinematics, occupancy_grid=occupancy_grid, time_to_collision=time_to_collision,
-        none=no_observation, feature=feature,
+        kinematics_goal=kinematics_goal, none=no_observation, feature=feature, raw_feature=raw_feature,
     )  # fmt: skip

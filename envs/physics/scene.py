@@ -43,7 +43,7 @@ class Scene:
     width: np.ndarray  # [m]
     crashed: np.ndarray  # bool
     has_impact: np.ndarray  # bool
-    kind: np.ndarray  # int: structs.ABSENT / CONTROLLED / IDM / OBSTACLE
+    kind: np.ndarray  # int: structs.ABSENT / CONTROLLED / IDM / OBSTACLE / VEHICLE
     flags: np.ndarray  # int: structs.CHECK_COLLISIONS | ENABLE_LANE_CHANGE | COLLIDABLE | SOLID
     lane: tuple[LaneIndex, ...]
     target_lane: tuple[LaneIndex, ...]

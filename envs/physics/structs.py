@@ -13,8 +13,16 @@ from types import SimpleNamespace
 import warp as wp
 
 # Slot kinds (``Vehicles.kind``). A world places vehicles in slots; the physics reads only these codes.
-ABSENT, CONTROLLED, IDM, OBSTACLE = 0, 1, 2, 3
-KIND_NAMES = {ABSENT: "absent", CONTROLLED: "controlled", IDM: "idm", OBSTACLE: "obstacle"}
+# VEHICLE is highway-env's plain ``Vehicle`` that nobody controls (parking-v0's parked cars): it holds its
+# action (zero) and moves only when pushed by an impact.
+ABSENT, CONTROLLED, IDM, OBSTACLE, VEHICLE = 0, 1, 2, 3, 4
+KIND_NAMES = {
+    ABSENT: "absent",
+    CONTROLLED: "controlled",
+    IDM: "idm",
+    OBSTACLE: "obstacle",
+    VEHICLE: "vehicle",
+}
 # Slot flags (``Vehicles.flags``, bits): highway-env's per-object switches.
 CHECK_COLLISIONS, ENABLE_LANE_CHANGE, COLLIDABLE, SOLID = 1, 2, 4, 8
 # Error bits (``Episodes.error``), raised by the host with a message.
@@ -66,7 +74,7 @@ def make_structs(F: type) -> SimpleNamespace:  # noqa: N803
         sin_h: A2  # sin(heading)
         lane: I2  # lane table row of the closest lane (highway-env ``lane_index``)
         target_lane: I2  # lane table row the steering controller tracks
-        kind: I2  # ABSENT / CONTROLLED / IDM / OBSTACLE
+        kind: I2  # ABSENT / CONTROLLED / IDM / OBSTACLE / VEHICLE
         flags: I2  # CHECK_COLLISIONS | ENABLE_LANE_CHANGE | COLLIDABLE | SOLID
         order: I2  # slots sorted by x (kept nearly sorted between sub-steps), for the collision sweep
         route_head: I2  # first remaining route entry

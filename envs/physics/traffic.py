@@ -77,7 +77,7 @@ def traffic_funcs(F: type) -> SimpleNamespace:  # noqa: N803
     ROAD, LANE_ID, ROAD_LANES, ROAD_FIRST = rn.ROAD, rn.LANE_ID, rn.ROAD_LANES, rn.ROAD_FIRST
     LENGTH, SPEED_LIMIT, NO_SPEED_LIMIT = rn.LENGTH, rn.SPEED_LIMIT, F(rn.NO_SPEED_LIMIT)
     KIND, STRAIGHT, BCX, BCY, BR, WIDTH = rn.KIND, rn.STRAIGHT, rn.BCX, rn.BCY, rn.BR, rn.WIDTH
-    CONTROLLED, IDM, OBSTACLE, ABSENT = st.CONTROLLED, st.IDM, st.OBSTACLE, st.ABSENT
+    CONTROLLED, IDM, OBSTACLE, ABSENT, VEHICLE = st.CONTROLLED, st.IDM, st.OBSTACLE, st.ABSENT, st.VEHICLE
     ENABLE_LANE_CHANGE, ERR_NONFINITE = st.ENABLE_LANE_CHANGE, st.ERR_NONFINITE
     ZERO, ONE, TWO = F(0.0), F(1.0), F(2.0)
     PI = F(math.pi)
@@ -271,7 +271,7 @@ def traffic_funcs(F: type) -> SimpleNamespace:  # noqa: N803
     @wp.func(inline=True)
     def is_vehicle(v: Vehicles, e: int, a: int) -> bool:
         k = v.kind[e, a]
-        return k == CONTROLLED or k == IDM
+        return k == CONTROLLED or k == IDM or k == VEHICLE
 
     @wp.func(inline=True)
     def free_acceleration(v: Vehicles, rd: Road, e: int, me: int, a: int) -> F:
@@ -510,9 +510,10 @@ def traffic_funcs(F: type) -> SimpleNamespace:  # noqa: N803
         start lane changes. Sequential in slot order: a vehicle sees the earlier ones' new targets."""
         kind = v.kind[e, i]
         crashed = v.crashed[e, i]
-        if kind == CONTROLLED and p.continuous != 0:
-            # highway-env's plain ``Vehicle`` (ContinuousAction): no target lane of its own, so the lane it
-            # is on stands in (as highway-env's rewards read it), and no other vehicle yields to a target
+        if (kind == CONTROLLED and p.continuous != 0) or kind == VEHICLE:
+            # highway-env's plain ``Vehicle`` (ContinuousAction, or parked): no target lane of its own, so
+            # the lane it is on stands in (as highway-env's rewards read it), and no other vehicle yields to
+            # a target
             v.target_lane[e, i] = v.lane[e, i]
         elif kind == CONTROLLED or (kind == IDM and not crashed):
             follow_road(v, rd, ep, e, i)
