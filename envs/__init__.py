@@ -55,10 +55,15 @@ ENV_SPECS: dict[str, tuple[str, str, dict]] = {
         "envs.highway.vector:HighwayVectorEnv",
         {"preset": "racetrack"},
     ),
+    f"{NAMESPACE}/Parking-v0": (
+        "envs.highway.env:GoalHighwayEnv",
+        "envs.highway.vector:GoalHighwayVectorEnv",
+        {"preset": "parking"},
+    ),
 }
 
 #: the driving worlds' ids (one simulator, one camera, one set of observation and action options)
-DRIVING_IDS = tuple(env_id for env_id, spec in ENV_SPECS.items() if spec[0] == "envs.highway.env:HighwayEnv")
+DRIVING_IDS = tuple(env_id for env_id, spec in ENV_SPECS.items() if spec[0].startswith("envs.highway.env:"))
 
 
 def register_envs() -> None:

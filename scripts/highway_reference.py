@@ -1,8 +1,9 @@
 """Regenerate highway-env's reference statistics for the statistical fidelity test.
 
 Runs highway-env's own ``highway-v0`` / ``highway-fast-v0`` / ``merge-v0`` / ``exit-v0`` / ``roundabout-v0`` /
-``racetrack-v0`` with fixed policies (always IDLE, always SLOWER, always FASTER, always LANE_RIGHT, uniformly
-random; under ContinuousAction, idle is zero commands and random uniform ones in [-1, 1]) and stores every episode's return, length and final crash flag in
+``racetrack-v0`` / ``parking-v0`` with fixed policies (always IDLE, always SLOWER, always FASTER, always LANE_RIGHT, uniformly
+random; under ContinuousAction, idle is zero commands, faster full acceleration straight ahead and random
+uniform commands in [-1, 1]) and stores every episode's return, length and final crash flag in
 ``tests/data/highway_reference_<preset>.json`` (under ``policies.<name>.runs``, with summaries beside). ``tests/test_highway_statistics.py`` compares our
 simulator's means against these within three standard errors.
 
@@ -14,6 +15,7 @@ episodes, and ``--resume`` continues where it stopped.
     nice -n 10 python scripts/highway_reference.py --preset highway --episodes 200 --resume
     python scripts/highway_reference.py --preset exit --policies idle slower right random
     python scripts/highway_reference.py --preset racetrack --policies idle random
+    python scripts/highway_reference.py --preset parking --policies idle faster random
 """
 
 from __future__ import annotations
@@ -49,16 +51,18 @@ def run_episode(env, policy: str, seed: int) -> dict:
     env.reset(seed=seed)
     total, steps, crashed = 0.0, 0, False
     continuous = env.action_space.shape is not None and len(env.action_space.shape) > 0
-    if continuous and policy not in ("idle", "random"):
-        raise ValueError(f"policy {policy!r} is a meta-action; a ContinuousAction env takes idle or random")
+    if continuous and policy not in ("idle", "faster", "random"):
+        raise ValueError(
+            f"policy {policy!r} is a meta-action; a ContinuousAction env takes idle, faster or random"
+        )
     while True:
-        if continuous:  # idle: zero commands; random: uniform in [-1, 1]
+        if continuous:  # idle: zero commands; faster: full acceleration; random: uniform in [-1, 1]
             shape = env.action_space.shape
-            action = (
-                np.zeros(shape, np.float32)
-                if policy == "idle"
-                else rng.uniform(-1, 1, shape).astype(np.float32)
-            )
+            if policy == "random":
+                action = rng.uniform(-1, 1, shape).astype(np.float32)
+            else:
+                action = np.zeros(shape, np.float32)
+                action[0] = 1.0 if policy == "faster" else 0.0
         elif policy == "idle":
             action = IDLE
         elif policy == "slower":

@@ -90,10 +90,11 @@ def test_config_reads_like_highway_envs_dict(preset: str) -> None:
     a round trip through that dict gives the same config."""
     cfg = PRESETS[preset]
     assert cfg["simulation_frequency"] == cfg.simulation_frequency and "action" in cfg
-    # racetrack-v0 steers with ContinuousAction, the others take meta-actions
-    assert cfg["action"]["type"] == ("ContinuousAction" if preset == "racetrack" else "DiscreteMetaAction")
+    # racetrack-v0 and parking-v0 drive with ContinuousAction, the others take meta-actions
+    continuous = preset in ("racetrack", "parking")
+    assert cfg["action"]["type"] == ("ContinuousAction" if continuous else "DiscreteMetaAction")
     assert cfg["observation"]["type"] in (
-        "Kinematics", "ExitObservation", "OccupancyGrid", "TimeToCollision", "camera",
+        "Kinematics", "ExitObservation", "OccupancyGrid", "TimeToCollision", "KinematicsGoal", "camera",
     )  # fmt: skip
     assert make_config(preset, cfg.to_dict()) == cfg
     with pytest.raises(KeyError, match="Did you mean 'simulation_frequency'"):

@@ -8,6 +8,7 @@ import pytest
 from envs.road.network import RoadNetwork
 from envs.worlds.exit import exit_network
 from envs.worlds.merge import merge_network
+from envs.worlds.parking import parking_network
 from envs.worlds.racetrack import racetrack_network
 from envs.worlds.roundabout import roundabout_network
 
@@ -18,6 +19,7 @@ ROADS = {
     "exit-3-lanes": ("exit-v0", {"lanes_count": 3}, lambda: exit_network(3)),
     "roundabout": ("roundabout-v0", {}, roundabout_network),
     "racetrack": ("racetrack-v0", {}, racetrack_network),
+    "parking": ("parking-v0", {}, parking_network),
 }
 
 

@@ -24,17 +24,20 @@ def _kind(vehicle: Any, ego: bool = False) -> int:
     from highway_env.vehicle.behavior import IDMVehicle
     from highway_env.vehicle.controller import MDPVehicle
     from highway_env.vehicle.kinematics import Vehicle
-    from highway_env.vehicle.objects import Obstacle
+    from highway_env.vehicle.objects import Landmark, Obstacle
 
     if isinstance(vehicle, MDPVehicle) or (ego and type(vehicle) is Vehicle):  # Vehicle: ContinuousAction
         return st.CONTROLLED
     if type(vehicle) is IDMVehicle:
         return st.IDM
-    if type(vehicle) is Obstacle:
+    if type(vehicle) is Vehicle:  # nobody controls it: parking-v0's parked cars
+        return st.VEHICLE
+    if type(vehicle) in (Obstacle, Landmark):  # a Landmark is an object that is not solid (a goal)
         return st.OBSTACLE
     raise ValueError(
         f"{type(vehicle).__name__} is not supported: the ego must be MDPVehicle (DiscreteMetaAction) or "
-        "Vehicle (ContinuousAction), the others IDMVehicle (highway-env's default traffic), objects Obstacle"
+        "Vehicle (ContinuousAction), the others IDMVehicle (highway-env's default traffic) or Vehicle "
+        "(parked), objects Obstacle or Landmark"
     )
 
 
@@ -52,6 +55,7 @@ HIGHWAY_ENV_WORLDS = {
     "RoundaboutEnv": "roundabout",
     "ExitEnv": "exit",
     "RacetrackEnv": "racetrack",
+    "ParkingEnv": "parking",
 }
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 #: Observation types, a closed registry (see ``envs/highway/observation.py``).
-OBSERVATION_TYPES = ("kinematics", "occupancy_grid", "exit", "time_to_collision", "camera")
+OBSERVATION_TYPES = ("kinematics", "occupancy_grid", "exit", "time_to_collision", "kinematics_goal", "camera")
 #: highway-env's DiscreteMetaAction action sets (index -> meta-action), by its longitudinal/lateral options
 ACTIONS_ALL = ("LANE_LEFT", "IDLE", "LANE_RIGHT", "FASTER", "SLOWER")
 ACTIONS_LONGITUDINAL = ("SLOWER", "IDLE", "FASTER")
@@ -46,6 +46,7 @@ HIGHWAY_ENV_OBSERVATION_NAMES = {
     "OccupancyGrid": "occupancy_grid",
     "ExitObservation": "exit",
     "TimeToCollision": "time_to_collision",
+    "KinematicsGoal": "kinematics_goal",
 }
 
 
@@ -631,8 +632,57 @@ class RacetrackConfig(DrivingConfig):
         return problems
 
 
+@dataclass(frozen=True)
+class ParkingConfig(DrivingConfig):
+    """A parking lot (highway-env ``parking-v0``): drive from the middle of the aisle into a goal spot,
+    with the goal's pose and heading to match (ContinuousAction: acceleration and steering), seen
+    through KinematicsGoal's observation / achieved_goal / desired_goal. Keys follow highway-env's."""
+
+    world: ClassVar[str] = "parking"
+    vehicles_count: int = 0  # [vehicles] parked in random free spots
+    add_walls: bool = True  # four walls around the 70 x 42 m lot
+    duration: float = 100.0  # [s] episode length before truncation
+    policy_frequency: int = 5
+    action_type: str = "ContinuousAction"
+    observation: str = "kinematics_goal"
+    observation_options: tuple = (
+        ("features", ("x", "y", "vx", "vy", "cos_h", "sin_h")),
+        ("normalize", False),
+        ("scales", (100.0, 100.0, 5.0, 5.0, 1.0, 1.0)),
+    )
+    # weights of |achieved - desired| per goal feature (x, y, vx, vy, cos_h, sin_h) in the reward
+    reward_weights: tuple[float, ...] = (1.0, 0.3, 0.0, 0.0, 0.02, 0.02)
+    success_goal_reward: float = 0.12  # success when the goal reward exceeds -success_goal_reward
+    collision_reward: float = -5.0
+    screen_width: int = 600
+    screen_height: int = 300
+    centering_position: tuple[float, float] = (0.5, 0.5)
+    scaling: float = 7.0
+
+    def _problems(self) -> list[str]:
+        from envs.worlds.parking import SPOTS  # lazy: the world modules import the kernels
+
+        problems = super()._problems()
+        free = 2 * SPOTS - 2  # the ego's spot and the goal's are never parked in
+        if not 0 <= self.vehicles_count <= free:
+            problems.append(
+                f"vehicles_count={self.vehicles_count}: the lot has {2 * SPOTS} spots, the ego's and the "
+                f"goal's leave 0 to {free} for parked vehicles"
+            )
+        if len(self.reward_weights) != 6 or not all(math.isfinite(w) and w >= 0 for w in self.reward_weights):
+            problems.append(
+                f"reward_weights={self.reward_weights}: need 6 finite weights >= 0, one per goal feature "
+                "(x, y, vx, vy, cos_h, sin_h)"
+            )
+        if not (math.isfinite(self.success_goal_reward) and self.success_goal_reward > 0):
+            problems.append(f"success_goal_reward={self.success_goal_reward}: must be a finite number > 0")
+        if not (math.isfinite(self.duration) and self.duration > 0):
+            problems.append(f"duration={self.duration}: must be a finite number > 0")
+        return problems
+
+
 #: Presets reproducing highway-env's ``highway-v0``, ``highway-fast-v0``, ``merge-v0``, ``exit-v0``,
-#: ``roundabout-v0`` and ``racetrack-v0`` defaults.
+#: ``roundabout-v0``, ``racetrack-v0`` and ``parking-v0`` defaults.
 PRESETS: dict[str, DrivingConfig] = {
     "highway": HighwayConfig(),
     "highway-fast": HighwayConfig(
@@ -647,4 +697,5 @@ PRESETS: dict[str, DrivingConfig] = {
     "exit": ExitConfig(),
     "roundabout": RoundaboutConfig(),
     "racetrack": RacetrackConfig(),
+    "parking": ParkingConfig(),
 }

@@ -10,7 +10,15 @@ import numpy as np
 from envs.highway.backend import NumpyOps
 from envs.highway.config import HighwayConfig, make_config
 from envs.highway.observation import OBSERVATIONS
-from envs.highway.sim import IDLE, action_space, check_action, check_commands, make_simulator, state_view
+from envs.highway.sim import (
+    IDLE,
+    action_space,
+    check_action,
+    check_commands,
+    goal_reward,
+    make_simulator,
+    state_view,
+)
 from envs.highway.state import Scene, TrafficState
 
 _HOST = NumpyOps()
@@ -82,7 +90,7 @@ class HighwayEnv(gym.Env):
         self.sim = make_simulator(
             self.config, 1, precision=precision, autoreset=False, threads=1, trace=render_mode is not None
         )
-        kind = OBSERVATIONS[self.config.observation]
+        kind = self._kind = OBSERVATIONS[self.config.observation]
         self._camera = kind.array_observer()
         self.observation_space = kind.space(self.config)
         self.action_space = action_space(self.config)
@@ -142,7 +150,7 @@ class HighwayEnv(gym.Env):
     def _observation(self) -> np.ndarray:
         if self._camera is not None:
             return self._camera.observe(_HOST, self.sim, self.config)[0]
-        return self._obs.copy()
+        return self._kind.output(self._obs.copy())
 
     def scene(self) -> Scene:
         """The current state as a :class:`Scene` (to save, or to load into another env)."""
@@ -189,3 +197,28 @@ class HighwayEnv(gym.Env):
             self._renderer.close()
             self._renderer = None
         self.sim.close()
+
+
+class GoalHighwayEnv(HighwayEnv):
+    """A goal-conditioned world (``autodrive/Parking-v0``, highway-env's ``GoalEnv``): the same env with a
+    dict observation (``observation``, ``achieved_goal``, ``desired_goal``) and ``compute_reward``, which
+    HER calls to relabel transitions with other goals.
+
+    The step reward is the world's reward of the float32 goals the step returns, so that
+    ``reward == compute_reward(achieved_goal, desired_goal, info)`` holds exactly (plus the collision
+    penalty after a crash), as goal-conditioned agents and SB3's env checker expect; the kernel's reward
+    (float64 state) differs from it by float32 rounding of the goals."""
+
+    def __init__(self, preset: str = "parking", *args: Any, **kwargs: Any) -> None:
+        super().__init__(preset, *args, **kwargs)
+        if not hasattr(self.sim.world, "compute_reward"):
+            raise ValueError(f"the {self.sim.world.name} world has no goals: use HighwayEnv for it")
+
+    def step(self, action: Any) -> tuple[dict, float, bool, bool, dict]:
+        obs, _, terminated, truncated, info = super().step(action)
+        reward = self.sim.world.step_reward(obs["achieved_goal"], obs["desired_goal"], info["crashed"])
+        return obs, reward, terminated, truncated, info
+
+    def compute_reward(self, achieved_goal: Any, desired_goal: Any, info: Any = None) -> np.ndarray | float:
+        """The goal part of the reward for (batches of) achieved and desired goals."""
+        return goal_reward(self.sim.world, achieved_goal, desired_goal, info)

@@ -23,14 +23,18 @@ HIGHWAY_ENV_IDS = {
     "exit": "exit-v0",
     "roundabout": "roundabout-v0",
     "racetrack": "racetrack-v0",
+    "parking": "parking-v0",
 }
 HIGHWAY_ENV_OBSERVATIONS = {
     "kinematics": "Kinematics",
     "occupancy_grid": "OccupancyGrid",
     "exit": "ExitObservation",
     "time_to_collision": "TimeToCollision",
+    "kinematics_goal": "KinematicsGoal",
 }
-POLICIES = {"idle": 1, "slower": 4, "right": 2, "random": None}  # fixed action, or None: uniformly random
+#: fixed action, or None: uniformly random; under ContinuousAction "idle" is zero commands, "faster" full
+#: acceleration straight ahead, "random" uniform commands
+POLICIES = {"idle": 1, "slower": 4, "right": 2, "faster": 3, "random": None}
 
 #: highway-env observation configs with non-default options, compared step by step like the defaults
 OBSERVATION_CONFIGS = {
@@ -134,6 +138,14 @@ WORLD_CONFIGS = {
         "duration": 20,
         "policy_frequency": 3,
     },
+    "parking": {
+        "vehicles_count": 8,
+        "reward_weights": [1, 0.5, 0.1, 0.1, 0.05, 0.05],
+        "success_goal_reward": 0.2,
+        "collision_reward": -3,
+        "duration": 30,
+        "policy_frequency": 3,
+    },
 }
 
 
@@ -207,9 +219,20 @@ def policy_actions(
     rng = np.random.default_rng(1000 + seed)
     if continuous:
         if fixed is not None:
-            return [np.zeros(continuous, np.float32)] * steps
+            command = np.zeros(continuous, np.float32)
+            command[0] = 1.0 if policy == "faster" else 0.0
+            return [command] * steps
         return [rng.uniform(-1.1, 1.1, size=continuous).astype(np.float32) for _ in range(steps)]
     return [fixed] * steps if fixed is not None else [int(a) for a in rng.integers(num_actions, size=steps)]
+
+
+def observation_gap(theirs: Any, ours: Any) -> float:
+    """The largest absolute difference of two observations: arrays, or dicts of arrays by key."""
+    if isinstance(theirs, dict):
+        if set(theirs) != set(ours):
+            raise ValueError(f"observation keys differ: highway-env {sorted(theirs)}, ours {sorted(ours)}")
+        return max(observation_gap(theirs[k], ours[k]) for k in theirs)
+    return float(np.abs(np.asarray(theirs) - np.asarray(ours)).max())
 
 
 def compare_steps(
@@ -232,7 +255,7 @@ def compare_steps(
     chosen = {} if observation is None else {"observation": highway_env_observation(observation)}
     ours = HighwayEnv(preset, config, precision=precision, **chosen)
     obs, _ = ours.reset(options={"scene": scene_from_highway_env(he)})
-    out = {"obs": float(np.abs(he.observation_type.observe() - obs).max()), "reward": 0.0, "steps": 0}
+    out = {"obs": observation_gap(he.observation_type.observe(), obs), "reward": 0.0, "steps": 0}
     out["mismatch"] = None
     size = ours.config.action_size if ours.config.continuous_control is not None else 0
     if size and not ours.config.clip:
@@ -243,8 +266,9 @@ def compare_steps(
         he_obs, he_r, he_term, he_trunc, he_info = he.step(action)
         obs, r, term, trunc, info = ours.step(action)
         out["steps"] += 1
-        out["obs"] = max(out["obs"], float(np.abs(he_obs - obs).max()))
-        terms = [abs(info["rewards"][k] - v) for k, v in he_info["rewards"].items()]
+        out["obs"] = max(out["obs"], observation_gap(he_obs, obs))
+        # parking-v0's info has no reward terms: its reward, is_success and flags are compared
+        terms = [abs(info["rewards"][k] - v) for k, v in he_info.get("rewards", {}).items()]
         out["reward"] = max(out["reward"], abs(he_r - r), *terms)
         flags = ("crashed", *(k for k in ("is_success",) if k in he_info))
         if (term, trunc, *(info[k] for k in flags)) != (he_term, he_trunc, *(he_info[k] for k in flags)):
@@ -268,13 +292,17 @@ def run_episodes(
     live = np.ones(episodes, dtype=bool)
     fixed = POLICIES[policy]
     shape = env.single_action_space.shape  # () for meta-actions, (size,) for ContinuousAction
-    if shape and policy not in ("idle", "random"):
-        raise ValueError(f"policy {policy!r} is a meta-action; a ContinuousAction world takes idle or random")
+    if shape and policy not in ("idle", "faster", "random"):
+        raise ValueError(
+            f"policy {policy!r} is a meta-action; a ContinuousAction world takes idle, faster or random"
+        )
     while live.any():
-        if shape:  # idle: zero commands; random: uniform in [-1, 1]
-            actions = (
-                rng.uniform(-1, 1, (episodes, *shape)) if fixed is None else np.zeros((episodes, *shape))
-            )
+        if shape:  # idle: zero commands; faster: full acceleration; random: uniform in [-1, 1]
+            if fixed is None:
+                actions = rng.uniform(-1, 1, (episodes, *shape))
+            else:
+                actions = np.zeros((episodes, *shape))
+                actions[:, 0] = 1.0 if policy == "faster" else 0.0
             actions = actions.astype(np.float32)
         else:
             actions = rng.integers(5, size=episodes) if fixed is None else np.full(episodes, fixed)

@@ -14,6 +14,9 @@ space) and ``kernel(cfg)``, the observation computed inside the step kernel
   replaced by its longitudinal coordinate on the exit lane.
 - ``time_to_collision`` (highway-env ``TimeToCollisionObservation``): (3, 3, horizon * policy_frequency)
   collision costs for the ego's neighbouring speed set-points and lanes over future policy steps.
+- ``kinematics_goal`` (highway-env ``KinematicsGoalObservation``, parking-v0's default): a dict of
+  float32 ``observation``, ``achieved_goal`` (both the ego's x, y, vx, vy, cos_h, sin_h over
+  ``scales``) and ``desired_goal`` (its goal's), the layout goal-conditioned agents (HER) read.
 - ``camera`` (``envs/highway/camera.py``): ego-centred bird's-eye pixels, uint8 (stack * channels, H, W),
   drawn by the camera's own kernel from the state after each step (the step kernel computes none).
 
@@ -39,6 +42,7 @@ from envs.physics.observe import (
     PERCEPTION_DISTANCE,
     ExitKinematics,
     Kinematics,
+    KinematicsGoal,
     NoObservation,
     OccupancyGrid,
     TimeToCollision,
@@ -77,12 +81,24 @@ class ObservationType:
             return self.kernel_spec
         return spec_type(**{k: dict(v) if k == "features_range" and v else v for k, v in options.items()})
 
-    def space(self, cfg: Any) -> spaces.Box:
+    def space(self, cfg: Any) -> spaces.Space:
+        keys = getattr(self.kernel_spec, "keys", None)
+        if keys is not None:  # a dict observation: one row of the kernel's output per key
+            row = spaces.Box(-np.inf, np.inf, shape=self.kernel(cfg).shape[1:], dtype=np.float32)
+            return spaces.Dict({key: row for key in keys})
         if self.name == "camera":
             return spaces.Box(0, 255, shape=CameraSpec.from_config(cfg).shape, dtype=np.uint8)
         if self.name == "time_to_collision":
             return spaces.Box(0.0, 1.0, shape=self.kernel(cfg).shape, dtype=np.float32)
         return spaces.Box(-np.inf, np.inf, shape=self.kernel(cfg).shape, dtype=np.float32)
+
+    def output(self, obs: Any) -> Any:
+        """The env's observation from the kernel's array (..., *shape): the array itself, or for a dict
+        observation its rows by key (views, NumPy or torch alike)."""
+        keys = getattr(self.kernel_spec, "keys", None)
+        if keys is None:
+            return obs
+        return {key: obs[..., k, :] for k, key in enumerate(keys)}
 
     def array_observer(self) -> CameraObservation | None:
         """The observer that array code runs after each step (a new one per env: it keeps frames)."""
@@ -94,6 +110,7 @@ OBSERVATIONS: dict[str, ObservationType] = {
     "occupancy_grid": ObservationType("occupancy_grid", OccupancyGrid()),
     "exit": ObservationType("exit", ExitKinematics()),
     "time_to_collision": ObservationType("time_to_collision", TimeToCollision()),
+    "kinematics_goal": ObservationType("kinematics_goal", KinematicsGoal()),
     "camera": ObservationType("camera", NoObservation()),
 }
 

@@ -24,6 +24,7 @@ EGO_COLOR = (50, 200, 0)  # highway-env's green
 NPC_COLOR = (200, 200, 0)  # highway-env's yellow
 OBSTACLE_COLOR = (200, 200, 200)
 CRASHED_COLOR = (255, 100, 100)
+GOAL_COLOR = (100, 200, 255)  # highway-env's Landmark (an object that is not solid: parking-v0's goal)
 BACKGROUND = (50, 50, 50)
 STRIPE_LENGTH = 3.0  # [m] highway-env LaneGraphics.STRIPE_LENGTH
 STRIPE_SPACING = 4.33  # [m] highway-env LaneGraphics.STRIPE_SPACING (stripe starts this far apart)
@@ -131,6 +132,8 @@ class HighwayRenderer:
             if kind == st.ABSENT:
                 continue
             color = EGO_COLOR if i == 0 else (OBSTACLE_COLOR if kind == st.OBSTACLE else NPC_COLOR)
+            if kind == st.OBSTACLE and not scene.flags[i] & st.SOLID:
+                color = GOAL_COLOR
             color = CRASHED_COLOR if scene.crashed[i] else color
             self._draw_vehicle(scene, i, color, origin)
         if self.render_mode == "human":

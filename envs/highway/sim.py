@@ -22,8 +22,8 @@ NUM_ACTIONS = len(ACTION_NAMES)  # DiscreteMetaAction: LANE_LEFT, IDLE, LANE_RIG
 IDLE = ACTION_NAMES.index("IDLE")  # 1 in every action set of DiscreteMetaAction (all, longitudinal, lateral)
 
 __all__ = [
-    "ACTION_NAMES", "IDLE", "NUM_ACTIONS", "action_space", "check_action", "check_commands", "make_simulator",
-    "state_view",
+    "ACTION_NAMES", "IDLE", "NUM_ACTIONS", "action_space", "check_action", "check_commands", "goal_reward",
+    "make_simulator", "state_view",
 ]  # fmt: skip
 
 
@@ -95,3 +95,21 @@ def check_action(action: Any, names: tuple[str, ...] = ACTION_NAMES) -> int:
     if not 0 <= int(action) < n:
         raise ValueError(f"action {action} out of range: must be in [0, {n - 1}] ({', '.join(names)})")
     return int(action)
+
+
+def goal_reward(world: Any, achieved_goal: Any, desired_goal: Any, info: Any = None) -> np.ndarray | float:
+    """A goal-conditioned world's reward for (batches of) achieved and desired goals, NumPy in and out
+    (a float for one pair), or a clear error for a world without goals."""
+    if not hasattr(world, "compute_reward"):
+        raise AttributeError(
+            f"the {world.name} world has no goals: compute_reward is for goal-conditioned worlds "
+            "(autodrive/Parking-v0)"
+        )
+    achieved = np.asarray(achieved_goal.cpu() if hasattr(achieved_goal, "cpu") else achieved_goal)
+    desired = np.asarray(desired_goal.cpu() if hasattr(desired_goal, "cpu") else desired_goal)
+    if achieved.shape != desired.shape:
+        raise ValueError(
+            f"achieved_goal {achieved.shape} and desired_goal {desired.shape} must have one shape"
+        )
+    reward = world.compute_reward(achieved, desired, info)
+    return float(reward) if np.ndim(reward) == 0 else reward

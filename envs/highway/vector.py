@@ -33,7 +33,7 @@ from gymnasium.vector.utils import batch_space
 from envs.highway.backend import make_ops
 from envs.highway.config import HighwayConfig, make_config
 from envs.highway.observation import OBSERVATIONS
-from envs.highway.sim import IDLE, action_space, check_commands, make_simulator, state_view
+from envs.highway.sim import IDLE, action_space, check_commands, goal_reward, make_simulator, state_view
 from envs.highway.state import Scene, TrafficState
 from envs.physics.device import warp_device
 
@@ -64,7 +64,7 @@ class HighwayVectorEnv(VectorEnv):
         self.device = self.xp.device
         self.num_envs = int(num_envs)
         self.sim = make_simulator(self.config, self.num_envs, str(device), precision, True, threads)
-        kind = OBSERVATIONS[self.config.observation]
+        kind = self._kind = OBSERVATIONS[self.config.observation]
         self._camera = kind.array_observer()
         self.single_observation_space = kind.space(self.config)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
@@ -200,7 +200,7 @@ class HighwayVectorEnv(VectorEnv):
         if self._camera is not None:
             return self._camera.observe(self.xp, self.sim, self.config)
         obs = self._out("obs")
-        return obs.reshape(self.num_envs, *self.sim.obs_shape)
+        return self._kind.output(obs.reshape(self.num_envs, *self.sim.obs_shape))
 
     def _info(self) -> dict:
         terms = self._out("terms")
@@ -235,3 +235,12 @@ class HighwayVectorEnv(VectorEnv):
             self._renderer.close()
             self._renderer = None
         self.sim.close()
+
+
+class GoalHighwayVectorEnv(HighwayVectorEnv):
+    """The batch of a goal-conditioned world (``autodrive/Parking-v0``): dict observations and
+    ``compute_reward`` for batches of goals (NumPy). Its step rewards are the kernel's."""
+
+    def compute_reward(self, achieved_goal: Any, desired_goal: Any, info: Any = None) -> np.ndarray | float:
+        """The goal part of the reward for batches of achieved and desired goals."""
+        return goal_reward(self.sim.world, achieved_goal, desired_goal, info)

@@ -307,6 +307,7 @@ class Simulator:
             problems = scene.problems(
                 self.world.name, self.slots, self.network, self.world.route_capacity, self.cfg
             )
+            problems = problems or self.world.scene_problems(scene)
             if problems:
                 raise ValueError(
                     "scene does not fit this env (is it from another preset?): " + "; ".join(problems)
@@ -330,6 +331,9 @@ class Simulator:
                     route_lane[k, i, m] = -1 if lane_id is None else lane_id
         cols.update(route_road=route_road, route_lane=route_lane, route_len=route_len)
         cols["route_head"] = np.zeros_like(route_len)
+        # a scene carries no commands: a vehicle nobody controls (parked) holds still until hit
+        cols["acc"] = np.zeros((self.num_envs, self.slots))
+        cols["steer"] = np.zeros((self.num_envs, self.slots))
         for name, values in cols.items():
             self._write(name, values)
         self._write("time", np.array([s.time for s in scenes], np.float64))

@@ -3,11 +3,21 @@
 from envs.worlds.exit import ExitWorld
 from envs.worlds.highway import HighwayWorld
 from envs.worlds.merge import MergeWorld
+from envs.worlds.parking import ParkingWorld
 from envs.worlds.racetrack import RacetrackWorld
 from envs.worlds.roundabout import RoundaboutWorld
 
 WORLDS = {
-    world.name: world for world in (HighwayWorld, MergeWorld, ExitWorld, RoundaboutWorld, RacetrackWorld)
+    world.name: world
+    for world in (HighwayWorld, MergeWorld, ExitWorld, RoundaboutWorld, RacetrackWorld, ParkingWorld)
 }
 
-__all__ = ["WORLDS", "ExitWorld", "HighwayWorld", "MergeWorld", "RacetrackWorld", "RoundaboutWorld"]
+__all__ = [
+    "WORLDS",
+    "ExitWorld",
+    "HighwayWorld",
+    "MergeWorld",
+    "ParkingWorld",
+    "RacetrackWorld",
+    "RoundaboutWorld",
+]

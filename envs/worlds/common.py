@@ -25,7 +25,7 @@ class World:
     """The host side of a world, read by the Simulator: ``name``, ``reward_terms`` (the names of
     ``Outputs.terms``' columns), ``route_capacity``, ``info_flags`` (info key -> the reward term it
     reports as a bool), ``slots``, ``duration`` [s], ``network()``, ``params()`` (the world_f / world_i
-    arrays its kernel functions read) and ``funcs(F)`` (its Warp ``spawn`` and ``reward``). By default a
+    arrays its kernel functions read), ``scene_problems(scene)`` and ``funcs(F)`` (its Warp ``spawn`` and ``reward``). By default a
     world has ``vehicles_count + 1`` slots, no routes, and its config's ``duration``."""
 
     name = ""
@@ -44,6 +44,11 @@ class World:
     def duration(self) -> float:
         """[s] episode length before truncation."""
         return self.cfg.duration
+
+    def scene_problems(self, scene) -> list[str]:
+        """What keeps a loaded scene (already of the right shape and lanes) from making sense in this world
+        (empty when it does); a world with nothing to add checks nothing."""
+        return []
 
 
 @functools.cache
