@@ -18,6 +18,7 @@ _ALGOS: dict[str, tuple[str, str]] = {
     "sb3-dqn": ("agents.sb3", "SB3_DQN"),
     "sb3-ppo": ("agents.sb3", "SB3_PPO"),
     "sb3-sac": ("agents.sb3", "SB3_SAC"),
+    "sb3-sac-her": ("agents.sb3", "SB3_SAC_HER"),
 }
 
 

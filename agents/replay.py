@@ -22,7 +22,12 @@ def _episode_frames(env: gym.Env, policy, seed: int, max_frames: int) -> tuple[l
     frames, total = [env.render()], 0.0
     while len(frames) < max_frames:
         action, _ = policy.predict(obs, deterministic=True)
-        obs, reward, terminated, truncated, _ = env.step(np.asarray(action).item())
+        action = np.asarray(action)
+        if isinstance(env.action_space, gym.spaces.Discrete):
+            action = action.item()
+        else:  # one command vector, whatever batch axis the policy added
+            action = action.reshape(env.action_space.shape)
+        obs, reward, terminated, truncated, _ = env.step(action)
         total += float(reward)
         frames.extend(sub_steps() if sub_steps is not None else [env.render()])
         if terminated or truncated:
@@ -85,7 +90,12 @@ def play(run_dir: str | Path, episodes: int = 1, seed: int = 0, env_id: str | No
             total, done = 0.0, False
             while not done:
                 action, _ = policy.predict(obs, deterministic=True)
-                obs, reward, terminated, truncated, _ = env.step(np.asarray(action).item())
+                action = np.asarray(action)
+        if isinstance(env.action_space, gym.spaces.Discrete):
+            action = action.item()
+        else:  # one command vector, whatever batch axis the policy added
+            action = action.reshape(env.action_space.shape)
+        obs, reward, terminated, truncated, _ = env.step(action)
                 total += float(reward)
                 done = terminated or truncated
             returns.append(total)

@@ -1,7 +1,9 @@
 """stable-baselines3's DQN, PPO and SAC on any of our envs, with our run directory, logging and checkpoints.
 
 ``--algo sb3-dqn|sb3-ppo|sb3-sac`` trains SB3's own algorithm (SAC on ``Box`` actions, such as a world
-with ``{"action": {"type": "ContinuousAction"}}``). Our natively batched envs reach SB3 through
+with ``{"action": {"type": "ContinuousAction"}}``); ``--algo sb3-sac-her`` is SAC with SB3's
+``HerReplayBuffer`` on a goal-conditioned env (dict observations ``observation`` / ``achieved_goal`` /
+``desired_goal`` and ``compute_reward``, such as ``autodrive/Parking-v0`` or highway-env's ``parking-v0``). Our natively batched envs reach SB3 through
 :class:`SB3VecEnv`, an SB3 ``VecEnv`` over a Gymnasium vector env, so SB3 users get the batched
 simulator's speed; other ids use SB3's ``DummyVecEnv``. Weights and checkpoints are safetensors (SB3's
 ``.zip`` pickles parts of the model, so it is not used). Checkpoints hold the policy and its optimizers
@@ -128,6 +130,28 @@ class SB3SACConfig:
                 )
 
 
+@dataclass(frozen=True)
+class SB3SACHERConfig(SB3SACConfig):
+    """SAC with hindsight experience replay: each stored transition is also replayed with
+    ``n_sampled_goal`` goals achieved later in its episode (``goal_selection_strategy``)."""
+
+    n_sampled_goal: int = 4
+    goal_selection_strategy: str = "future"  # "future", "final" or "episode"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.n_sampled_goal < 1:
+            raise ValueError(f"n_sampled_goal must be >= 1, got {self.n_sampled_goal}")
+        if self.goal_selection_strategy not in ("future", "final", "episode"):
+            raise ValueError(
+                f"goal_selection_strategy must be 'future', 'final' or 'episode', got "
+                f"{self.goal_selection_strategy!r}"
+            )
+
+
+#: the keys of a goal-conditioned observation (Gymnasium-Robotics' GoalEnv, highway-env's parking-v0)
+GOAL_KEYS = ("observation", "achieved_goal", "desired_goal")
+
 RUN_FIELDS = (
     "total_steps",
     "num_envs",
@@ -163,26 +187,30 @@ class SB3VecEnv(_vec_env_base()):
         self._actions: np.ndarray | None = None
         self._seed: int | None = None
 
-    def reset(self) -> np.ndarray:
+    def reset(self) -> np.ndarray | dict[str, np.ndarray]:
         obs, _ = self.venv.reset(seed=self._seed)
         self._seed = None
-        return to_numpy(obs).copy()
+        return host_obs(obs)
 
     def step_async(self, actions: np.ndarray) -> None:
         self._actions = np.asarray(actions, dtype=self.action_space.dtype)
 
     def step_wait(self):
         obs, reward, terminated, truncated, infos = self.venv.step(self._actions)
-        obs, reward = to_numpy(obs).copy(), to_numpy(reward).astype(np.float32)
+        obs, reward = host_obs(obs), to_numpy(reward).astype(np.float32)
         terminated, truncated = to_numpy(terminated).astype(bool), to_numpy(truncated).astype(bool)
         done = terminated | truncated
         info_list = per_env_infos(infos, self.num_envs)
         if done.any():
             for i in np.flatnonzero(done):
-                info_list[i]["terminal_observation"] = obs[i].copy()
+                info_list[i]["terminal_observation"] = _index_obs(obs, i)
                 info_list[i]["TimeLimit.truncated"] = bool(truncated[i] and not terminated[i])
-            reset_obs, _ = self.venv.reset(options={"reset_mask": done})
-            obs[done] = to_numpy(reset_obs)[done]
+            reset_obs = host_obs(self.venv.reset(options={"reset_mask": done})[0])
+            if isinstance(obs, dict):
+                for key in obs:
+                    obs[key][done] = reset_obs[key][done]
+            else:
+                obs[done] = reset_obs[done]
         return obs, reward, done, info_list
 
     def close(self) -> None:
@@ -211,9 +239,11 @@ class SB3VecEnv(_vec_env_base()):
     def env_method(self, method_name: str, *args, indices=None, **kwargs) -> list[Any]:
         if hasattr(self.venv, "call"):
             results = self.venv.call(method_name, *args, **kwargs)
-        else:
-            results = self._per_env(getattr(self.venv, method_name)(*args, **kwargs))
-        return [results[i] for i in self._get_indices(indices)]
+            return [results[i] for i in self._get_indices(indices)]
+        # a batched env's method answers for the whole batch (e.g. HER's compute_reward over a batch of
+        # relabelled transitions, whose length may equal num_envs by chance): every env gets that answer
+        result = getattr(self.venv, method_name)(*args, **kwargs)
+        return [result for _ in self._get_indices(indices)]
 
     def _per_env(self, value: Any) -> list[Any]:
         if hasattr(value, "shape") and tuple(value.shape[:1]) == (self.num_envs,):
@@ -226,6 +256,19 @@ class SB3VecEnv(_vec_env_base()):
     def seed(self, seed: int | None = None):
         self._seed = seed
         return [seed] * self.num_envs
+
+
+def host_obs(obs: Any) -> np.ndarray | dict[str, np.ndarray]:
+    """A host copy of a batched observation: an array, or a dict of arrays (goal-conditioned envs)."""
+    if isinstance(obs, dict):
+        return {key: to_numpy(value).copy() for key, value in obs.items()}
+    return to_numpy(obs).copy()
+
+
+def _index_obs(obs: np.ndarray | dict[str, np.ndarray], i: int) -> np.ndarray | dict[str, np.ndarray]:
+    if isinstance(obs, dict):
+        return {key: value[i].copy() for key, value in obs.items()}
+    return obs[i].copy()
 
 
 def per_env_infos(infos: dict, num_envs: int) -> list[dict[str, Any]]:
@@ -338,7 +381,7 @@ def _logging_callback(spec: TrainSpec, log_interval: int, checkpoint_interval: i
 def _sb3_class(kind: str):
     import stable_baselines3
 
-    return getattr(stable_baselines3, kind.upper())
+    return getattr(stable_baselines3, kind.split("-")[0].upper())  # sac-her: SAC with HerReplayBuffer
 
 
 def _optimizers(model) -> dict[str, torch.optim.Optimizer]:
@@ -363,15 +406,28 @@ def _train(kind: str, spec: TrainSpec):
     if spec.device == "cpu":
         torch.set_num_threads(hp.cpu_threads)
     env = make_sb3_env(spec.env_id, spec.num_envs, spec.seed, spec.env_kwargs)
-    if kind == "sac" and not isinstance(env.action_space, gym.spaces.Box):
+    her = kind == "sac-her"
+    if kind.startswith("sac") and not isinstance(env.action_space, gym.spaces.Box):
         env.close()
         raise ValueError(
-            f"sb3-sac needs Box (continuous) actions; {spec.env_id} has {env.action_space} (for a driving "
-            'world pass --env-kwargs \'action={"type": "ContinuousAction"}\')'
+            f"sb3-{kind} needs Box (continuous) actions; {spec.env_id} has {env.action_space} (for a "
+            'driving world pass --env-kwargs \'action={"type": "ContinuousAction"}\')'
         )
-    model = _sb3_class(kind)(
-        "MlpPolicy", env, seed=spec.seed, device=spec.device, verbose=0, **_sb3_kwargs(hp)
-    )
+    kwargs = _sb3_kwargs(hp)
+    if her:
+        from stable_baselines3 import HerReplayBuffer
+
+        space = env.observation_space
+        if not (isinstance(space, gym.spaces.Dict) and set(GOAL_KEYS) <= set(space.spaces)):
+            env.close()
+            raise ValueError(
+                f"sb3-sac-her needs a goal-conditioned env (dict observations {list(GOAL_KEYS)} and "
+                f"compute_reward, e.g. autodrive/Parking-v0); {spec.env_id} observes {space}"
+            )
+        strategy = {k: kwargs.pop(k) for k in ("n_sampled_goal", "goal_selection_strategy")}
+        kwargs |= {"replay_buffer_class": HerReplayBuffer, "replay_buffer_kwargs": strategy}
+    policy_name = "MultiInputPolicy" if isinstance(env.observation_space, gym.spaces.Dict) else "MlpPolicy"
+    model = _sb3_class(kind)(policy_name, env, seed=spec.seed, device=spec.device, verbose=0, **kwargs)
 
     def checkpoint(model) -> None:
         arrays = module_arrays("policy", model.policy) | rng_arrays()
@@ -400,7 +456,7 @@ def _train(kind: str, spec: TrainSpec):
     spec.logger.log(model.num_timesteps)
     checkpoint(model)
     env.close()
-    return SB3Policy(model.policy, kind, tuple(env.observation_space.shape), env.action_space, hp)
+    return SB3Policy(model.policy, kind, env.observation_space, env.action_space, hp)
 
 
 # --- policy -----------------------------------------------------------------------------------------
@@ -420,27 +476,46 @@ def _action_space(meta: dict[str, Any]) -> gym.Space:
     return gym.spaces.Box(np.array(meta["low"], np.float32), np.array(meta["high"], np.float32))
 
 
-class SB3Policy:
-    """An SB3 policy with our ``predict``/``save``: NumPy or tensor, one observation or a batch."""
+def _obs_space_meta(space: gym.Space) -> Any:
+    """An observation space as JSON: a shape, or a dict of shapes."""
+    if isinstance(space, gym.spaces.Dict):
+        return {key: list(sub.shape) for key, sub in space.spaces.items()}
+    return list(space.shape)
 
-    def __init__(self, policy, kind: str, obs_shape: tuple[int, ...], action_space: gym.Space, hp) -> None:
+
+def _obs_space(meta: Any) -> gym.Space:
+    if isinstance(meta, dict):
+        return gym.spaces.Dict({key: _obs_space(shape) for key, shape in meta.items()})
+    return gym.spaces.Box(-np.inf, np.inf, tuple(meta), np.float32)
+
+
+class SB3Policy:
+    """An SB3 policy with our ``predict``/``save``: NumPy or tensor, one observation or a batch (a dict
+    of them for a goal-conditioned env)."""
+
+    def __init__(self, policy, kind: str, obs_space: gym.Space, action_space: gym.Space, hp) -> None:
         self.policy, self.kind = policy.eval(), kind
-        self.obs_shape, self.action_space = obs_shape, action_space
+        self.obs_space, self.action_space = obs_space, action_space
+        self.obs_shape = None if isinstance(obs_space, gym.spaces.Dict) else tuple(obs_space.shape)
         self.n_actions = int(action_space.n) if isinstance(action_space, gym.spaces.Discrete) else None
         self.arch = {"net_arch": list(hp.net_arch), "activation": hp.activation}
         self.device = policy.device
 
     def predict(self, observation, state=None, episode_start=None, deterministic: bool = True):
-        obs = to_numpy(observation).astype(np.float32)
+        if isinstance(observation, dict):
+            obs = {key: to_numpy(observation[key]).astype(np.float32) for key in self.obs_space.spaces}
+            sample = next(iter(observation.values()))
+        else:
+            obs, sample = to_numpy(observation).astype(np.float32), observation
         actions, _ = self.policy.predict(obs, deterministic=deterministic)
         actions = np.asarray(actions, dtype=self.action_space.dtype)
-        if is_torch(observation):
-            return torch.as_tensor(actions, device=observation.device), None
+        if is_torch(sample):
+            return torch.as_tensor(actions, device=sample.device), None
         return actions, None
 
     def save(self, run_dir: str | Path) -> Path:
         meta = {
-            "obs_shape": json.dumps(list(self.obs_shape)),
+            "obs_shape": json.dumps(_obs_space_meta(self.obs_space)),
             "action_space": json.dumps(_action_space_meta(self.action_space)),
             "arch": json.dumps(self.arch),
         }
@@ -450,19 +525,18 @@ class SB3Policy:
 def _load(kind: str, run_dir: Path, device: str = "cpu") -> SB3Policy:
     from stable_baselines3.common.policies import ActorCriticPolicy
     from stable_baselines3.dqn.policies import DQNPolicy
-    from stable_baselines3.sac.policies import SACPolicy
+    from stable_baselines3.sac.policies import MultiInputPolicy, SACPolicy
 
     path = Path(run_dir) / f"sb3-{kind}.safetensors"
     if not path.exists():
         raise FileNotFoundError(f"{path} not found: the run did not finish (try --resume)")
     meta = load_metadata(path)
-    obs_shape, arch = tuple(json.loads(meta["obs_shape"])), json.loads(meta["arch"])
+    obs_space, arch = _obs_space(json.loads(meta["obs_shape"])), json.loads(meta["arch"])
     if "action_space" in meta:
         act_space = _action_space(json.loads(meta["action_space"]))
     else:  # files written before continuous actions: Discrete only
         act_space = gym.spaces.Discrete(int(meta["n_actions"]))
-    obs_space = gym.spaces.Box(-np.inf, np.inf, obs_shape, np.float32)
-    cls = {"dqn": DQNPolicy, "ppo": ActorCriticPolicy, "sac": SACPolicy}[kind]
+    cls = {"dqn": DQNPolicy, "ppo": ActorCriticPolicy, "sac": SACPolicy, "sac-her": MultiInputPolicy}[kind]
     policy = cls(
         obs_space,
         act_space,
@@ -472,7 +546,7 @@ def _load(kind: str, run_dir: Path, device: str = "cpu") -> SB3Policy:
     )
     policy.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in load_arrays(path).items()})
     hp = SB3DQNConfig(net_arch=tuple(arch["net_arch"]), activation=arch["activation"])
-    return SB3Policy(policy.to(device), kind, obs_shape, act_space, hp)
+    return SB3Policy(policy.to(device), kind, obs_space, act_space, hp)
 
 
 SB3_DQN = Algorithm(
@@ -503,5 +577,14 @@ SB3_SAC = Algorithm(
     load=lambda run_dir, device="cpu": _load("sac", run_dir, device),
     description="stable-baselines3's SAC on our envs with Box actions (batched through an SB3 VecEnv adapter)",
     default_steps=SB3SACConfig.total_steps,
+    extra_metrics=("actor_loss", "critic_loss", "ent_coef", "ent_coef_loss", "learning_rate", "n_updates"),
+)
+SB3_SAC_HER = Algorithm(
+    name="sb3-sac-her",
+    hyperparams=SB3SACHERConfig,
+    train=lambda spec: _train("sac-her", spec),
+    load=lambda run_dir, device="cpu": _load("sac-her", run_dir, device),
+    description="stable-baselines3's SAC with hindsight experience replay on goal-conditioned envs",
+    default_steps=SB3SACHERConfig.total_steps,
     extra_metrics=("actor_loss", "critic_loss", "ent_coef", "ent_coef_loss", "learning_rate", "n_updates"),
 )

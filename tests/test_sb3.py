@@ -154,3 +154,48 @@ def test_sb3_sac_drives_a_batched_world_with_continuous_actions(tmp_path):
 def test_sb3_sac_refuses_discrete_actions(tmp_path):
     with pytest.raises(ValueError, match="ContinuousAction"):
         train_run("sb3-sac", "CartPole-v1", steps=64, out=tmp_path / "x", progress=False, tensorboard=False)
+
+
+def test_adapter_passes_dict_observations_and_batched_compute_reward() -> None:
+    """A goal-conditioned batch: dict observations, dict terminal observations, and compute_reward
+    answered for a whole batch of relabelled transitions (even one as long as num_envs)."""
+    venv = gym.make_vec("autodrive/Parking-v0", num_envs=3, vectorization_mode="vector_entry_point")
+    env = SB3VecEnv(venv)
+    env.seed(0)
+    obs = env.reset()
+    assert set(obs) == {"observation", "achieved_goal", "desired_goal"} and obs["observation"].shape == (3, 6)
+    finished = False
+    for _ in range(40):  # full throttle: every ego ends in a wall or a spot
+        env.step_async(np.tile([1.0, 0.0], (3, 1)).astype(np.float32))
+        obs, reward, done, infos = env.step_wait()
+        for i in np.flatnonzero(done):
+            finished = True
+            assert set(infos[i]["terminal_observation"]) == set(obs) and infos[i]["crashed"]
+            assert np.all(obs["observation"][i][:4] == 0.0)  # a fresh episode: at rest at the origin
+    assert finished
+    a, d = np.zeros((3, 6)), np.ones((3, 6))
+    (rewards,) = env.env_method("compute_reward", a, d, [{}] * 3, indices=[0])
+    assert rewards.shape == (3,) and np.allclose(rewards, -np.sqrt(1.34))  # sum of the weights
+    env.close()
+
+
+def test_sb3_sac_her_trains_and_loads_on_a_goal_conditioned_env(tmp_path):
+    run = train_run(
+        "sb3-sac-her", "autodrive/Parking-v0", steps=300, num_envs=1, device="cpu", out=tmp_path / "her",
+        hp_overrides={"learning_starts": 100, "batch_size": 32, "net_arch": [16], "log_interval": 100},
+        eval_episodes=2, progress=False, tensorboard=False,
+    )  # fmt: skip
+    result = read_json(run / "eval.json")
+    assert result["episodes"] == 2 and "success_rate" in result
+    policy = load_policy(run)
+    obs = {k: np.zeros((4, 6), np.float32) for k in ("observation", "achieved_goal", "desired_goal")}
+    actions, _ = policy.predict(obs)
+    assert actions.shape == (4, 2) and np.all(np.abs(actions) <= 1.0)
+
+
+def test_sb3_sac_her_refuses_envs_without_goals(tmp_path):
+    with pytest.raises(ValueError, match="goal-conditioned"):
+        train_run(
+            "sb3-sac-her", "autodrive/Racetrack-v0", steps=64, out=tmp_path / "x", progress=False,
+            tensorboard=False,
+        )  # fmt: skip
