@@ -14,6 +14,15 @@ from agents.run import load_policy, read_run_config
 VIDEO_SUFFIXES = (".gif", ".mp4")
 
 
+def _env_action(env: gym.Env, action) -> int | np.ndarray:
+    """A policy's action for one env's ``step``: an int, or one command vector whatever batch axis the
+    policy added."""
+    action = np.asarray(action)
+    if isinstance(env.action_space, gym.spaces.Discrete):
+        return action.item()
+    return action.reshape(env.action_space.shape)
+
+
 def _episode_frames(env: gym.Env, policy, seed: int, max_frames: int) -> tuple[list[np.ndarray], float]:
     """Frames of one greedy episode: every physics sub-step where the env draws them (the driving envs'
     ``render_frames``, played at ``render_fps`` = the simulation frequency), else one per step."""
@@ -22,12 +31,7 @@ def _episode_frames(env: gym.Env, policy, seed: int, max_frames: int) -> tuple[l
     frames, total = [env.render()], 0.0
     while len(frames) < max_frames:
         action, _ = policy.predict(obs, deterministic=True)
-        action = np.asarray(action)
-        if isinstance(env.action_space, gym.spaces.Discrete):
-            action = action.item()
-        else:  # one command vector, whatever batch axis the policy added
-            action = action.reshape(env.action_space.shape)
-        obs, reward, terminated, truncated, _ = env.step(action)
+        obs, reward, terminated, truncated, _ = env.step(_env_action(env, action))
         total += float(reward)
         frames.extend(sub_steps() if sub_steps is not None else [env.render()])
         if terminated or truncated:
@@ -90,12 +94,7 @@ def play(run_dir: str | Path, episodes: int = 1, seed: int = 0, env_id: str | No
             total, done = 0.0, False
             while not done:
                 action, _ = policy.predict(obs, deterministic=True)
-                action = np.asarray(action)
-        if isinstance(env.action_space, gym.spaces.Discrete):
-            action = action.item()
-        else:  # one command vector, whatever batch axis the policy added
-            action = action.reshape(env.action_space.shape)
-        obs, reward, terminated, truncated, _ = env.step(action)
+                obs, reward, terminated, truncated, _ = env.step(_env_action(env, action))
                 total += float(reward)
                 done = terminated or truncated
             returns.append(total)
