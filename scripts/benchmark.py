@@ -3,7 +3,7 @@
 
 autodrive benchmark gridworld              # vs minigrid
 autodrive benchmark highway                # vs highway-env
-autodrive benchmark worlds                 # merge, exit, roundabout, racetrack vs highway-env's own envs
+autodrive benchmark worlds                 # merge, exit, roundabout, racetrack, parking vs highway-env's
 autodrive benchmark agents                 # our DQN vs stable-baselines3's on highway-env
 autodrive benchmark sb3                    # SB3 PPO through our batched envs vs SB3's DummyVecEnv
 autodrive benchmark perception --model runs/perception --agent runs/<run>   # frames/s, driving from pixels

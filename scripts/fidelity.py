@@ -11,7 +11,8 @@ crash/terminated flags differ. The OccupancyGrid and four non-default observatio
 (``envs.highway.fidelity.OBSERVATION_CONFIGS``) are compared the same way on random actions, and so
 are non-default world configs (``envs.highway.fidelity.WORLD_CONFIGS``: reward weights, frequencies,
 traffic) under both policies, and DiscreteMetaAction's options (``ACTION_CONFIGS``: lateral-only,
-longitudinal-only with four target speeds) under random actions.
+longitudinal-only with four target speeds) under random actions. parking-v0 is compared on its
+KinematicsGoal observation under zero, full-throttle and random commands.
 Statistics: 200 episodes per fixed policy in our batch (float32) against highway-env's stored
 episodes (``tests/data/highway_reference_*.json``, from ``scripts/highway_reference.py``); ``z`` is
 the gap in means over the standard error of the difference. Writes ``docs/results/fidelity-highway.json``.
@@ -49,10 +50,15 @@ def step_fidelity(presets: list[str], scenes: int) -> list[dict]:
     cases += [("default", "float64", p, "world-config") for p in ("idle", "random")]
     cases += [("default", "float64", "random", name) for name in fid.ACTION_CONFIGS]
     cases += [("default", "float64", "right", None)]  # always LANE_RIGHT: exit-v0's goal, the merge ramp
+    cases += [("default", "float64", "faster", None)]  # parking: full throttle into a wall or a spot
     for preset in presets:
         for observation, precision, policy, world_config in cases:
             if world_config == "world-config" and preset not in fid.WORLD_CONFIGS:
                 continue
+            if (policy == "faster") != (preset == "parking"):
+                continue  # the other worlds' FASTER is covered by random actions
+            if preset == "parking" and (observation != "default" or world_config in fid.ACTION_CONFIGS):
+                continue  # parking-v0 is a goal task: its reward reads KinematicsGoal, its ego ContinuousAction
             if preset == "racetrack" and (
                 observation == "time_to_collision" or world_config in fid.ACTION_CONFIGS
             ):

@@ -1,8 +1,9 @@
-"""Throughput of the merge, exit, roundabout and racetrack worlds vs highway-env's own envs, in the same run.
+"""Throughput of the merge, exit, roundabout, racetrack and parking worlds vs highway-env's own envs, in the
+same run.
 
 python scripts/benchmark.py worlds [--seconds 2] [--peer-seconds 10]
 
-Per world: highway-env's env (gym.make, random actions: meta-actions, or racetrack's uniform steering), our single env (gym.make, float64 as shipped),
+Per world: highway-env's env (gym.make, random actions: meta-actions, or racetrack's and parking's uniform commands), our single env (gym.make, float64 as shipped),
 and our CPU batch (float32) over a sweep of ``num_envs``. Env-steps/s counts policy steps; a finished
 episode is reset (the single envs) or autoreset in the kernel (the batch) inside the timed loop. The
 target per world: single env >= 200x highway-env's, the 1,024-env batch >= 1,000x.
@@ -33,6 +34,7 @@ WORLDS = {
     "exit": ("autodrive/Exit-v0", "exit-v0"),
     "roundabout": ("autodrive/Roundabout-v0", "roundabout-v0"),
     "racetrack": ("autodrive/Racetrack-v0", "racetrack-v0"),
+    "parking": ("autodrive/Parking-v0", "parking-v0"),
 }
 NUM_ENVS = (1, 16, 256, 1024, 4096, 16384)
 
