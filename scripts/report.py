@@ -104,6 +104,38 @@ def peer_table(results: list[dict]) -> list[str]:
     return lines
 
 
+def same_env_table(results: list[dict]) -> list[str]:
+    """Peer pairs whose first agent was also evaluated in the peer's env: both agents in that one env,
+    by mean return and (where the env reports them) crash, off-road and success rates."""
+    by_name = {r["scenario"]: r for r in results}
+    pairs = [
+        (by_name[r["peer_of"]], r)
+        for r in results
+        if r.get("peer_of") in by_name and by_name[r["peer_of"]]["runs"][0].get("peer_env_id") == r["env_id"]
+    ]
+    if not pairs:
+        return []
+    lines = [
+        "| evaluated in | agent (trained on, steps, wall-clock) | mean return | crash rate | off-road rate "
+        "| success rate | episodes |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+
+    def mean(runs: list[dict], key: str) -> str:
+        values = [r[key] for r in runs if r.get(key) is not None]
+        return mean_std(values) if values else "–"
+
+    for ours, peer in sorted(pairs, key=lambda p: p[0]["scenario"]):
+        env = f"`{peer['env_id']}`"
+        for r, prefix in ((ours, "peer_"), (peer, "")):
+            wall = sum(r["wall_clock_s"]) / len(r["wall_clock_s"])
+            agent = f"{r['algo']} (`{r['env_id']}`, {r['steps']:,}, {wall:.0f} s)"
+            cells = [mean(r["runs"], prefix + k) for k in ("mean_return", "crash_rate", "off_road_rate", "success_rate")]
+            episodes = r["runs"][0].get(prefix + "episodes")
+            lines.append(f"| {env} | {agent} | {' | '.join(cells)} | {fmt(episodes)} |")
+    return lines
+
+
 def gridworld_table(b: dict) -> list[str]:
     ours, peer = b["ours"], b.get("peer") or {}
     p = peer.get("steps_per_s")
@@ -495,6 +527,14 @@ def build(results_dir: Path, out_md: Path, img_dir: Path) -> tuple[str, str]:
         peers = peer_table(scenarios)
         if peers:
             md += ["### Peer pairs: a recipe on our simulator beside its peer on highway-env", "", *peers, ""]
+        same_env = same_env_table(scenarios)
+        if same_env:
+            md += [
+                "### Peer pairs in one env: our agent and the peer's, both evaluated in highway-env's world",
+                "",
+                *same_env,
+                "",
+            ]
         headline += ["**Scenarios** (`pytest -m scenario`):", "", *scenario_table(scenarios), ""]
         if peers:
             headline += [
@@ -502,6 +542,14 @@ def build(results_dir: Path, out_md: Path, img_dir: Path) -> tuple[str, str]:
                 "recipe, or SB3's DQN trained in highway-env's own world):",
                 "",
                 *peers,
+                "",
+            ]
+        if same_env:
+            headline += [
+                "**In highway-env's own world**: the agent trained on our simulator and the peer trained "
+                "in highway-env, evaluated in the same highway-env env:",
+                "",
+                *same_env,
                 "",
             ]
         if curve_png:  # the README sits one folder above docs/
