@@ -134,6 +134,16 @@ DRIVES_THE_RACETRACK = {
 # take at least racetrack-ppo's wall-clock
 RACETRACK_PEER_STEPS = 30_000
 
+# parking-v0 is reached when the goal reward (a weighted distance to the goal pose) exceeds -0.12: zero
+# commands never get there, random ones crash into a wall in 100% of highway-env's episodes (tests/data).
+# SAC with HER must park in 90% of the episodes, in ours and in highway-env's parking-v0.
+PARKS = {
+    "success_rate": (">=", 0.9),
+    "peer_success_rate": (">=", 0.9),
+    "train_seconds": ("<=", 600.0),
+}
+PARKING_STEPS = 35_000  # sb3-sac-her.yaml's parking recipe: about 10 minutes of SAC updates here
+
 SCENARIOS: dict[str, Scenario | Experiment] = {
     s.name: s
     for s in [
@@ -328,6 +338,28 @@ SCENARIOS: dict[str, Scenario | Experiment] = {
             slow=True,
             peer_of="racetrack-ppo",
             description="peer: stable-baselines3 PPO (highway-env's racetrack example) trained in highway-env's racetrack-v0",
+        ),
+        Scenario(
+            name="parking-sac-her",
+            algo="sb3-sac-her",
+            env_id="autodrive/Parking-v0",
+            steps=PARKING_STEPS,
+            criteria=PARKS,
+            slow=True,
+            peer_env_id="parking-v0",
+            peer_episodes=100,
+            description="SB3's SAC with HER parks in the batched lot and in highway-env's parking-v0",
+        ),
+        Scenario(
+            name="sb3-sac-her-highway-env-parking",
+            algo="sb3-sac-her",
+            env_id="parking-v0",
+            steps=PARKING_STEPS,
+            # the peer: the same recipe and budget trained in highway-env's parking-v0
+            criteria={"success_rate": (">=", 0.9)},
+            slow=True,
+            peer_of="parking-sac-her",
+            description="peer: the same SB3 SAC + HER recipe and budget trained in highway-env's parking-v0",
         ),
         Scenario(
             name="sb3-dqn-highway-fast",

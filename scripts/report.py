@@ -111,7 +111,8 @@ def same_env_table(results: list[dict]) -> list[str]:
     pairs = [
         (by_name[r["peer_of"]], r)
         for r in results
-        if r.get("peer_of") in by_name and by_name[r["peer_of"]]["runs"][0].get("peer_env_id") == r["env_id"]
+        if r.get("peer_of") in by_name
+        and (by_name[r["peer_of"]].get("runs") or [{}])[0].get("peer_env_id") == r["env_id"]
     ]
     if not pairs:
         return []
@@ -130,8 +131,11 @@ def same_env_table(results: list[dict]) -> list[str]:
         for r, prefix in ((ours, "peer_"), (peer, "")):
             wall = sum(r["wall_clock_s"]) / len(r["wall_clock_s"])
             agent = f"{r['algo']} (`{r['env_id']}`, {r['steps']:,}, {wall:.0f} s)"
-            cells = [mean(r["runs"], prefix + k) for k in ("mean_return", "crash_rate", "off_road_rate", "success_rate")]
-            episodes = r["runs"][0].get(prefix + "episodes")
+            cells = [
+                mean(r.get("runs", []), prefix + k)
+                for k in ("mean_return", "crash_rate", "off_road_rate", "success_rate")
+            ]
+            episodes = (r.get("runs") or [{}])[0].get(prefix + "episodes")
             lines.append(f"| {env} | {agent} | {' | '.join(cells)} | {fmt(episodes)} |")
     return lines
 

@@ -62,6 +62,22 @@ def test_report_renders_training_experiment_and_peer_rows(tmp_path):
     assert (tmp_path / "RESULTS.md").read_text() == md
 
 
+def test_pairs_evaluated_in_the_peer_env_are_set_side_by_side():
+    """An agent trained on our simulator and evaluated in highway-env's env sits beside the peer trained
+    there, by the metrics both report in that env."""
+    report = _report()
+    ours = _scenario("ppo-ours", "autodrive/Racetrack-v0", [700.0], 320.0)
+    ours["runs"] = [{"peer_env_id": "racetrack-v0", "peer_mean_return": 678.0, "peer_crash_rate": 0.56,
+                     "peer_off_road_rate": 0.0, "peer_episodes": 100}]  # fmt: skip
+    peer = _scenario("sb3-peer", "racetrack-v0", [300.0], 600.0, peer_of="ppo-ours")
+    peer["runs"] = [{"mean_return": 300.0, "crash_rate": 0.2, "off_road_rate": 0.3, "episodes": 100}]
+    lines = report.same_env_table([ours, peer])
+    assert len(lines) == 4 and all(line.startswith("| `racetrack-v0` |") for line in lines[2:])
+    assert "| 678.000 | 0.560 | 0.000 | – | 100 |" in lines[2]
+    assert "| 300.000 | 0.200 | 0.300 | – | 100 |" in lines[3]
+    assert report.same_env_table([_scenario("a", "x", [1.0], 1.0)]) == []
+
+
 def test_report_renders_agent_peer_and_pytest_benchmark_files(tmp_path):
     report = _report()
     results = tmp_path / "results"

@@ -66,7 +66,13 @@ def compute_reward(achieved_goal, desired_goal, weights, p: float = 0.5) -> np.n
     """highway-env ``ParkingEnv.compute_reward``: ``-(|achieved - desired| . weights) ** p``, batched over
     leading axes (HER relabels whole batches of transitions at once)."""
     diff = np.abs(np.asarray(achieved_goal, np.float64) - np.asarray(desired_goal, np.float64))
-    return -np.power(diff @ np.asarray(weights, np.float64), p)
+    # One term at a time, not ``diff @ weights``: BLAS picks its summation order by shape and CPU, so a
+    # batch and a single goal could differ in the last bit, and the GoalEnv contract (checked by SB3's
+    # env checker) wants the batched reward to equal the single one exactly.
+    total = np.zeros(diff.shape[:-1])
+    for i, w in enumerate(np.asarray(weights, np.float64)):
+        total = total + diff[..., i] * w
+    return -np.power(total, p)
 
 
 class ParkingWorld(World):
