@@ -140,6 +140,7 @@ def test_unknown_precision_and_device_raise() -> None:
         ("exit", "exit"),
         ("merge", "time_to_collision"),
         ("parking", "kinematics_goal"),
+        ("roundabout", "lidar"),
     ],
 )
 def test_cuda_kernel_compiles_without_a_gpu(tmp_path, preset: str, observation: str) -> None:

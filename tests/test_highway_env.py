@@ -94,7 +94,8 @@ def test_config_reads_like_highway_envs_dict(preset: str) -> None:
     continuous = preset in ("racetrack", "parking")
     assert cfg["action"]["type"] == ("ContinuousAction" if continuous else "DiscreteMetaAction")
     assert cfg["observation"]["type"] in (
-        "Kinematics", "ExitObservation", "OccupancyGrid", "TimeToCollision", "KinematicsGoal", "camera",
+        "Kinematics", "ExitObservation", "OccupancyGrid", "TimeToCollision", "KinematicsGoal",
+        "LidarObservation", "camera",
     )  # fmt: skip
     assert make_config(preset, cfg.to_dict()) == cfg
     with pytest.raises(KeyError, match="Did you mean 'simulation_frequency'"):
@@ -128,7 +129,10 @@ def test_unknown_key_suggests_nearest() -> None:
         ({"observation": {"type": "Kinematics", "order": "shuffled"}}, "order='shuffled'"),
         ({"observation": {"type": "Kinematics", "features": ["x", "speed"]}}, "speed"),
         ({"observation": {"type": "OccupancyGrid", "as_image": True}}, "as_image"),
-        ({"observation": {"type": "LidarObservation"}}, "LidarObservation"),
+        ({"observation": {"type": "LidarObservation", "cells": 0}}, "cells"),
+        ({"observation": {"type": "LidarObservation", "maximum_range": -5}}, "maximum_range"),
+        ({"observation": {"type": "LidarObservation", "range": 30}}, r"\['range'\] are not supported"),
+        ({"observation": {"type": "Lidar"}}, "LidarObservation"),
         ({"observation": {"type": "TimeToCollision", "horizon": 0}}, "horizon"),
         ({"observation": {"type": "TimeToCollision", "frequency": 2}}, r"\['frequency'\] are not supported"),
         ({"observation": {"type": "camera", "width": 64}}, "camera_"),

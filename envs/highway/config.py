@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 #: Observation types, a closed registry (see ``envs/highway/observation.py``).
-OBSERVATION_TYPES = ("kinematics", "occupancy_grid", "exit", "time_to_collision", "kinematics_goal", "camera")
+OBSERVATION_TYPES = (
+    "kinematics", "occupancy_grid", "exit", "time_to_collision", "kinematics_goal", "lidar", "camera",
+)  # fmt: skip
 #: highway-env's DiscreteMetaAction action sets (index -> meta-action), by its longitudinal/lateral options
 ACTIONS_ALL = ("LANE_LEFT", "IDLE", "LANE_RIGHT", "FASTER", "SLOWER")
 ACTIONS_LONGITUDINAL = ("SLOWER", "IDLE", "FASTER")
@@ -47,6 +49,7 @@ HIGHWAY_ENV_OBSERVATION_NAMES = {
     "ExitObservation": "exit",
     "TimeToCollision": "time_to_collision",
     "KinematicsGoal": "kinematics_goal",
+    "LidarObservation": "lidar",
 }
 
 

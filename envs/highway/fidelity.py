@@ -31,6 +31,7 @@ HIGHWAY_ENV_OBSERVATIONS = {
     "exit": "ExitObservation",
     "time_to_collision": "TimeToCollision",
     "kinematics_goal": "KinematicsGoal",
+    "lidar": "LidarObservation",
 }
 #: fixed action, or None: uniformly random; under ContinuousAction "idle" is zero commands, "faster" full
 #: acceleration straight ahead, "random" uniform commands

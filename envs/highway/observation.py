@@ -17,6 +17,9 @@ space) and ``kernel(cfg)``, the observation computed inside the step kernel
 - ``kinematics_goal`` (highway-env ``KinematicsGoalObservation``, parking-v0's default): a dict of
   float32 ``observation``, ``achieved_goal`` (both the ego's x, y, vx, vy, cos_h, sin_h over
   ``scales``) and ``desired_goal`` (its goal's), the layout goal-conditioned agents (HER) read.
+- ``lidar`` (highway-env ``LidarObservation``): (16, 2) rays every 22.5 degrees around the ego, each
+  the distance to the nearest vehicle or solid object within 60 m and its speed towards the ego along
+  the ray, both divided by 60.
 - ``camera`` (``envs/highway/camera.py``): ego-centred bird's-eye pixels, uint8 (stack * channels, H, W),
   drawn by the camera's own kernel from the state after each step (the step kernel computes none).
 
@@ -43,6 +46,7 @@ from envs.physics.observe import (
     ExitKinematics,
     Kinematics,
     KinematicsGoal,
+    Lidar,
     NoObservation,
     OccupancyGrid,
     TimeToCollision,
@@ -88,6 +92,10 @@ class ObservationType:
             return spaces.Dict({key: row for key in keys})
         if self.name == "camera":
             return spaces.Box(0, 255, shape=CameraSpec.from_config(cfg).shape, dtype=np.uint8)
+        if self.name == "lidar":  # highway-env's bounds: the range, or 1 normalised
+            spec = self.kernel(cfg)
+            high = 1.0 if spec.normalize else spec.maximum_range
+            return spaces.Box(-high, high, shape=spec.shape, dtype=np.float32)
         if self.name == "time_to_collision":
             return spaces.Box(0.0, 1.0, shape=self.kernel(cfg).shape, dtype=np.float32)
         return spaces.Box(-np.inf, np.inf, shape=self.kernel(cfg).shape, dtype=np.float32)
@@ -111,6 +119,7 @@ OBSERVATIONS: dict[str, ObservationType] = {
     "exit": ObservationType("exit", ExitKinematics()),
     "time_to_collision": ObservationType("time_to_collision", TimeToCollision()),
     "kinematics_goal": ObservationType("kinematics_goal", KinematicsGoal()),
+    "lidar": ObservationType("lidar", Lidar()),
     "camera": ObservationType("camera", NoObservation()),
 }
 

@@ -16,6 +16,10 @@ changing them never recompiles a kernel.
 - :class:`KinematicsGoal` (highway-env ``KinematicsGoalObservation``, parking-v0's): the observer's
   features divided by ``scales``, twice (``observation``, ``achieved_goal``), then its goal's
   (``desired_goal``): the first road object that is not solid, highway-env's ``Landmark``.
+- :class:`Lidar` (highway-env ``LidarObservation``): ``cells`` rays around the observer, each the distance
+  to the nearest solid vehicle or object it meets within ``maximum_range`` and that one's speed towards the
+  observer along the ray, cast as highway-env casts them (the centre's sector, then the sectors the
+  rectangle's corners span, ray by ray against the rectangle).
 - :class:`OccupancyGrid` (highway-env ``OccupancyGridObservation``): ``features`` layers over a grid of
   ``grid_step`` cells covering ``grid_size`` around the observer; where vehicles share a cell the lowest
   slot wins (highway-env writes them in reverse); ``on_road`` marks cells crossed by lane centre
@@ -23,6 +27,7 @@ changing them never recompiles a kernel.
 """
 
 import functools
+import math
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, ClassVar
@@ -241,6 +246,37 @@ class KinematicsGoal:
 
 
 @dataclass(frozen=True)
+class Lidar:
+    """highway-env's ``LidarObservation``: (cells, 2) rows of (distance, relative speed along the ray),
+    divided by ``maximum_range`` when ``normalize``; a ray that meets nothing reads ``maximum_range`` twice."""
+
+    cells: int = 16
+    maximum_range: float = 60.0  # [m]
+    normalize: bool = True
+
+    name = "lidar"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.cells, bool) or not isinstance(self.cells, (int, np.integer)) or self.cells < 1:
+            raise ValueError(f"LidarObservation cells={self.cells!r}: must be an integer >= 1")
+        if not (np.isfinite(self.maximum_range) and self.maximum_range > 0):
+            raise ValueError(f"LidarObservation maximum_range={self.maximum_range!r}: must be finite and > 0")
+        object.__setattr__(self, "cells", int(self.cells))
+        object.__setattr__(self, "maximum_range", float(self.maximum_range))
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (self.cells, 2)
+
+    def params(self, network: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        angle = 2 * np.pi / self.cells  # highway-env's sector width, in float64 as there
+        return (
+            np.array([self.maximum_range, angle, angle / 2], np.float64),
+            np.array([self.cells, int(self.normalize)], np.int32),
+        )
+
+
+@dataclass(frozen=True)
 class TimeToCollision:
     """highway-env's ``TimeToCollisionObservation``: for the observer's speed set-point and its neighbours
     (3 rows) and its lane and the lanes beside it (3 columns), the predicted time-to-collision cost of
@@ -297,6 +333,7 @@ def observe_funcs(F: type) -> SimpleNamespace:  # noqa: N803
     ROAD, ROAD_LANES, LANE_ID = rn.ROAD, rn.ROAD_LANES, rn.LANE_ID
     ZERO, ONE = F(0.0), F(1.0)
     BIG = F(1.0e30)
+    HALF_PI, TWO_PI = F(math.pi / 2), F(2.0 * math.pi)
     OBSTACLE, ABSENT, CONTROLLED, IDM, VEHICLE = st.OBSTACLE, st.ABSENT, st.CONTROLLED, st.IDM, st.VEHICLE
     SOLID = st.SOLID
     LENGTH = rn.LENGTH
@@ -518,6 +555,147 @@ def observe_funcs(F: type) -> SimpleNamespace:  # noqa: N803
                 target = raw_feature(v, rd, e, goal, code, True) / scale
             out.obs[e, 2 * nf + f] = wp.float32(target)
 
+    @wp.func
+    def interval_distance(min_a: F, max_a: F, min_b: F, max_b: F) -> F:
+        """highway-env ``utils.interval_distance``: negative when the intervals overlap."""
+        d = min_a - max_b
+        if min_a < min_b:
+            d = min_b - max_a
+        return d
+
+    @wp.func
+    def ray_to_rect(
+        ox: F, oy: F, qx: F, qy: F, ax: F, ay: F, bx: F, by: F, dx: F, dy: F,
+    ) -> F:  # fmt: skip
+        """highway-env ``utils.distance_to_rect([o, q], [a, b, c, d])``: how far along the segment o -> q it
+        enters the rectangle with corners a, b (a + u), d (a + v); BIG where it misses. A ray parallel to a
+        side divides by zero as NumPy does (IEEE infinities), so the same rays hit."""
+        ux = bx - ax
+        uy = by - ay
+        nu = wp.sqrt(ux * ux + uy * uy)
+        ux = ux / nu
+        uy = uy / nu
+        vx = dx - ax
+        vy = dy - ay
+        nv = wp.sqrt(vx * vx + vy * vy)
+        vx = vx / nv
+        vy = vy / nv
+        rx = qx - ox
+        ry = qy - oy
+        rqu = rx * ux + ry * uy
+        rqv = rx * vx + ry * vy
+        lo1 = ((ax - ox) * ux + (ay - oy) * uy) / rqu
+        hi1 = ((bx - ox) * ux + (by - oy) * uy) / rqu
+        lo2 = ((ax - ox) * vx + (ay - oy) * vy) / rqv
+        hi2 = ((dx - ox) * vx + (dy - oy) * vy) / rqv
+        if not (rqu >= ZERO):
+            t = lo1
+            lo1 = hi1
+            hi1 = t
+        if not (rqv >= ZERO):
+            t = lo2
+            lo2 = hi2
+            hi2 = t
+        hit = BIG
+        if (
+            interval_distance(lo1, hi1, lo2, hi2) <= ZERO
+            and interval_distance(ZERO, ONE, lo1, hi1) <= ZERO
+            and interval_distance(ZERO, ONE, lo2, hi2) <= ZERO
+        ):
+            first = lo1  # Python's max(lo1, lo2): the first unless the second is greater
+            if lo2 > first:
+                first = lo2
+            hit = first * wp.sqrt(rx * rx + ry * ry)
+        return hit
+
+    @wp.func
+    def lidar_index(p: Params, angle: F) -> int:
+        """highway-env ``angle_to_index``: ``floor(angle / sector) % cells`` (Python's modulo)."""
+        cells = p.obs_i[0]
+        k = int(wp.floor(angle / p.obs_f[1])) % cells
+        if k < 0:
+            k = k + cells
+        return k
+
+    @wp.func
+    def lidar_hit(
+        v: Vehicles, p: Params, e: int, out: Outputs, j: int, k: int, distance: F, ovx: F, ovy: F,
+    ):  # fmt: skip
+        """Ray k keeps ``distance`` to slot j when it is no farther than what the ray holds (float32 there,
+        as highway-env's grid), with j's speed relative to the observer along the ray."""
+        if distance <= F(out.obs[e, 2 * k]):
+            a = F(k) * p.obs_f[1]
+            cx = wp.cos(a)
+            sy = wp.sin(a)
+            rel = (v.speed[e, j] * v.cos_h[e, j] - ovx) * cx + (v.speed[e, j] * v.sin_h[e, j] - ovy) * sy
+            out.obs[e, 2 * k] = wp.float32(distance)
+            out.obs[e, 2 * k + 1] = wp.float32(rel)
+
+    @wp.func
+    def lidar(v: Vehicles, ep: Episodes, rd: Road, p: Params, e: int, out: Outputs, ego: int):
+        """highway-env ``LidarObservation.trace`` from the observer's position and velocity, over the road's
+        vehicles, then its objects (the ``<=`` lets the later of two equal hits win, as there)."""
+        cells = p.obs_i[0]
+        reach = p.obs_f[0]
+        half = p.obs_f[2]
+        for k in range(2 * cells):
+            out.obs[e, k] = wp.float32(reach)
+        ox = v.x[e, ego]
+        oy = v.y[e, ego]
+        ovx = v.speed[e, ego] * v.cos_h[e, ego]
+        ovy = v.speed[e, ego] * v.sin_h[e, ego]
+        for objects in range(2):
+            for j in range(v.x.shape[1]):
+                kind = v.kind[e, j]
+                seen = kind == CONTROLLED or kind == IDM or kind == VEHICLE
+                if objects == 1:
+                    seen = kind == OBSTACLE
+                if j != ego and seen and (v.flags[e, j] & SOLID) != 0:
+                    px = v.x[e, j] - ox
+                    py = v.y[e, j] - oy
+                    centre = wp.sqrt(px * px + py * py)
+                    if centre <= reach:
+                        k0 = lidar_index(p, wp.atan2(py, px) + half)
+                        lidar_hit(v, p, e, out, j, k0, centre - v.width[e, j] / F(2.0), ovx, ovy)
+                        # the rectangle's corners (highway-env rect_corners): a, b, c, d
+                        hl = v.length[e, j] / F(2.0)
+                        hw = v.width[e, j] / F(2.0)
+                        c = v.cos_h[e, j]
+                        s = v.sin_h[e, j]
+                        ax = c * -hl - s * -hw + v.x[e, j]
+                        ay = s * -hl + c * -hw + v.y[e, j]
+                        bx = c * -hl - s * hw + v.x[e, j]
+                        by = s * -hl + c * hw + v.y[e, j]
+                        cx = c * hl - s * hw + v.x[e, j]
+                        cy = s * hl + c * hw + v.y[e, j]
+                        dx = c * hl - s * -hw + v.x[e, j]
+                        dy = s * hl + c * -hw + v.y[e, j]
+                        a0 = wp.atan2(ay - oy, ax - ox) + half
+                        a1 = wp.atan2(by - oy, bx - ox) + half
+                        a2 = wp.atan2(cy - oy, cx - ox) + half
+                        a3 = wp.atan2(dy - oy, dx - ox) + half
+                        lo = wp.min(wp.min(a0, a1), wp.min(a2, a3))
+                        hi = wp.max(wp.max(a0, a1), wp.max(a2, a3))
+                        if lo < -HALF_PI and HALF_PI < hi:  # the corners wrap around +pi
+                            t = lo
+                            lo = hi
+                            hi = t + TWO_PI
+                        start = lidar_index(p, lo)
+                        end = lidar_index(p, hi)
+                        count = end - start + 1
+                        if start >= end:  # wrapping around 0 (highway-env: start .. cells - 1, 0 .. end)
+                            count = cells - start + end + 1
+                        for q in range(count):
+                            k = (start + q) % cells
+                            a = F(k) * p.obs_f[1]
+                            qx = ox + reach * wp.cos(a)
+                            qy = oy + reach * wp.sin(a)
+                            hit = ray_to_rect(ox, oy, qx, qy, ax, ay, bx, by, dx, dy)
+                            lidar_hit(v, p, e, out, j, k, hit, ovx, ovy)
+        if p.obs_i[1] != 0:  # normalize, in float32 as highway-env divides its float32 grid
+            for k in range(2 * cells):
+                out.obs[e, k] = out.obs[e, k] / wp.float32(reach)
+
     @wp.func(inline=True)
     def no_observation(v: Vehicles, ep: Episodes, rd: Road, p: Params, e: int, out: Outputs, ego: int):
         pass
@@ -642,5 +820,5 @@ def observe_funcs(F: type) -> SimpleNamespace:  # noqa: N803
 
     return SimpleNamespace(
         kinematics=kinematics, occupancy_grid=occupancy_grid, time_to_collision=time_to_collision,
-        kinematics_goal=kinematics_goal, none=no_observation, feature=feature, raw_feature=raw_feature,
+        kinematics_goal=kinematics_goal, lidar=lidar, none=no_observation, feature=feature, raw_feature=raw_feature,
     )  # fmt: skip
