@@ -3,7 +3,8 @@
 Every camera frame (of any driving world: highway, merge, exit, roundabout) comes with its ground truth,
 computed from the same simulator state by the simulator's own functions (``envs.highway.observation``):
 the Kinematics rows and the occupancy grid (highway-env layouts), the raw vehicle states relative to the
-camera's view (the CNN's dense targets are built from them), and the view's pose.
+camera's view (the CNN's dense targets are built from them), the view's pose, and a LiDAR scan (the
+second sensor of :mod:`perception.lidar`).
 
 Layout of ``DIR``::
 
@@ -34,8 +35,11 @@ import numpy as np
 from envs import DRIVING_IDS
 from envs.io import load_arrays, read_json, save_arrays, write_json
 from envs.physics.structs import ABSENT
+from perception.lidar import LidarSpec, check_spec, scan
 
-FORMAT = "autodrive-perception-dataset/2"
+DEFAULT_LIDAR = LidarSpec()
+
+FORMAT = "autodrive-perception-dataset/3"
 NUM_ACTIONS = 5
 ABSENT_DX = -1.0e4  # [m] where an empty slot's relative position is stored: behind every view
 #: name -> (dtype, per-frame shape or None when it depends on the env) of every shard array.
@@ -47,6 +51,8 @@ ARRAYS = {
     "vehicles": "float32 (T, E, N-1, 4): every NPC's dx, dy [m], relative vx, vy [m/s] in the camera's view "
     "(x along the view, y to its left; absent slots at dx = -1e4)",
     "ego": "float32 (T, E, 4): ego x, y [m], speed [m/s], heading relative to the view [rad]",
+    "lidar": "float32 (T, E, cells, 2): a LiDAR scan (perception.lidar: distance [m] and relative speed "
+    "[m/s] per ray, rays in the world's frame)",
     "pose": "float64 (T, E, 3): the view's pose: the ego's x, y [m] and the view's heading [rad]",
     "first": "bool (T, E): the frame is an episode's reset observation",
     "actions": "int64 (T, E): the action taken after seeing the frame",
@@ -64,6 +70,7 @@ class GenerateConfig:
     steps_per_shard: int = 32  # T
     workers: int = 2  # processes; shards are independent
     env_kwargs: tuple[tuple[str, Any], ...] = ()  # highway config overrides, e.g. (("camera_channels", 3),)
+    lidar: LidarSpec = LidarSpec()
 
     def __post_init__(self) -> None:
         if self.frames < 1 or self.num_envs < 1 or self.steps_per_shard < 1 or self.workers < 1:
@@ -91,12 +98,15 @@ def make_vec(env_id: str, num_envs: int, env_kwargs: dict | None = None, **extra
     return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", **kwargs)
 
 
-def label_state(xp: Any, sim: Any, camera: Any, cfg: Any, kinematics: Any) -> dict[str, Any]:
-    """Camera frame and ground truth of a batched simulator state, all from the simulator's functions.
+def label_state(
+    xp: Any, sim: Any, camera: Any, cfg: Any, kinematics: Any, lidar: LidarSpec = DEFAULT_LIDAR
+) -> dict[str, Any]:
+    """Camera frame, LiDAR scan and ground truth of a batched simulator state, all from the simulator's
+    functions.
 
     ``camera`` is a :class:`~envs.highway.camera.Rasteriser` of ``sim``; ``kinematics`` is the env's own
-    observation of the state; the occupancy grid is the kernel's, run on the same positions
-    (``observe_state``). Relative vehicle states are rotated into the camera's view.
+    observation of the state; the occupancy grid and the LiDAR scan are the kernel's, run on the same
+    positions (``observe_state``). Relative vehicle states are rotated into the camera's view.
     """
     from envs.highway.observation import observe_state
     from envs.highway.sim import state_view
@@ -125,11 +135,18 @@ def label_state(xp: Any, sim: Any, camera: Any, cfg: Any, kinematics: Any) -> di
             [s.x[:, 0], s.y[:, 0], s.speed[:, 0], np.angle(np.exp(1j * view_heading))], axis=1
         ).astype(np.float32),
         "pose": pose,
+        "lidar": scan(s, cfg, present, lidar),
     }
 
 
 def rollout(
-    env_id: str, num_envs: int, steps: int, seed: int, env_kwargs: dict, policy: Policy | None = None
+    env_id: str,
+    num_envs: int,
+    steps: int,
+    seed: int,
+    env_kwargs: dict,
+    policy: Policy | None = None,
+    lidar: LidarSpec = DEFAULT_LIDAR,
 ) -> dict[str, np.ndarray]:
     """``steps`` steps of ``num_envs`` envs -> labelled arrays shaped (steps, num_envs, ...)."""
     from envs.highway.camera import CameraSpec, Rasteriser
@@ -146,7 +163,7 @@ def rollout(
     done = np.zeros(num_envs, dtype=bool)
     out: dict[str, list] = {name: [] for name in ARRAYS}
     for _ in range(steps):
-        for name, value in label_state(env.xp, env.sim, camera, env.config, obs).items():
+        for name, value in label_state(env.xp, env.sim, camera, env.config, obs, lidar).items():
             out[name].append(value)
         actions = policy(obs) if policy is not None else action_rng.integers(NUM_ACTIONS, size=num_envs)
         actions = np.asarray(actions, dtype=np.int64)
@@ -181,7 +198,8 @@ def _write_shard(job: _ShardJob) -> dict[str, Any]:
             return np.asarray(agent.predict(obs, deterministic=True)[0])
 
     seed = _shard_seed(job.cfg.seed, job.index)
-    arrays = rollout(job.cfg.env_id, job.cfg.num_envs, job.steps, seed, dict(job.cfg.env_kwargs), policy)
+    cfg = job.cfg
+    arrays = rollout(cfg.env_id, cfg.num_envs, job.steps, seed, dict(cfg.env_kwargs), policy, cfg.lidar)
     name = f"shard-{job.index:05d}.safetensors"
     save_arrays(Path(job.out) / name, arrays, {"format": FORMAT, "seed": str(seed)})
     return {
@@ -263,6 +281,7 @@ def _manifest(cfg: GenerateConfig, shards: list[dict], policy_name: str, seconds
         "env_kwargs": dict(cfg.env_kwargs),
         "env_config": env_config,
         "camera": dataclasses.asdict(CameraSpec.from_config(venv.unwrapped.config)),
+        "lidar": dataclasses.asdict(cfg.lidar),
         "seed": cfg.seed,
         "policy": policy_name,
         "frames": frames,
@@ -287,6 +306,11 @@ class Dataset:
         """(B,) frame indices -> (B, stack * channels, H, W) uint8, as the env's FrameStack returns."""
         frames = self.arrays["frames"][self.history[index]]  # (B, stack, C, H, W)
         return frames.reshape(len(index), -1, *frames.shape[-2:])
+
+    def lidar(self, index: np.ndarray, spec: LidarSpec) -> np.ndarray:
+        """(B, cells, 2) LiDAR scans of frames ``index``, checked against the LiDAR ``spec`` a model reads."""
+        check_spec(spec, self.manifest["lidar"], "the dataset")
+        return self.arrays["lidar"][index]
 
 
 def load_dataset(path: str | os.PathLike, stack: int | None = None) -> Dataset:

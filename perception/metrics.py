@@ -12,7 +12,9 @@ from envs.highway.observation import PERCEPTION_DISTANCE
 from envs.highway.state import LANE_WIDTH, MAX_SPEED
 from perception import decode as dec
 from perception.dataset import Dataset
+from perception.lidar import Degradation
 from perception.model import PerceptionCNN
+from perception.train import lidar_input
 
 
 def denormalise_kinematics(kin: np.ndarray, lanes_count: int) -> dict[str, np.ndarray]:
@@ -33,12 +35,15 @@ def predict(
     env_config: Any,
     pose: np.ndarray | None = None,
     batch_size: int = 1024,
+    lidar: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Stacked uint8 frames (B, S*C, H, W) and the camera's poses (B, 3) -> predicted ``kinematics`` and
-    ``occupancy`` (simulator layouts). ``pose`` None: the straight highway's (see ``decode.pseudo_state``)."""
+    ``occupancy`` (simulator layouts). ``pose`` None: the straight highway's (see ``decode.pseudo_state``).
+    ``lidar``: the projected LiDAR channels (B, 2, H, W) of a model that reads them."""
     out: dict[str, list] = {"kinematics": [], "occupancy": []}
     for i in range(0, len(frames), batch_size):
-        dense, ego = model(torch.from_numpy(frames[i : i + batch_size]))
+        extra = () if lidar is None else (torch.from_numpy(lidar[i : i + batch_size]),)
+        dense, ego = model(torch.from_numpy(frames[i : i + batch_size]), *extra)
         obs = dec.observe(
             dec.decode(dense, ego, model.cfg),
             env_config,
@@ -95,34 +100,50 @@ def kinematics_errors(
 
 
 def evaluate(
-    model: PerceptionCNN, data: Dataset, env_config: Any, max_frames: int | None = None
+    model: PerceptionCNN,
+    data: Dataset,
+    env_config: Any,
+    max_frames: int | None = None,
+    degradation: Degradation | None = None,
+    seed: int = 0,
+    rates: bool = True,
 ) -> dict[str, Any]:
-    """All metrics of ``model`` on ``data`` (held-out episodes), plus CNN and full-pipeline frames/s."""
+    """All metrics of ``model`` on ``data`` (held-out episodes), plus (``rates``) CNN and full-pipeline
+    frames/s; ``degradation`` (drawn with ``seed``) damages the sensors first."""
     n = len(data) if max_frames is None else min(max_frames, len(data))
     index = np.arange(n)
     frames = data.stacked_frames(index)
+    scans = data.lidar(index, model.cfg.lidar) if model.cfg.uses_lidar else None
+    if degradation is not None:
+        frames, scans = degradation.apply(frames, scans, np.random.default_rng(seed), model.cfg.lidar)
+    lidar = None if scans is None else lidar_input(data, index, model.cfg, scans).numpy()
     t0 = time.perf_counter()
-    pred = predict(model, frames, env_config, data.arrays["pose"][:n])
+    pred = predict(model, frames, env_config, data.arrays["pose"][:n], lidar=lidar)
     pipeline_fps = n / (time.perf_counter() - t0)
     result = {"frames": n}
     result.update(occupancy_f1(pred["occupancy"][:, 0], data.arrays["occupancy"][:n, 0]))
     if hasattr(env_config, "lanes_count"):  # Kinematics' y is scaled by the lanes of straight roads
         errors = kinematics_errors(pred["kinematics"], data.arrays["kinematics"][:n], env_config.lanes_count)
         result.update(errors)
-    result["pipeline_frames_per_s"] = pipeline_fps
-    result["cnn_frames_per_s"] = inference_rate(model, frames[:1024])
+    if rates:
+        result["pipeline_frames_per_s"] = pipeline_fps
+        lidar = None if lidar is None else lidar[:1024]
+        result["cnn_frames_per_s"] = inference_rate(model, frames[:1024], lidar)
     return result
 
 
 @torch.inference_mode()
-def inference_rate(model: PerceptionCNN, frames: np.ndarray, seconds: float = 2.0) -> float:
+def inference_rate(
+    model: PerceptionCNN, frames: np.ndarray, lidar: np.ndarray | None = None, seconds: float = 2.0
+) -> float:
     """Batched CNN forward passes per second on ``frames`` (one batch, repeated)."""
-    x = torch.from_numpy(np.ascontiguousarray(frames))
-    model(x)
+    x = (torch.from_numpy(np.ascontiguousarray(frames)),)
+    x += () if lidar is None else (torch.from_numpy(lidar),)
+    model(*x)
     done, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < seconds:
-        model(x)
-        done += len(x)
+        model(*x)
+        done += len(x[0])
     return done / (time.perf_counter() - t0)
 
 

@@ -5,6 +5,10 @@ vehicle (objectness, sub-cell offset, relative velocity per output cell), and :m
 turns the detections into a pseudo traffic state that goes through the simulator's own Kinematics and
 OccupancyGrid functions, so predictions and labels share one definition (sorting, clipping, cells).
 
+With ``sensors="fused"`` the CNN also reads a LiDAR scan projected onto the camera's grid
+(:func:`perception.lidar.project`, two more input channels); ``sensors="lidar"`` reads the projected scan
+and only the dashboard rows of the frames (the ego's odometry), never the camera's scene.
+
 Output cells are ``STRIDE`` = (2, 4) input pixels (rows, columns): 2 m x 4 m in the camera's fine zone,
 2 m x 12 m in its long-range zone; 5 m vehicles in one lane never share a fine-zone cell.
 """
@@ -21,14 +25,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from envs.highway.camera import CameraSpec
+from envs.highway.camera import HUD_ROWS, CameraSpec
 from envs.io import atomic_write_bytes, save_arrays
+from perception.lidar import CHANNELS as LIDAR_CHANNELS
+from perception.lidar import LidarSpec
 
 STRIDE = (2, 4)  # [px] output cell (rows, columns)
 DENSE = ("objectness", "offset_row", "offset_col", "vx", "vy")  # dense output channels
 EGO = ("y", "speed", "heading", "odometer")  # ego head outputs (normalised, see perception.targets)
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "model.json"
+SENSORS = ("camera", "lidar", "fused")
 
 
 @dataclass(frozen=True)
@@ -37,6 +44,8 @@ class ModelConfig:
     lanes_count: int = 3
     channels: int = 16  # trunk width
     ego_hidden: int = 64
+    sensors: str = "camera"  # one of SENSORS
+    lidar: LidarSpec = LidarSpec()  # the scan a "lidar" or "fused" model reads
 
     def __post_init__(self) -> None:
         h, w = self.camera.height, self.camera.width
@@ -44,10 +53,17 @@ class ModelConfig:
             raise ValueError(
                 f"camera {w}x{h}: width must be a multiple of {STRIDE[1]}, height of {STRIDE[0]}"
             )
+        if self.sensors not in SENSORS:
+            raise ValueError(f"sensors={self.sensors!r}: choose one of {SENSORS}")
+
+    @property
+    def uses_lidar(self) -> bool:
+        return self.sensors != "camera"
 
     @property
     def in_channels(self) -> int:
-        return self.camera.stack * self.camera.channels
+        """Input channels: the stacked frames, and the projected LiDAR channels if the model reads them."""
+        return self.camera.stack * self.camera.channels + len(LIDAR_CHANNELS) * self.uses_lidar
 
     @property
     def grid(self) -> tuple[int, int]:
@@ -56,7 +72,8 @@ class ModelConfig:
 
 
 class PerceptionCNN(nn.Module):
-    """uint8 frames (B, stack*C, H, W) -> dense (B, 5, H/2, W/4) and ego (B, 4)."""
+    """uint8 frames (B, stack*C, H, W) [+ projected LiDAR (B, 2, H, W)] -> dense (B, 5, H/2, W/4) and
+    ego (B, 4)."""
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
@@ -86,9 +103,17 @@ class PerceptionCNN(nn.Module):
             nn.Linear(cfg.ego_hidden, len(EGO)),
         )
 
-    def forward(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, frames: torch.Tensor, lidar: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         x = frames.float().contiguous(memory_format=torch.channels_last) * (1 / 255)  # (B, S*C, H, W)
         b = x.shape[0]
+        if self.cfg.uses_lidar:
+            if lidar is None:
+                raise ValueError(f"a sensors={self.cfg.sensors!r} model needs the projected LiDAR scan")
+            if self.cfg.sensors == "lidar":  # the dashboard rows only: the camera's scene is not read
+                x = torch.cat([torch.zeros_like(x[:, :, :-HUD_ROWS]), x[:, :, -HUD_ROWS:]], dim=2)
+            x = torch.cat([x, lidar.float()], dim=1)  # (B, S*C+2, H, W)
         x_in = torch.cat([x, self.column_scale.expand(b, -1, -1, -1)], dim=1)  # (B, S*C+1, H, W)
         f = self.trunk(self.stem(x_in))  # (B, c, H/2, W/4)
         dense = self.dense(f)  # (B, 5, H/2, W/4)
@@ -114,7 +139,8 @@ def load_model(run_dir: str | Path, device: str | torch.device = "cpu") -> Perce
 
     run_dir = Path(run_dir)
     meta: dict[str, Any] = json.loads((run_dir / CONFIG_FILE).read_text())["model"]
-    cfg = ModelConfig(**{**meta, "camera": CameraSpec(**meta["camera"])})
+    lidar = LidarSpec(**meta.get("lidar", {}))
+    cfg = ModelConfig(**{**meta, "camera": CameraSpec(**meta["camera"]), "lidar": lidar})
     model = PerceptionCNN(cfg)
     model.load_state_dict(load_file(str(run_dir / WEIGHTS_FILE)))
     return model.to(device, memory_format=torch.channels_last).eval()

@@ -18,6 +18,7 @@ from envs.highway.camera import CameraSpec
 from envs.io import write_json
 from perception import decode as dec
 from perception.dataset import Dataset, load_dataset
+from perception.lidar import LidarSpec, project
 from perception.model import ModelConfig, PerceptionCNN, save_model
 
 
@@ -29,6 +30,7 @@ class TrainConfig:
     lr: float = 4e-3
     weight_decay: float = 1e-4
     channels: int = 16
+    sensors: str = "camera"  # what the model reads: "camera", "lidar" or "fused" (perception.model)
     seed: int = 0
     threads: int = 2
     positive_weight: float = 4.0  # objectness BCE weight of the (rare) cells that hold a vehicle
@@ -55,11 +57,13 @@ def env_config_of(manifest: dict[str, Any]):
     return make_config(ENV_SPECS[manifest["env_id"]][2]["preset"], dict(manifest["env_config"]))
 
 
-def model_config_of(manifest: dict[str, Any], channels: int) -> ModelConfig:
+def model_config_of(manifest: dict[str, Any], channels: int, sensors: str = "camera") -> ModelConfig:
     return ModelConfig(
         camera=CameraSpec(**manifest["camera"]),
         lanes_count=manifest["env_config"].get("lanes_count", 2),  # worlds without the key: 2-lane roads
         channels=channels,
+        sensors=sensors,
+        lidar=LidarSpec(**manifest["lidar"]),
     )
 
 
@@ -87,10 +91,19 @@ def loss_fn(
     }
 
 
+def lidar_input(data: Dataset, index: np.ndarray, mcfg: ModelConfig, scans: np.ndarray | None = None):
+    """The projected LiDAR channels (B, 2, H, W) of frames ``index`` (their scans, or ``scans``)."""
+    scans = data.lidar(index, mcfg.lidar) if scans is None else scans
+    heading = data.arrays["pose"][index, 2]
+    return torch.from_numpy(project(scans, heading, mcfg.lidar, mcfg.camera))
+
+
 def batch(data: Dataset, index: np.ndarray, mcfg: ModelConfig) -> tuple[torch.Tensor, ...]:
+    """(frames, dense targets, ego targets), and the projected LiDAR for a model that reads it."""
     frames = torch.from_numpy(data.stacked_frames(index))
     dense_t, ego_t = dec.targets(data.arrays["vehicles"][index], data.arrays["ego"][index], mcfg)
-    return frames, torch.from_numpy(dense_t), torch.from_numpy(ego_t)
+    out = (frames, torch.from_numpy(dense_t), torch.from_numpy(ego_t))
+    return out + (lidar_input(data, index, mcfg),) if mcfg.uses_lidar else out
 
 
 BatchFn = Callable[[Dataset, np.ndarray, ModelConfig], tuple[torch.Tensor, ...]]
@@ -106,8 +119,8 @@ def train(
 ) -> dict[str, Any]:
     """Train a :class:`PerceptionCNN` on ``data``; saves ``out/model.safetensors`` + ``model.json``.
 
-    ``batch_fn(data, index, mcfg) -> (frames, dense_t, ego_t)`` draws each training batch (default
-    :func:`batch`; the augmentations of :mod:`perception.augment` have this signature). ``init_state``
+    ``batch_fn(data, index, mcfg) -> (frames, dense_t, ego_t[, lidar])`` draws each training batch (default
+    :func:`batch`, and :class:`perception.fusion.SensorDropout` for a fused model; the augmentations of :mod:`perception.augment` have this signature). ``init_state``
     initialises part of the network (e.g. a pretrained encoder; the other weights keep their init).
     Returns the model and a summary (steps, frames seen, seconds, first and last losses).
     """
@@ -118,13 +131,17 @@ def train(
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
     rng = np.random.default_rng(cfg.seed)
-    mcfg = model_config_of(data.manifest, cfg.channels)
+    mcfg = model_config_of(data.manifest, cfg.channels, cfg.sensors)
     model = PerceptionCNN(mcfg)
     if init_state is not None:
         result = model.load_state_dict(init_state, strict=False)
         if result.unexpected_keys:
             raise ValueError(f"init_state has keys the CNN lacks: {result.unexpected_keys}")
     model = model.to(memory_format=torch.channels_last)  # ~1.5x faster convs on CPU
+    if batch_fn is None and cfg.sensors == "fused":
+        from perception.fusion import SensorDropout  # the fused model learns to drive on either sensor
+
+        batch_fn = SensorDropout(cfg.seed)
     batch_fn = batch_fn or batch
     loaded = set(init_state or ())
     init_params = [p for k, p in model.named_parameters() if k in loaded]
@@ -151,8 +168,8 @@ def train(
         for group in opt.param_groups:  # cosine decay over the budget, short warm-up
             lr = cfg.lr * min(1.0, (step + 1) / 50) * 0.5 * (1 + math.cos(math.pi * frac))
             group["lr"] = lr * group["scale"]
-        frames, dense_t, ego_t = batch_fn(data, rng.integers(len(data), size=cfg.batch_size), mcfg)
-        dense, ego = model(frames)
+        frames, dense_t, ego_t, *lidar = batch_fn(data, rng.integers(len(data), size=cfg.batch_size), mcfg)
+        dense, ego = model(frames, *lidar)
         loss, parts = loss_fn(dense, ego, dense_t, ego_t, cfg)
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -7,6 +7,10 @@ the observation the simulator's own function computes from the perceived scene: 
 observation (Kinematics with the world's options, or exit-v0's ExitObservation), so a policy trained on
 ground truth drives unchanged, on every world. Importing :mod:`perception` also registers
 ``autodrive/<World>Perceived-v0`` (kwarg ``model_dir``), so agents' evaluation code can run them by id.
+
+A model that reads LiDAR (``sensors="lidar"`` or ``"fused"``) also gets a scan of the env's state each
+step (:func:`perception.lidar.env_scan`); ``degradation`` (a :class:`~perception.lidar.Degradation` or a
+name of ``perception.lidar.DEGRADATIONS``) damages the sensors before perception.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from gymnasium.vector import VectorEnv, VectorObservationWrapper
 from envs.highway.camera import CameraSpec
 from envs.highway.observation import OBSERVATIONS, STATE_OBSERVATIONS
 from perception import decode as dec
+from perception.lidar import DEGRADATIONS, Degradation, env_scan, project
 from perception.model import PerceptionCNN, load_model
 
 
@@ -53,11 +58,25 @@ def planner_config(env_config: Any) -> Any:
     )
 
 
-class Perceiver:
-    """Stacked camera frames (B, S*C, H, W) and the camera's poses (B, 3) -> the planner's observation
-    (float32), via the CNN and the simulator."""
+def degradation_of(degradation: Degradation | str | None) -> Degradation:
+    if degradation is None or isinstance(degradation, Degradation):
+        return degradation or Degradation()
+    if degradation not in DEGRADATIONS:
+        raise ValueError(f"unknown degradation {degradation!r}; choose one of {sorted(DEGRADATIONS)}")
+    return DEGRADATIONS[degradation]
 
-    def __init__(self, model: PerceptionCNN, env_config: Any) -> None:
+
+class Perceiver:
+    """Stacked camera frames (B, S*C, H, W), the camera's poses (B, 3) and, for a model that reads one,
+    LiDAR scans (B, cells, 2) -> the planner's observation (float32), via the CNN and the simulator."""
+
+    def __init__(
+        self,
+        model: PerceptionCNN,
+        env_config: Any,
+        degradation: Degradation | str | None = None,
+        seed: int = 0,
+    ) -> None:
         if env_config.observation != "camera":
             raise ValueError(
                 f"the env has observation={env_config.observation!r}; make it with observation='camera'"
@@ -72,11 +91,27 @@ class Perceiver:
         self.planner = planner_config(env_config)
         self.space = OBSERVATIONS[self.planner.observation].space(self.planner)
         self.device = next(model.parameters()).device
+        self.degradation = degradation_of(degradation)
+        self.rng = np.random.default_rng(seed)
+
+    @property
+    def reads_lidar(self) -> bool:
+        return self.model.cfg.uses_lidar
 
     @torch.inference_mode()
-    def __call__(self, frames: Any, pose: np.ndarray) -> np.ndarray:
-        x = torch.as_tensor(frames, device=self.device)
-        dense, ego = self.model(x)
+    def __call__(self, frames: Any, pose: np.ndarray, scans: np.ndarray | None = None) -> np.ndarray:
+        if self.reads_lidar and scans is None:
+            raise ValueError(f"a sensors={self.model.cfg.sensors!r} model needs LiDAR scans")
+        if self.degradation != Degradation():
+            frames, scans = self.degradation.apply(
+                torch.as_tensor(frames).cpu().numpy(), scans, self.rng, self.model.cfg.lidar
+            )
+        x = (torch.as_tensor(frames, device=self.device),)
+        if self.reads_lidar:
+            cfg = self.model.cfg
+            lidar = project(scans, np.asarray(pose)[:, 2], cfg.lidar, cfg.camera)
+            x += (torch.as_tensor(lidar, device=self.device),)
+        dense, ego = self.model(*x)
         det = dec.decode(dense, ego, self.model.cfg)
         name = {"occupancy_grid": "occupancy"}.get(self.planner.observation, self.planner.observation)
         return dec.observe(det, self.planner, (name,), pose)[name]
@@ -85,45 +120,68 @@ class Perceiver:
 class PerceptionWrapper(gym.ObservationWrapper):
     """One camera env -> an env observed as its world's planner observation, from the perception CNN."""
 
-    def __init__(self, env: gym.Env, model: PerceptionCNN) -> None:
+    def __init__(
+        self, env: gym.Env, model: PerceptionCNN, degradation: Degradation | str | None = None, seed: int = 0
+    ) -> None:
         super().__init__(env)
-        self.perceiver = Perceiver(model, env.unwrapped.config)
+        self.perceiver = Perceiver(model, env.unwrapped.config, degradation, seed)
         self.observation_space = self.perceiver.space
 
     def observation(self, observation: np.ndarray) -> np.ndarray:
-        pose = self.env.unwrapped.camera_pose[None]
-        return self.perceiver(np.asarray(observation)[None], pose)[0]
+        env = self.env.unwrapped
+        scans = env_scan(env, self.perceiver.model.cfg.lidar) if self.perceiver.reads_lidar else None
+        return self.perceiver(np.asarray(observation)[None], env.camera_pose[None], scans)[0]
 
 
 class PerceptionVectorWrapper(VectorObservationWrapper):
     """The batched camera env -> batched planner observations; tensors stay tensors (on the env's device)."""
 
-    def __init__(self, env: VectorEnv, model: PerceptionCNN) -> None:
+    def __init__(
+        self,
+        env: VectorEnv,
+        model: PerceptionCNN,
+        degradation: Degradation | str | None = None,
+        seed: int = 0,
+    ) -> None:
         super().__init__(env)
-        self.perceiver = Perceiver(model, env.unwrapped.config)
+        self.perceiver = Perceiver(model, env.unwrapped.config, degradation, seed)
         self.single_observation_space = self.perceiver.space
         self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, env.num_envs)
 
     def observations(self, observations: Any) -> Any:
-        obs = self.perceiver(observations, self.env.unwrapped.camera_pose)
+        env = self.env.unwrapped
+        scans = env_scan(env, self.perceiver.model.cfg.lidar) if self.perceiver.reads_lidar else None
+        obs = self.perceiver(observations, env.camera_pose, scans)
         if isinstance(observations, torch.Tensor):
             return torch.as_tensor(obs, device=observations.device)
         return obs
 
 
-def make_perceived_env(model_dir: str | Path, preset: str = "highway-fast", **overrides: Any) -> gym.Env:
+def make_perceived_env(
+    model_dir: str | Path,
+    preset: str = "highway-fast",
+    degradation: Degradation | str | None = None,
+    **overrides: Any,
+) -> gym.Env:
     from envs.highway.env import HighwayEnv
 
     model = load_model(model_dir)
-    return PerceptionWrapper(HighwayEnv(preset, **{**overrides, **camera_kwargs(model)}), model)
+    env = HighwayEnv(preset, **{**overrides, **camera_kwargs(model)})
+    return PerceptionWrapper(env, model, degradation)
 
 
 def make_perceived_vec(
-    num_envs: int, model_dir: str | Path, preset: str = "highway-fast", **overrides: Any
+    num_envs: int,
+    model_dir: str | Path,
+    preset: str = "highway-fast",
+    degradation: Degradation | str | None = None,
+    **overrides: Any,
 ) -> VectorEnv:
     from envs.highway.vector import HighwayVectorEnv
 
     device = overrides.pop("device", "cpu")
     model = load_model(model_dir, device=device if str(device).startswith("cuda") else "cpu")
     venv = HighwayVectorEnv(num_envs, preset, device=device, **{**overrides, **camera_kwargs(model)})
-    return PerceptionVectorWrapper(venv, model)
+    if model.cfg.uses_lidar and str(device).startswith("cuda"):
+        raise ValueError("LiDAR scans of a perceived env are computed on the CPU: make it with device='cpu'")
+    return PerceptionVectorWrapper(venv, model, degradation)

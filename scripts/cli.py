@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "scripts.fidelity",
         "measure our simulator against highway-env, step by step and in statistics",
     ),
+    "fusion": ("scripts.fusion", "camera + LiDAR fusion: each sensor set, clean and degraded"),
     "data-efficiency": (
         "scripts.data_efficiency",
         "the GAN augmentation / pretraining experiment at low labels",

@@ -4,6 +4,7 @@
 autodrive perception generate --env autodrive/HighwayFast-v0 --frames 131072 --seed 1 --out data/train
 autodrive perception generate --env autodrive/HighwayFast-v0 --frames 16384 --seed 1001 --out data/test
 autodrive perception train --data data/train --out runs/perception --minutes 15
+autodrive perception train --data data/train --out runs/fused --minutes 15 --sensors fused
 autodrive perception evaluate --model runs/perception --data data/test
 autodrive perception tax --model runs/perception --agent runs/<highway-dqn-run> --episodes 100
 autodrive perception gridworld
@@ -60,7 +61,11 @@ def cmd_train(args: argparse.Namespace) -> dict:
     from perception.train import TrainConfig, train
 
     cfg = TrainConfig(
-        minutes=args.minutes, batch_size=args.batch_size, seed=args.seed, max_steps=args.max_steps
+        minutes=args.minutes,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        max_steps=args.max_steps,
+        sensors=args.sensors,
     )
     result = train(cfg, args.data, args.out)
     result.pop("model")
@@ -159,6 +164,12 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--max-steps", type=int, default=1_000_000)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--sensors",
+        choices=("camera", "lidar", "fused"),
+        default="camera",
+        help="what the CNN reads: the camera, the LiDAR scan (and the dashboard), or both",
+    )
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="occupancy F1, position/speed MAE, frames/s on held-out data")

@@ -512,6 +512,21 @@ def plot_highway_scaling(b: dict, out: Path) -> Path | None:
 # ----------------------------------------------------------------------------- main
 
 
+def fusion_table(b: dict) -> list[str]:
+    """``scripts/fusion.py``: the experiment's own table (one definition, in perception)."""
+    from perception.fusion import format_table
+
+    cfg, truth = b["config"], b["ground_truth"]
+    return [
+        *format_table(b).splitlines(),
+        "",
+        f"Each CNN trained {cfg['cnn_steps']:,} steps on {cfg['train_frames']:,} frames; F1 and MAE on "
+        f"{cfg['test_frames']:,} held-out frames; returns over {cfg['episodes']} episodes of "
+        f"`{cfg['agent_dir']}` (ground truth: {truth['mean_return']:.2f}, crash rate "
+        f"{truth.get('crash_rate', 0):.2f}); return kept = the condition's return / the same model's clean one.",
+    ]
+
+
 def build(results_dir: Path, out_md: Path, img_dir: Path) -> tuple[str, str]:
     scenarios = [json.loads(p.read_text()) for p in sorted((results_dir / "scenarios").glob("*.json"))]
     md = [
@@ -631,6 +646,12 @@ def build(results_dir: Path, out_md: Path, img_dir: Path) -> tuple[str, str]:
             "scripts/data_efficiency.py --arms real pretrain --labels 250 --objective autoencoder "
             "--mask-ratio 0.25 --no-rescale --freeze-init-steps 500 --init-lr-scale 0.1 "
             "--out docs/results/data-efficiency-lpft.json",
+        ),
+        (
+            "fusion",
+            "Camera + LiDAR fusion: each sensor set, clean and with one sensor degraded",
+            fusion_table,
+            "scripts/fusion.py",
         ),
         (
             "perception-gridworld",

@@ -99,6 +99,8 @@ class HighwayEnv(gym.Env):
         self._started = False
         self._stepped = False  # the last call was step(): its sub-steps can be drawn
         self._renderer = None
+        self._terms = self.sim.world.reward_terms
+        self._info_flags = tuple(getattr(self.sim.world, "info_flags", {}).items())  # e.g. exit's is_success
 
     @property
     def camera_pose(self) -> np.ndarray:
@@ -157,8 +159,8 @@ class HighwayEnv(gym.Env):
         return self.sim.scene(0)
 
     def _info(self) -> dict:
-        host, terms = self.sim.host, self.sim.world.reward_terms
-        rewards = {name: float(host["terms"][0, k]) for k, name in enumerate(terms)}
+        host, terms = self.sim.host, self._terms
+        rewards = dict(zip(terms, host["terms"][0, : len(terms)].tolist()))  # Python floats
         info = {
             "speed": float(host["ego_speed"][0]),
             "crashed": bool(host["ego_crashed"][0]),
@@ -167,7 +169,7 @@ class HighwayEnv(gym.Env):
             else int(host["action"][0]),
             "rewards": rewards,
         }
-        for key, term in getattr(self.sim.world, "info_flags", {}).items():  # e.g. exit's is_success
+        for key, term in self._info_flags:
             info[key] = rewards[term] > 0
         return info
 

@@ -145,7 +145,7 @@ def _observer(cfg: Any, name: str, num_envs: int, slots: int) -> Any:
 
 
 #: the observations :func:`observe_state` computes (the others need a simulator's history)
-STATE_OBSERVATIONS = ("kinematics", "occupancy_grid", "exit")
+STATE_OBSERVATIONS = ("kinematics", "occupancy_grid", "exit", "lidar")
 
 
 def load_state(s: TrafficState, cfg: Any, present: np.ndarray | None = None, name: str = "kinematics") -> Any:

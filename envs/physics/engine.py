@@ -215,7 +215,7 @@ class Simulator:
 
     def _check_errors(self) -> None:
         error = self.host["error"] if not self._is_cuda else self.arrays["error"].numpy()
-        if error.any():
+        if error[0] if len(error) == 1 else error.any():  # a single env's flag, without a reduction
             bits = int(np.bitwise_or.reduce(error))
             envs = np.flatnonzero(error)[:8].tolist()
             error[:] = 0

@@ -65,14 +65,26 @@ def parking_network() -> RoadNetwork:
 def compute_reward(achieved_goal, desired_goal, weights, p: float = 0.5) -> np.ndarray:
     """highway-env ``ParkingEnv.compute_reward``: ``-(|achieved - desired| . weights) ** p``, batched over
     leading axes (HER relabels whole batches of transitions at once)."""
-    diff = np.abs(np.asarray(achieved_goal, np.float64) - np.asarray(desired_goal, np.float64))
+    achieved, desired = np.asarray(achieved_goal), np.asarray(desired_goal)
     # One term at a time, not ``diff @ weights``: BLAS picks its summation order by shape and CPU, so a
     # batch and a single goal could differ in the last bit, and the GoalEnv contract (checked by SB3's
-    # env checker) wants the batched reward to equal the single one exactly.
+    # env checker) wants the batched reward to equal the single one exactly. A single goal (every env
+    # step) sums in Python floats: the same IEEE float64 operations in the same order, without six
+    # NumPy calls on 0-d arrays.
+    if achieved.ndim == 1 and desired.ndim == 1:
+        total = 0.0
+        for a, d, w in zip(achieved.tolist(), desired.tolist(), weights):
+            total = total + abs(a - d) * float(w)
+        return np.float64(-(math.sqrt(total) if p == 0.5 else math.pow(total, p)))
+    diff = np.abs(achieved.astype(np.float64) - desired.astype(np.float64))
     total = np.zeros(diff.shape[:-1])
     for i, w in enumerate(np.asarray(weights, np.float64)):
         total = total + diff[..., i] * w
-    return -np.power(total, p)
+    # the square root (highway-env's p) is correctly rounded in NumPy and in math alike; a general power
+    # may take another code path in NumPy's vector loops than in libm, so for it the batch uses libm too
+    if p == 0.5:
+        return -np.sqrt(total)
+    return -np.vectorize(lambda t: math.pow(t, p), otypes=[np.float64])(total)
 
 
 class ParkingWorld(World):

@@ -1,0 +1,167 @@
+"""Camera + LiDAR fusion: what a second sensor buys, measured.
+
+Three CNNs of one architecture (``perception.model``) train on the same labelled frames for the same
+number of steps: ``camera`` (the frames), ``lidar`` (the projected scan and the dashboard rows) and ``fused``
+(both, early fusion on the camera's grid). The fused one trains with sensor dropout (each training
+sample loses its camera, gets a noisy one, or loses a random share of its LiDAR rays with probability
+``SensorDropout.*``; the idea of ModDrop, Neverova et al. 2015): a network trained only on clean pairs
+learns to lean on whichever sensor is easier and fails when that one goes.
+
+Each model is then measured on held-out frames and, through ``PerceptionVectorWrapper``, driving a
+Kinematics-trained policy, under every condition of ``perception.lidar.DEGRADATIONS`` (clean, camera
+noise, camera blackout, LiDAR dropout): occupancy F1, position MAE, mean return and crash rate, and the
+return kept against the same model's clean return.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from perception import decode as dec
+from perception.dataset import Dataset
+from perception.lidar import DEGRADATIONS, camera_blackout, camera_noise, lidar_dropout
+from perception.model import SENSORS, ModelConfig
+from perception.train import lidar_input
+
+
+class SensorDropout:
+    """Training batches for a fused model with one sensor damaged in a share of the samples:
+    ``camera_blackout`` of them lose the camera's scene, ``camera_noise`` get Gaussian noise of a sigma
+    drawn up to ``max_sigma``, ``lidar_loss`` lose a uniform share of their rays (all of them at worst)."""
+
+    def __init__(
+        self,
+        seed: int,
+        camera_blackout: float = 0.2,
+        camera_noise: float = 0.2,
+        lidar_loss: float = 0.2,
+        max_sigma: float = 64.0,
+    ) -> None:
+        if camera_blackout + camera_noise + lidar_loss > 1:
+            raise ValueError("the shares of damaged samples must sum to at most 1")
+        self.shares = np.cumsum([camera_blackout, camera_noise, lidar_loss])
+        self.max_sigma = max_sigma
+        self.rng = np.random.default_rng(seed)
+
+    def __call__(self, data: Dataset, index: np.ndarray, mcfg: ModelConfig) -> tuple[torch.Tensor, ...]:
+        frames = data.stacked_frames(index)
+        scans = data.lidar(index, mcfg.lidar).copy()
+        fault = np.searchsorted(self.shares, self.rng.random(len(index)), side="right")  # 0, 1, 2; 3 clean
+        black, noisy, lost = fault == 0, fault == 1, fault == 2
+        frames[black] = camera_blackout(frames[black])
+        for i in np.nonzero(noisy)[0]:
+            frames[i] = camera_noise(frames[i], self.rng.uniform(0, self.max_sigma), self.rng)
+        for i in np.nonzero(lost)[0]:
+            scans[i] = lidar_dropout(scans[i : i + 1], self.rng.random(), self.rng, mcfg.lidar)[0]
+        dense_t, ego_t = dec.targets(data.arrays["vehicles"][index], data.arrays["ego"][index], mcfg)
+        lidar = lidar_input(data, index, mcfg, scans)
+        return torch.from_numpy(frames), torch.from_numpy(dense_t), torch.from_numpy(ego_t), lidar
+
+
+@dataclass(frozen=True)
+class FusionConfig:
+    env_id: str = "autodrive/HighwayFast-v0"
+    train_frames: int = 65_536
+    test_frames: int = 8_192
+    cnn_steps: int = 6000  # training steps of each model (a step budget: a seed gives one result)
+    channels: int = 16
+    episodes: int = 100  # driving episodes per model and condition
+    seed: int = 0
+    agent_dir: str = "agents/pretrained/highway-fast-dqn"  # the Kinematics-trained policy that drives
+    sensors: tuple[str, ...] = SENSORS
+    conditions: tuple[str, ...] = tuple(DEGRADATIONS)
+    workers: int = 2  # dataset generation processes
+
+    def __post_init__(self) -> None:
+        unknown = set(self.sensors) - set(SENSORS) or set(self.conditions) - set(DEGRADATIONS)
+        if unknown:
+            raise ValueError(
+                f"unknown sensors or conditions {sorted(unknown)}: choose from {SENSORS}, {tuple(DEGRADATIONS)}"
+            )
+
+
+def run(cfg: FusionConfig, work_dir: str | Path, progress: bool = False) -> dict[str, Any]:
+    """Generate the data, train one model per sensor set, measure each under every condition."""
+    from agents.common.evaluation import evaluate_policy
+    from agents.run import load_policy
+    from perception.dataset import GenerateConfig, generate, load_dataset
+    from perception.metrics import evaluate
+    from perception.tax import perceived_id
+    from perception.train import TrainConfig, env_config_of, train
+
+    work_dir = Path(work_dir)
+    datasets = {}
+    for name, frames, seed in (
+        ("train", cfg.train_frames, cfg.seed),
+        ("test", cfg.test_frames, 1000 + cfg.seed),
+    ):
+        generate(
+            GenerateConfig(env_id=cfg.env_id, frames=frames, seed=seed, workers=cfg.workers,
+                           num_envs=min(512, frames)),
+            work_dir / name,
+            progress=progress,
+        )  # fmt: skip
+        datasets[name] = load_dataset(work_dir / name)
+    env_config = env_config_of(datasets["test"].manifest)
+    policy = load_policy(cfg.agent_dir)
+    truth = evaluate_policy(policy, cfg.env_id, episodes=cfg.episodes, seed=10_000)
+    result: dict[str, Any] = {"config": dataclasses.asdict(cfg), "ground_truth": truth, "models": {}}
+    for sensors in cfg.sensors:
+        tcfg = TrainConfig(
+            minutes=1e6, max_steps=cfg.cnn_steps, channels=cfg.channels, sensors=sensors, seed=cfg.seed
+        )
+        model_dir = work_dir / f"model-{sensors}"
+        trained = train(tcfg, datasets["train"], model_dir, progress=progress)
+        model = trained.pop("model")
+        rows: dict[str, Any] = {}
+        for condition in cfg.conditions:
+            t0 = time.perf_counter()
+            metrics = evaluate(
+                model, datasets["test"], env_config, degradation=DEGRADATIONS[condition], rates=False
+            )
+            driving = evaluate_policy(
+                policy,
+                perceived_id(cfg.env_id),
+                episodes=cfg.episodes,
+                seed=10_000,
+                env_kwargs={"model_dir": str(model_dir), "degradation": condition},
+            )
+            rows[condition] = {
+                "occupancy_f1": metrics["occupancy_f1"],
+                "position_mae_m": metrics.get("position_mae_m"),
+                "speed_mae_m_s": metrics.get("speed_mae_m_s"),
+                "mean_return": driving["mean_return"],
+                "crash_rate": driving.get("crash_rate"),
+                "seconds": time.perf_counter() - t0,
+            }
+        clean = rows.get("clean", {}).get("mean_return")
+        for row in rows.values():
+            row["return_kept"] = row["mean_return"] / clean if clean else None
+            row["return_kept_of_ground_truth"] = row["mean_return"] / truth["mean_return"]
+        result["models"][sensors] = {"training": trained, "conditions": rows}
+    return result
+
+
+def format_table(result: dict[str, Any]) -> str:
+    """Markdown: one row per model and condition."""
+    lines = [
+        "| sensors | condition | occupancy F1 | position MAE [m] | mean return | crash rate | return kept |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for sensors, m in result["models"].items():
+        for condition, r in m["conditions"].items():
+            mae = "–" if r["position_mae_m"] is None else f"{r['position_mae_m']:.2f}"
+            crash = "–" if r["crash_rate"] is None else f"{r['crash_rate']:.2f}"
+            kept = "–" if r["return_kept"] is None else f"{100 * r['return_kept']:.1f}%"
+            lines.append(
+                f"| {sensors} | {condition} | {r['occupancy_f1']:.3f} | {mae} | {r['mean_return']:.2f} | "
+                f"{crash} | {kept} |"
+            )
+    return "\n".join(lines)

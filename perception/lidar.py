@@ -1,0 +1,162 @@
+"""The LiDAR sensor of the perception chain: scans of a state, their bird's-eye projection, degradations.
+
+A scan is highway-env's ``LidarObservation`` computed by the simulator's own step kernel
+(``envs.physics.observe.lidar``) on the true state: per ray, the distance to the nearest vehicle
+rectangle and that vehicle's speed relative to the ego along the ray, raw (metres, m/s), rays in the
+world's frame (ray ``k`` points at ``k * 360 / cells`` degrees). ``project`` draws a scan into the
+camera's pixel grid, in the camera's view (the view's heading comes from the pose), as two channels
+the CNN reads beside the camera's: early fusion on a shared bird's-eye grid, as LiDAR-camera detectors
+do, so every output cell sees both sensors at the same place.
+
+Degradations (what the fusion results measure): ``camera_noise`` and ``camera_blackout`` touch the
+scene rows of the frames only; the dashboard rows below them are the ego's own odometry (speed,
+heading, distance), which no camera fault takes away. ``lidar_dropout`` loses rays.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from envs.highway.camera import HUD_ROWS, CameraSpec
+
+CHANNELS = ("hit", "speed")  # projected channels: a return in the pixel; its relative speed / SPEED_SCALE
+SPEED_SCALE = 10.0  # [m/s]
+
+
+@dataclass(frozen=True)
+class LidarSpec:
+    cells: int = 64  # rays around the ego (highway-env's default is 16: too coarse to place a car)
+    maximum_range: float = 60.0  # [m]
+
+    def __post_init__(self) -> None:
+        if self.cells < 4 or not self.maximum_range > 0:
+            raise ValueError(
+                f"LiDAR cells={self.cells}, maximum_range={self.maximum_range}: need cells >= 4, range > 0"
+            )
+
+    def env_config(self, cfg: Any) -> Any:
+        """``cfg`` observing this LiDAR (raw distances and speeds), for ``observe_state``."""
+        options = (("cells", self.cells), ("maximum_range", self.maximum_range), ("normalize", False))
+        return dataclasses.replace(cfg, observation="lidar", observation_options=options)
+
+    @property
+    def angles(self) -> np.ndarray:
+        """(cells,) [rad] each ray's direction in the world's frame."""
+        return np.arange(self.cells) * (2 * np.pi / self.cells)
+
+
+def scan(s: Any, cfg: Any, present: np.ndarray | None, spec: LidarSpec) -> np.ndarray:
+    """LiDAR scans (B, cells, 2) float32 of NumPy states ``s`` (slot 0 the ego) on ``cfg``'s world."""
+    from envs.highway.observation import observe_state
+
+    return observe_state("lidar", s, spec.env_config(cfg), present)
+
+
+def check_spec(model: LidarSpec, sensor: LidarSpec | dict, where: str) -> None:
+    """A model reads scans of one LiDAR: any other (cells, range) is an error naming both."""
+    sensor = sensor if isinstance(sensor, LidarSpec) else LidarSpec(**sensor)
+    if sensor != model:
+        raise ValueError(
+            f"the model reads a LiDAR of cells={model.cells}, maximum_range={model.maximum_range}; "
+            f"{where} has cells={sensor.cells}, maximum_range={sensor.maximum_range}"
+        )
+
+
+def project(scans: np.ndarray, view_heading: np.ndarray, spec: LidarSpec, camera: CameraSpec) -> np.ndarray:
+    """Scans (B, cells, 2) and the views' headings (B,) [rad] -> (B, 2, H, W) float32 channels: 1 at the
+    pixel of each return inside the camera's view (the scene rows), and its relative speed there."""
+    b = len(scans)
+    dist, speed = scans[..., 0].astype(np.float64), scans[..., 1]
+    hit = dist < spec.maximum_range * (1 - 1e-6)
+    a = spec.angles[None, :] - np.asarray(view_heading, np.float64)[:, None]  # (B, cells) in the view
+    dx, dy = dist * np.cos(a), dist * np.sin(a)
+    col = np.minimum(np.floor(camera.x_to_column(dx)).astype(np.int64), camera.width - 1)
+    row = np.floor((dy - camera.y_edges[0]) * camera.scale).astype(np.int64)
+    seen = (dx >= camera.x_edges[0]) & (dx < camera.x_edges[-1])  # x_to_column clips outside the view
+    ok = hit & seen & (row >= 0) & (row < camera.height - HUD_ROWS)
+    out = np.zeros((b, len(CHANNELS), camera.height, camera.width), np.float32)
+    bi, ki = np.nonzero(ok)
+    out[bi, 0, row[bi, ki], col[bi, ki]] = 1.0
+    out[bi, 1, row[bi, ki], col[bi, ki]] = speed[bi, ki] / SPEED_SCALE
+    return out
+
+
+def lidar_dropout(scans: np.ndarray, rate: float, rng: np.random.Generator, spec: LidarSpec) -> np.ndarray:
+    """Each ray lost with probability ``rate``: it reads as no return (maximum range, speed 0)."""
+    lost = rng.random(scans.shape[:2]) < rate
+    out = scans.copy()
+    out[lost] = (spec.maximum_range, 0.0)
+    return out
+
+
+def camera_noise(frames: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
+    """Gaussian pixel noise of ``sigma`` (in 0-255 units) on the scene rows of uint8 frames (..., H, W)."""
+    out = frames.copy()
+    scene = out[..., : out.shape[-2] - HUD_ROWS, :]
+    noisy = scene.astype(np.float32) + rng.normal(0.0, sigma, scene.shape).astype(np.float32)
+    out[..., : out.shape[-2] - HUD_ROWS, :] = np.clip(np.rint(noisy), 0, 255).astype(np.uint8)
+    return out
+
+
+def camera_blackout(frames: np.ndarray) -> np.ndarray:
+    """The camera lost: its scene rows read 0 (the dashboard rows stay)."""
+    out = frames.copy()
+    out[..., : out.shape[-2] - HUD_ROWS, :] = 0
+    return out
+
+
+def env_scan(env: Any, spec: LidarSpec) -> np.ndarray:
+    """LiDAR scans (B, cells, 2) of a driving env's current state (``env.unwrapped`` of a single or a
+    batched env on the CPU): the second sensor of a camera env."""
+    from envs.highway.state import TrafficState
+    from envs.physics.structs import ABSENT
+
+    s = env.state
+    x = np.asarray(s.x)
+    fields = ("x", "y", "heading", "speed", "time")
+    state = TrafficState(**{k: np.array(np.asarray(getattr(s, k)), np.float64) for k in fields})
+    present = np.asarray(env.sim.host["kind"]).reshape(x.shape) != ABSENT
+    return scan(state, env.config, present, spec)
+
+
+@dataclass(frozen=True)
+class Degradation:
+    """Sensor faults applied before perception: camera noise (sigma, 0-255 units) or blackout, and the
+    share of LiDAR rays lost."""
+
+    camera_noise: float = 0.0
+    camera_blackout: bool = False
+    lidar_dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.camera_noise < 0 or not 0 <= self.lidar_dropout <= 1:
+            raise ValueError(
+                f"camera_noise={self.camera_noise} must be >= 0 and lidar_dropout={self.lidar_dropout} "
+                "in [0, 1]"
+            )
+
+    def apply(
+        self, frames: Any, scans: np.ndarray | None, rng: np.random.Generator, spec: LidarSpec
+    ) -> tuple[Any, np.ndarray | None]:
+        """Damaged copies of stacked uint8 frames (B, S*C, H, W) and scans (B, cells, 2) (None: no LiDAR)."""
+        frames = np.asarray(frames)
+        if self.camera_blackout:
+            frames = camera_blackout(frames)
+        elif self.camera_noise > 0:
+            frames = camera_noise(frames, self.camera_noise, rng)
+        if scans is not None and self.lidar_dropout > 0:
+            scans = lidar_dropout(scans, self.lidar_dropout, rng, spec)
+        return frames, scans
+
+
+#: the sensor conditions the fusion results measure (one sensor degraded at a time)
+DEGRADATIONS = {
+    "clean": Degradation(),
+    "camera_noise": Degradation(camera_noise=48.0),
+    "camera_blackout": Degradation(camera_blackout=True),
+    "lidar_dropout": Degradation(lidar_dropout=0.5),
+}

@@ -1,0 +1,161 @@
+"""Camera + LiDAR fusion: the LiDAR sensor of the perception chain, its projection, the degradations,
+the sensor-set models, and a reduced fusion experiment (the full one is the ``slow`` scenario)."""
+
+import dataclasses
+import os
+
+import numpy as np
+import pytest
+import torch
+
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+
+from envs.highway.camera import HUD_ROWS, CameraSpec  # noqa: E402
+from perception.lidar import (  # noqa: E402
+    DEGRADATIONS,
+    Degradation,
+    LidarSpec,
+    camera_blackout,
+    camera_noise,
+    env_scan,
+    lidar_dropout,
+    project,
+)
+from perception.model import ModelConfig, PerceptionCNN  # noqa: E402
+
+CAMERA = CameraSpec()
+
+
+def _scan(spec: LidarSpec, hits: dict[int, tuple[float, float]]) -> np.ndarray:
+    scan = np.tile(np.array([spec.maximum_range, 0.0], np.float32), (1, spec.cells, 1))
+    for k, value in hits.items():
+        scan[0, k] = value
+    return scan
+
+
+def test_projection_places_returns_in_the_cameras_view() -> None:
+    spec = LidarSpec(cells=64, maximum_range=60.0)
+    scan = _scan(spec, {0: (10.0, -3.0), 16: (5.5, 1.0)})  # ahead at 10 m; 90 degrees left at 5.5 m
+    out = project(scan, np.zeros(1), spec, CAMERA)
+    assert out.shape == (1, 2, CAMERA.height, CAMERA.width)
+    rows, cols = np.nonzero(out[0, 0])
+    expect_col0 = int(np.floor(CAMERA.x_to_column(10.0)))
+    expect_row0 = int(np.floor((0.0 - CAMERA.y_edges[0]) * CAMERA.scale))
+    expect_col1 = int(np.floor(CAMERA.x_to_column(0.0)))
+    expect_row1 = int(np.floor((5.5 - CAMERA.y_edges[0]) * CAMERA.scale))
+    assert sorted(zip(rows.tolist(), cols.tolist())) == sorted(
+        [(expect_row0, expect_col0), (expect_row1, expect_col1)]
+    )
+    assert out[0, 1, expect_row0, expect_col0] == pytest.approx(-0.3)
+    # a view turned by 90 degrees sees the left return straight ahead
+    turned = project(scan, np.full(1, np.pi / 2), spec, CAMERA)
+    col = int(np.floor(CAMERA.x_to_column(5.5)))
+    assert turned[0, 0, expect_row0, col] == 1.0
+    # no return (maximum range), or one outside the view (16 m to the side), draws nothing
+    assert project(_scan(spec, {}), np.zeros(1), spec, CAMERA).sum() == 0
+    assert project(_scan(spec, {16: (20.0, 0.0)}), np.zeros(1), spec, CAMERA).sum() == 0
+
+
+def test_degradations_touch_one_sensor_and_keep_the_dashboard() -> None:
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, size=(4, 2, CAMERA.height, CAMERA.width), dtype=np.uint8)
+    dark = camera_blackout(frames)
+    assert (dark[..., :-HUD_ROWS, :] == 0).all() and np.array_equal(
+        dark[..., -HUD_ROWS:, :], frames[..., -HUD_ROWS:, :]
+    )
+    noisy = camera_noise(frames, 20.0, rng)
+    assert np.array_equal(noisy[..., -HUD_ROWS:, :], frames[..., -HUD_ROWS:, :])
+    diff = noisy[..., :-HUD_ROWS, :].astype(float) - frames[..., :-HUD_ROWS, :]
+    assert 10 < np.std(diff) < 20  # clipped at 0 and 255
+    spec = LidarSpec()
+    scans = np.tile(np.array([12.0, 1.0], np.float32), (1000, spec.cells, 1))
+    lost = lidar_dropout(scans, 0.3, rng, spec)
+    share = np.mean(lost[..., 0] == spec.maximum_range)
+    assert 0.28 < share < 0.32 and np.all(lost[lost[..., 0] == spec.maximum_range][:, 1] == 0)
+    f, s = DEGRADATIONS["camera_blackout"].apply(frames, scans, rng, spec)
+    assert s is scans and (f[..., :-HUD_ROWS, :] == 0).all()
+    with pytest.raises(ValueError, match="lidar_dropout=1.5"):
+        Degradation(lidar_dropout=1.5)
+
+
+def test_env_scan_is_the_envs_own_lidar_observation() -> None:
+    import gymnasium as gym
+
+    import envs  # noqa: F401
+
+    spec = LidarSpec(cells=32, maximum_range=50.0)
+    obs_cfg = {"type": "LidarObservation", "cells": 32, "maximum_range": 50.0, "normalize": False}
+    env = gym.make("autodrive/HighwayFast-v0", observation=obs_cfg)
+    obs, _ = env.reset(seed=3)
+    for _ in range(3):
+        np.testing.assert_allclose(env_scan(env.unwrapped, spec)[0], obs, atol=1e-3)
+        obs, *_ = env.step(1)
+    assert (obs[:, 0] < 50.0).any()  # the scene has returns: the comparison is not all maximum range
+
+
+def test_sensor_sets_read_what_they_claim() -> None:
+    torch.manual_seed(0)
+    frames = torch.randint(0, 256, (3, 2, CAMERA.height, CAMERA.width), dtype=torch.uint8)
+    lidar = torch.from_numpy(
+        project(_scan(LidarSpec(), {0: (10.0, 1.0)}).repeat(3, 0), np.zeros(3), LidarSpec(), CAMERA)
+    )
+    other_scene = frames.clone()
+    other_scene[:, :, :-HUD_ROWS] = 0
+    models = {s: PerceptionCNN(ModelConfig(sensors=s)).eval() for s in ("camera", "lidar", "fused")}
+    with torch.no_grad():
+        lid = models["lidar"]
+        assert torch.equal(lid(frames, lidar)[0], lid(other_scene, lidar)[0])  # never reads the scene
+        assert not torch.equal(lid(frames, lidar)[0], lid(frames, torch.zeros_like(lidar))[0])
+        fused = models["fused"]
+        assert not torch.equal(fused(frames, lidar)[0], fused(other_scene, lidar)[0])
+        assert not torch.equal(fused(frames, lidar)[0], fused(frames, torch.zeros_like(lidar))[0])
+        assert models["camera"](frames)[0].shape == fused(frames, lidar)[0].shape
+        with pytest.raises(ValueError, match="needs the projected LiDAR"):
+            fused(frames)
+    with pytest.raises(ValueError, match="sensors='radar'"):
+        ModelConfig(sensors="radar")
+
+
+@pytest.fixture(scope="module")
+def small_dataset(tmp_path_factory):
+    from perception.dataset import GenerateConfig, generate, load_dataset
+
+    path = tmp_path_factory.mktemp("fusion-data")
+    generate(
+        GenerateConfig(frames=256, num_envs=64, steps_per_shard=4, workers=1, seed=4), path, progress=False
+    )
+    return load_dataset(path)
+
+
+def test_dataset_scans_and_a_mismatched_lidar(small_dataset) -> None:
+    from perception.train import TrainConfig, train
+
+    scans = small_dataset.arrays["lidar"]
+    assert scans.shape == (256, LidarSpec().cells, 2) and scans.dtype == np.float32
+    assert (scans[..., 0] < LidarSpec().maximum_range).mean() > 0.05  # traffic is seen
+    with pytest.raises(ValueError, match="cells=32.*the dataset has cells=64"):
+        small_dataset.lidar(np.arange(4), LidarSpec(cells=32))
+    result = train(TrainConfig(minutes=1e6, max_steps=2, sensors="fused"), small_dataset, progress=False)
+    assert result["model"].cfg.lidar == LidarSpec(**small_dataset.manifest["lidar"])
+
+
+def test_reduced_fusion_experiment(tmp_path) -> None:
+    from perception.fusion import FusionConfig, format_table, run
+
+    cfg = FusionConfig(train_frames=512, test_frames=256, cnn_steps=3, episodes=2, workers=1)
+    result = run(cfg, tmp_path)
+    models = result["models"]
+    assert set(models) == {"camera", "lidar", "fused"}
+    for m in models.values():
+        assert set(m["conditions"]) == set(DEGRADATIONS)
+        for r in m["conditions"].values():
+            assert 0 <= r["occupancy_f1"] <= 1 and np.isfinite(r["mean_return"])
+    cam, lid = models["camera"]["conditions"], models["lidar"]["conditions"]
+    # a sensor a model does not read cannot change what it perceives
+    assert cam["lidar_dropout"]["occupancy_f1"] == cam["clean"]["occupancy_f1"]
+    assert cam["lidar_dropout"]["mean_return"] == cam["clean"]["mean_return"]
+    assert lid["camera_blackout"]["occupancy_f1"] == lid["clean"]["occupancy_f1"]
+    assert lid["camera_noise"]["mean_return"] == lid["clean"]["mean_return"]
+    table = format_table(result)
+    assert table.count("\n") == 2 + 3 * len(DEGRADATIONS) - 1
+    assert dataclasses.asdict(cfg) == result["config"]
