@@ -47,6 +47,27 @@ def test_rays_measure_distance_to_the_nearest_face_and_closing_speed() -> None:
     np.testing.assert_array_equal(obs, 1.0)
 
 
+def test_road_edges_stop_rays_where_the_road_ends() -> None:
+    """An autodrive option (highway-env's rays see vehicles only): on highway-fast's 3 lanes (y from -2 to
+    10 m), an ego in the rightmost lane's centre sees the edges 2 m to its right and 10 m to its left."""
+    env = HighwayEnv(
+        "highway-fast", observation={**LIDAR, "normalize": False, "road_edges": True}, vehicles_count=3
+    )
+    env.reset(seed=0)
+    obs, _ = env.reset(options={"scene": _ego_and_one(env, 20.0, 0.0)})
+    a = np.arange(16) * (2 * np.pi / 16)
+    np.testing.assert_allclose(obs[0], [17.5, -5.0], atol=1e-5)  # the vehicle ahead, as without edges
+    np.testing.assert_allclose(obs[4, 0], 10.0, atol=3e-3)  # left edge
+    np.testing.assert_allclose(obs[12, 0], 2.0, atol=3e-3)  # right edge
+    # slanted rays meet the edges farther away; an edge is static: minus the ego's 25 m/s along the ray
+    for k in (2, 3, 5, 6):
+        np.testing.assert_allclose(obs[k], [10.0 / np.sin(a[k]), -25.0 * np.cos(a[k])], atol=3e-3)
+    for k in (10, 11, 13, 14):
+        np.testing.assert_allclose(obs[k], [-2.0 / np.sin(a[k]), -25.0 * np.cos(a[k])], atol=3e-3)
+    assert obs[8, 0] == 60.0  # straight back along the road: nothing within range
+    assert obs[:, 0].max() <= 60.0 and env.observation_space.contains(obs)
+
+
 def test_options_cells_range_and_raw_units() -> None:
     env = HighwayEnv(
         "highway-fast",

@@ -19,7 +19,8 @@ space) and ``kernel(cfg)``, the observation computed inside the step kernel
   ``scales``) and ``desired_goal`` (its goal's), the layout goal-conditioned agents (HER) read.
 - ``lidar`` (highway-env ``LidarObservation``): (16, 2) rays every 22.5 degrees around the ego, each
   the distance to the nearest vehicle or solid object within 60 m and its speed towards the ego along
-  the ray, both divided by 60.
+  the ray, both divided by 60 (options ``cells``, ``maximum_range``, ``normalize``, and autodrive's
+  ``road_edges``: rays also end at the road's edge).
 - ``camera`` (``envs/highway/camera.py``): ego-centred bird's-eye pixels, uint8 (stack * channels, H, W),
   drawn by the camera's own kernel from the state after each step (the step kernel computes none).
 

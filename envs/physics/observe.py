@@ -41,6 +41,7 @@ from envs.road import network as rn
 from envs.road.lanes import lane_funcs
 
 PERCEPTION_DISTANCE = 5.0 * MAX_SPEED  # [m] highway-env AbstractEnv.PERCEPTION_DISTANCE
+LIDAR_EDGE_STEP, LIDAR_EDGE_BISECTIONS = 0.5, 8  # [m], halvings: road edges to 2 mm
 LANE_PERCEPTION_DISTANCE = 100.0  # [m] on_road waypoints this far along each lane
 #: Vehicle feature names (highway-env ``Vehicle.to_dict`` keys) and their codes in the kernel.
 FEATURES = (
@@ -248,11 +249,16 @@ class KinematicsGoal:
 @dataclass(frozen=True)
 class Lidar:
     """highway-env's ``LidarObservation``: (cells, 2) rows of (distance, relative speed along the ray),
-    divided by ``maximum_range`` when ``normalize``; a ray that meets nothing reads ``maximum_range`` twice."""
+    divided by ``maximum_range`` when ``normalize``; a ray that meets nothing reads ``maximum_range`` twice.
+    ``road_edges`` (an autodrive option) also stops rays at the road's edge."""
 
     cells: int = 16
     maximum_range: float = 60.0  # [m]
     normalize: bool = True
+    # not in highway-env, whose rays see vehicles and objects only: rays also end at the road's edge, where
+    # they first cross the boundary of the lane table's lanes (marched in EDGE_STEP steps, then bisected);
+    # an edge is static, so its relative speed is minus the observer's velocity along the ray
+    road_edges: bool = False
 
     name = "lidar"
 
@@ -272,7 +278,7 @@ class Lidar:
         angle = 2 * np.pi / self.cells  # highway-env's sector width, in float64 as there
         return (
             np.array([self.maximum_range, angle, angle / 2], np.float64),
-            np.array([self.cells, int(self.normalize)], np.int32),
+            np.array([self.cells, int(self.normalize), int(self.road_edges)], np.int32),
         )
 
 
@@ -329,7 +335,8 @@ def observe_funcs(F: type) -> SimpleNamespace:  # noqa: N803
     L = lane_funcs(F)
     Vehicles, Episodes, Road, Params, Outputs = S.Vehicles, S.Episodes, S.Road, S.Params, S.Outputs
     local_coordinates, position, local_angle = L.local_coordinates, L.position, L.local_angle
-    not_zero = L.not_zero
+    not_zero, on_lane = L.not_zero, L.on_lane
+    EDGE_STEP, EDGE_BISECTIONS = F(LIDAR_EDGE_STEP), LIDAR_EDGE_BISECTIONS
     ROAD, ROAD_LANES, LANE_ID = rn.ROAD, rn.ROAD_LANES, rn.LANE_ID
     ZERO, ONE = F(0.0), F(1.0)
     BIG = F(1.0e30)
@@ -632,6 +639,45 @@ def observe_funcs(F: type) -> SimpleNamespace:  # noqa: N803
             out.obs[e, 2 * k + 1] = wp.float32(rel)
 
     @wp.func
+    def on_road(rd: Road, x: F, y: F) -> bool:
+        """The point lies on a lane of the lane table (highway-env ``lane.on_lane``, no margin)."""
+        hit = bool(False)
+        for ln in range(rd.lf.shape[0]):
+            if not hit:
+                c = local_coordinates(rd.lf, rd.li, ln, x, y)
+                hit = on_lane(rd.lf, ln, c[0], c[1], ZERO)
+        return hit
+
+    @wp.func
+    def lidar_edges(rd: Road, p: Params, e: int, out: Outputs, ox: F, oy: F, ovx: F, ovy: F):
+        """Each ray ends where it first crosses the road's boundary, if that is nearer than its hit."""
+        start = on_road(rd, ox, oy)
+        for k in range(p.obs_i[0]):
+            a = F(k) * p.obs_f[1]
+            cx = wp.cos(a)
+            sy = wp.sin(a)
+            limit = F(out.obs[e, 2 * k])
+            lo = ZERO
+            hi = EDGE_STEP
+            found = bool(False)
+            while hi <= limit + EDGE_STEP and not found:
+                if on_road(rd, ox + hi * cx, oy + hi * sy) != start:
+                    found = True
+                else:
+                    lo = hi
+                    hi = hi + EDGE_STEP
+            if found:
+                for q in range(EDGE_BISECTIONS):
+                    mid = (lo + hi) / F(2.0)
+                    if on_road(rd, ox + mid * cx, oy + mid * sy) != start:
+                        hi = mid
+                    else:
+                        lo = mid
+                if hi < limit:
+                    out.obs[e, 2 * k] = wp.float32(hi)
+                    out.obs[e, 2 * k + 1] = wp.float32(-(ovx * cx + ovy * sy))
+
+    @wp.func
     def lidar(v: Vehicles, ep: Episodes, rd: Road, p: Params, e: int, out: Outputs, ego: int):
         """highway-env ``LidarObservation.trace`` from the observer's position and velocity, over the road's
         vehicles, then its objects (the ``<=`` lets the later of two equal hits win, as there)."""
@@ -692,6 +738,8 @@ def observe_funcs(F: type) -> SimpleNamespace:  # noqa: N803
                             qy = oy + reach * wp.sin(a)
                             hit = ray_to_rect(ox, oy, qx, qy, ax, ay, bx, by, dx, dy)
                             lidar_hit(v, p, e, out, j, k, hit, ovx, ovy)
+        if p.obs_i[2] != 0:
+            lidar_edges(rd, p, e, out, ox, oy, ovx, ovy)
         if p.obs_i[1] != 0:  # normalize, in float32 as highway-env divides its float32 grid
             for k in range(2 * cells):
                 out.obs[e, k] = out.obs[e, k] / wp.float32(reach)
