@@ -34,14 +34,14 @@ from perception.train import lidar_input
 class SensorDropout:
     """Training batches for a fused model with one sensor damaged in a share of the samples:
     ``camera_blackout`` of them lose the camera's scene, ``camera_noise`` get Gaussian noise of a sigma
-    drawn up to ``max_sigma``, ``lidar_loss`` lose a uniform share of their rays (all of them at worst)."""
+    drawn between ``max_sigma / 8`` and ``max_sigma``, ``lidar_loss`` lose a uniform share of their rays (all of them at worst)."""
 
     def __init__(
         self,
         seed: int,
-        camera_blackout: float = 0.2,
-        camera_noise: float = 0.2,
-        lidar_loss: float = 0.2,
+        camera_blackout: float = 0.25,
+        camera_noise: float = 0.3,
+        lidar_loss: float = 0.15,
         max_sigma: float = 64.0,
     ) -> None:
         if camera_blackout + camera_noise + lidar_loss > 1:
@@ -57,7 +57,9 @@ class SensorDropout:
         black, noisy, lost = fault == 0, fault == 1, fault == 2
         frames[black] = camera_blackout(frames[black])
         for i in np.nonzero(noisy)[0]:
-            frames[i] = camera_noise(frames[i], self.rng.uniform(0, self.max_sigma), self.rng)
+            frames[i] = camera_noise(
+                frames[i], self.rng.uniform(self.max_sigma / 8, self.max_sigma), self.rng
+            )
         for i in np.nonzero(lost)[0]:
             scans[i] = lidar_dropout(scans[i : i + 1], self.rng.random(), self.rng, mcfg.lidar)[0]
         dense_t, ego_t = dec.targets(data.arrays["vehicles"][index], data.arrays["ego"][index], mcfg)

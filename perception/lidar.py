@@ -4,13 +4,13 @@ A scan is highway-env's ``LidarObservation`` computed by the simulator's own ste
 (``envs.physics.observe.lidar``) on the true state: per ray, the distance to the nearest vehicle
 rectangle and that vehicle's speed relative to the ego along the ray, raw (metres, m/s), rays in the
 world's frame (ray ``k`` points at ``k * 360 / cells`` degrees). ``project`` draws a scan into the
-camera's pixel grid, in the camera's view (the view's heading comes from the pose), as two channels
-the CNN reads beside the camera's: early fusion on a shared bird's-eye grid, as LiDAR-camera detectors
+camera's pixel grid, in the camera's view (the view's heading comes from the pose), as channels
+(returns, their speeds, and the free space the rays crossed) the CNN reads beside the camera's: early fusion on a shared bird's-eye grid, as LiDAR-camera detectors
 do, so every output cell sees both sensors at the same place.
 
 Degradations (what the fusion results measure): ``camera_noise`` and ``camera_blackout`` touch the
 scene rows of the frames only; the dashboard rows below them are the ego's own odometry (speed,
-heading, distance), which no camera fault takes away. ``lidar_dropout`` loses rays.
+heading, distance), which no camera fault takes away. ``lidar_dropout`` loses rays (they read NaN).
 """
 
 from __future__ import annotations
@@ -23,14 +23,19 @@ import numpy as np
 
 from envs.highway.camera import HUD_ROWS, CameraSpec
 
-CHANNELS = ("hit", "speed")  # projected channels: a return in the pixel; its relative speed / SPEED_SCALE
+# projected channels: a return in the pixel; its relative speed / SPEED_SCALE; space a ray saw empty
+CHANNELS = ("hit", "speed", "free")
 SPEED_SCALE = 10.0  # [m/s]
+FREE_STEP = 1.0  # [m] free-space samples along each ray
 
 
 @dataclass(frozen=True)
 class LidarSpec:
-    cells: int = 64  # rays around the ego (highway-env's default is 16: too coarse to place a car)
-    maximum_range: float = 60.0  # [m]
+    # a driving LiDAR's resolution and reach, beside highway-env's default (16 rays of 60 m: too coarse
+    # to place a car); rays every 2.8 degrees are 5 m apart at 100 m, and every vehicle also gets the ray
+    # through its centre
+    cells: int = 128
+    maximum_range: float = 100.0  # [m]
 
     def __post_init__(self) -> None:
         if self.cells < 4 or not self.maximum_range > 0:
@@ -67,29 +72,52 @@ def check_spec(model: LidarSpec, sensor: LidarSpec | dict, where: str) -> None:
 
 
 def project(scans: np.ndarray, view_heading: np.ndarray, spec: LidarSpec, camera: CameraSpec) -> np.ndarray:
-    """Scans (B, cells, 2) and the views' headings (B,) [rad] -> (B, 2, H, W) float32 channels: 1 at the
-    pixel of each return inside the camera's view (the scene rows), and its relative speed there."""
+    """Scans (B, cells, 2) and the views' headings (B,) [rad] -> (B, 3, H, W) float32 channels in the
+    camera's view (its scene rows): 1 at the pixel of each return, its relative speed there, and 1 on the
+    free space each ray saw before its return (every ``FREE_STEP`` m; to the maximum range when it met
+    nothing). A lost ray (NaN, see :func:`lidar_dropout`) draws nothing: unseen is not free."""
     b = len(scans)
     dist, speed = scans[..., 0].astype(np.float64), scans[..., 1]
-    hit = dist < spec.maximum_range * (1 - 1e-6)
     a = spec.angles[None, :] - np.asarray(view_heading, np.float64)[:, None]  # (B, cells) in the view
-    dx, dy = dist * np.cos(a), dist * np.sin(a)
-    col = np.minimum(np.floor(camera.x_to_column(dx)).astype(np.int64), camera.width - 1)
-    row = np.floor((dy - camera.y_edges[0]) * camera.scale).astype(np.int64)
-    seen = (dx >= camera.x_edges[0]) & (dx < camera.x_edges[-1])  # x_to_column clips outside the view
-    ok = hit & seen & (row >= 0) & (row < camera.height - HUD_ROWS)
+    cos, sin = np.cos(a), np.sin(a)
     out = np.zeros((b, len(CHANNELS), camera.height, camera.width), np.float32)
-    bi, ki = np.nonzero(ok)
-    out[bi, 0, row[bi, ki], col[bi, ki]] = 1.0
-    out[bi, 1, row[bi, ki], col[bi, ki]] = speed[bi, ki] / SPEED_SCALE
+    hit = dist < spec.maximum_range * (1 - 1e-6)  # False for NaN
+    bi, ki = np.nonzero(hit)
+    row, col, ok = _pixels(dist[bi, ki] * cos[bi, ki], dist[bi, ki] * sin[bi, ki], camera)
+    bi, row, col = bi[ok], row[ok], col[ok]
+    out[bi, 0, row, col] = 1.0
+    out[bi, 1, row, col] = speed[hit][ok] / SPEED_SCALE
+    # samples every FREE_STEP up to the return, and inside the view (most rays leave its box sideways)
+    ys = (camera.y_edges[0], camera.y_edges[-1 - HUD_ROWS])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        exit_x = np.where(
+            cos > 0, camera.x_edges[-1] / cos, np.where(cos < 0, camera.x_edges[0] / cos, np.inf)
+        )
+        exit_y = np.where(sin > 0, ys[1] / sin, np.where(sin < 0, ys[0] / sin, np.inf))
+    reach = np.minimum(dist - FREE_STEP / 2, np.minimum(exit_x, exit_y))
+    count = np.ceil(np.nan_to_num(reach, nan=0.0).clip(0.0) / FREE_STEP).astype(np.int64).ravel() - 1
+    count = count.clip(0)  # samples at FREE_STEP, 2 FREE_STEP, ... below reach; a lost ray (NaN) has none
+    ray = np.repeat(np.arange(count.size), count)  # (N,) flat (env, ray) index of every sample
+    t = FREE_STEP * (1 + np.arange(ray.size) - np.repeat(np.cumsum(count) - count, count))
+    row, col, ok = _pixels(t * cos.ravel()[ray], t * sin.ravel()[ray], camera)
+    out[ray[ok] // spec.cells, 2, row[ok], col[ok]] = 1.0
     return out
 
 
+def _pixels(dx: np.ndarray, dy: np.ndarray, camera: CameraSpec) -> tuple[np.ndarray, ...]:
+    """Points relative to the ego in the view -> their pixel rows, columns and whether the scene shows them."""
+    col = np.minimum(np.floor(camera.x_to_column(dx)).astype(np.int64), camera.width - 1)
+    row = np.floor((dy - camera.y_edges[0]) * camera.scale).astype(np.int64)
+    seen = (dx >= camera.x_edges[0]) & (dx < camera.x_edges[-1])  # x_to_column clips outside the view
+    return row, col, seen & (row >= 0) & (row < camera.height - HUD_ROWS)
+
+
 def lidar_dropout(scans: np.ndarray, rate: float, rng: np.random.Generator, spec: LidarSpec) -> np.ndarray:
-    """Each ray lost with probability ``rate``: it reads as no return (maximum range, speed 0)."""
+    """Each ray lost with probability ``rate``: it reads NaN (no measurement, neither a return nor free
+    space; ``spec`` is the LiDAR's)."""
     lost = rng.random(scans.shape[:2]) < rate
-    out = scans.copy()
-    out[lost] = (spec.maximum_range, 0.0)
+    out = scans.astype(np.float32, copy=True)
+    out[lost] = np.nan
     return out
 
 

@@ -39,7 +39,7 @@ def predict(
 ) -> dict[str, np.ndarray]:
     """Stacked uint8 frames (B, S*C, H, W) and the camera's poses (B, 3) -> predicted ``kinematics`` and
     ``occupancy`` (simulator layouts). ``pose`` None: the straight highway's (see ``decode.pseudo_state``).
-    ``lidar``: the projected LiDAR channels (B, 2, H, W) of a model that reads them."""
+    ``lidar``: the projected LiDAR channels (B, 3, H, W) of a model that reads them."""
     out: dict[str, list] = {"kinematics": [], "occupancy": []}
     for i in range(0, len(frames), batch_size):
         extra = () if lidar is None else (torch.from_numpy(lidar[i : i + batch_size]),)

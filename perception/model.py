@@ -6,7 +6,7 @@ turns the detections into a pseudo traffic state that goes through the simulator
 OccupancyGrid functions, so predictions and labels share one definition (sorting, clipping, cells).
 
 With ``sensors="fused"`` the CNN also reads a LiDAR scan projected onto the camera's grid
-(:func:`perception.lidar.project`, two more input channels); ``sensors="lidar"`` reads the projected scan
+(:func:`perception.lidar.project`, three more input channels); ``sensors="lidar"`` reads the projected scan
 and only the dashboard rows of the frames (the ego's odometry), never the camera's scene.
 
 Output cells are ``STRIDE`` = (2, 4) input pixels (rows, columns): 2 m x 4 m in the camera's fine zone,
@@ -72,7 +72,7 @@ class ModelConfig:
 
 
 class PerceptionCNN(nn.Module):
-    """uint8 frames (B, stack*C, H, W) [+ projected LiDAR (B, 2, H, W)] -> dense (B, 5, H/2, W/4) and
+    """uint8 frames (B, stack*C, H, W) [+ projected LiDAR (B, 3, H, W)] -> dense (B, 5, H/2, W/4) and
     ego (B, 4)."""
 
     def __init__(self, cfg: ModelConfig) -> None:
@@ -113,7 +113,7 @@ class PerceptionCNN(nn.Module):
                 raise ValueError(f"a sensors={self.cfg.sensors!r} model needs the projected LiDAR scan")
             if self.cfg.sensors == "lidar":  # the dashboard rows only: the camera's scene is not read
                 x = torch.cat([torch.zeros_like(x[:, :, :-HUD_ROWS]), x[:, :, -HUD_ROWS:]], dim=2)
-            x = torch.cat([x, lidar.float()], dim=1)  # (B, S*C+2, H, W)
+            x = torch.cat([x, lidar.float()], dim=1)  # (B, S*C+3, H, W)
         x_in = torch.cat([x, self.column_scale.expand(b, -1, -1, -1)], dim=1)  # (B, S*C+1, H, W)
         f = self.trunk(self.stem(x_in))  # (B, c, H/2, W/4)
         dense = self.dense(f)  # (B, 5, H/2, W/4)

@@ -92,7 +92,7 @@ def loss_fn(
 
 
 def lidar_input(data: Dataset, index: np.ndarray, mcfg: ModelConfig, scans: np.ndarray | None = None):
-    """The projected LiDAR channels (B, 2, H, W) of frames ``index`` (their scans, or ``scans``)."""
+    """The projected LiDAR channels (B, 3, H, W) of frames ``index`` (their scans, or ``scans``)."""
     scans = data.lidar(index, mcfg.lidar) if scans is None else scans
     heading = data.arrays["pose"][index, 2]
     return torch.from_numpy(project(scans, heading, mcfg.lidar, mcfg.camera))

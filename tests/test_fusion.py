@@ -37,7 +37,7 @@ def test_projection_places_returns_in_the_cameras_view() -> None:
     spec = LidarSpec(cells=64, maximum_range=60.0)
     scan = _scan(spec, {0: (10.0, -3.0), 16: (5.5, 1.0)})  # ahead at 10 m; 90 degrees left at 5.5 m
     out = project(scan, np.zeros(1), spec, CAMERA)
-    assert out.shape == (1, 2, CAMERA.height, CAMERA.width)
+    assert out.shape == (1, 3, CAMERA.height, CAMERA.width)
     rows, cols = np.nonzero(out[0, 0])
     expect_col0 = int(np.floor(CAMERA.x_to_column(10.0)))
     expect_row0 = int(np.floor((0.0 - CAMERA.y_edges[0]) * CAMERA.scale))
@@ -47,13 +47,25 @@ def test_projection_places_returns_in_the_cameras_view() -> None:
         [(expect_row0, expect_col0), (expect_row1, expect_col1)]
     )
     assert out[0, 1, expect_row0, expect_col0] == pytest.approx(-0.3)
+
+    # free space: ray 0 (alone in its row beyond 11 m) saw the road empty up to its return, not behind it
+    def column(x: float) -> int:
+        return int(np.floor(CAMERA.x_to_column(x)))
+
+    assert out[0, 2, expect_row0, column(5.0)] == 1.0 and out[0, 2, expect_row0, column(20.0)] == 0.0
+    clear = project(_scan(spec, {}), np.zeros(1), spec, CAMERA)  # nothing met: free to its 60 m
+    assert clear[0, 2, expect_row0, column(20.0)] == 1.0 and clear[0, 2, expect_row0, column(58.0)] == 1.0
+    assert clear[0, 2, expect_row0, column(62.0)] == 0.0
     # a view turned by 90 degrees sees the left return straight ahead
     turned = project(scan, np.full(1, np.pi / 2), spec, CAMERA)
     col = int(np.floor(CAMERA.x_to_column(5.5)))
     assert turned[0, 0, expect_row0, col] == 1.0
     # no return (maximum range), or one outside the view (16 m to the side), draws nothing
-    assert project(_scan(spec, {}), np.zeros(1), spec, CAMERA).sum() == 0
-    assert project(_scan(spec, {16: (20.0, 0.0)}), np.zeros(1), spec, CAMERA).sum() == 0
+    assert project(_scan(spec, {}), np.zeros(1), spec, CAMERA)[:, :2].sum() == 0
+    assert project(_scan(spec, {16: (20.0, 0.0)}), np.zeros(1), spec, CAMERA)[:, :2].sum() == 0
+    # a lost ray (NaN) draws nothing at all, not even free space
+    lost = np.full((1, spec.cells, 2), np.nan, np.float32)
+    assert project(lost, np.zeros(1), spec, CAMERA).sum() == 0
 
 
 def test_degradations_touch_one_sensor_and_keep_the_dashboard() -> None:
@@ -70,8 +82,9 @@ def test_degradations_touch_one_sensor_and_keep_the_dashboard() -> None:
     spec = LidarSpec()
     scans = np.tile(np.array([12.0, 1.0], np.float32), (1000, spec.cells, 1))
     lost = lidar_dropout(scans, 0.3, rng, spec)
-    share = np.mean(lost[..., 0] == spec.maximum_range)
-    assert 0.28 < share < 0.32 and np.all(lost[lost[..., 0] == spec.maximum_range][:, 1] == 0)
+    share = np.mean(np.isnan(lost[..., 0]))
+    assert 0.28 < share < 0.32 and np.array_equal(np.isnan(lost[..., 0]), np.isnan(lost[..., 1]))
+    assert np.all(lost[~np.isnan(lost[..., 0])] == (12.0, 1.0))
     f, s = DEGRADATIONS["camera_blackout"].apply(frames, scans, rng, spec)
     assert s is scans and (f[..., :-HUD_ROWS, :] == 0).all()
     with pytest.raises(ValueError, match="lidar_dropout=1.5"):
@@ -133,7 +146,7 @@ def test_dataset_scans_and_a_mismatched_lidar(small_dataset) -> None:
     scans = small_dataset.arrays["lidar"]
     assert scans.shape == (256, LidarSpec().cells, 2) and scans.dtype == np.float32
     assert (scans[..., 0] < LidarSpec().maximum_range).mean() > 0.05  # traffic is seen
-    with pytest.raises(ValueError, match="cells=32.*the dataset has cells=64"):
+    with pytest.raises(ValueError, match="cells=32.*the dataset has cells=128"):
         small_dataset.lidar(np.arange(4), LidarSpec(cells=32))
     result = train(TrainConfig(minutes=1e6, max_steps=2, sensors="fused"), small_dataset, progress=False)
     assert result["model"].cfg.lidar == LidarSpec(**small_dataset.manifest["lidar"])

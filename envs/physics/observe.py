@@ -667,7 +667,7 @@ def observe_funcs(F: type) -> SimpleNamespace:  # noqa: N803
                     lo = hi
                     hi = hi + EDGE_STEP
             if found:
-                for q in range(EDGE_BISECTIONS):
+                for _q in range(EDGE_BISECTIONS):
                     mid = (lo + hi) / F(2.0)
                     if on_road(rd, ox + mid * cx, oy + mid * sy) != start:
                         hi = mid
