@@ -30,6 +30,7 @@ class TrainConfig:
     lr: float = 4e-3
     weight_decay: float = 1e-4
     channels: int = 16
+    ego_hidden: int = 64  # width of the ego head's hidden layer (perception.model.ModelConfig)
     sensors: str = "camera"  # what the model reads: "camera", "lidar" or "fused" (perception.model)
     seed: int = 0
     threads: int = 2
@@ -107,6 +108,8 @@ def batch(data: Dataset, index: np.ndarray, mcfg: ModelConfig) -> tuple[torch.Te
 
 
 BatchFn = Callable[[Dataset, np.ndarray, ModelConfig], tuple[torch.Tensor, ...]]
+#: ``perturb(model, frames, dense_t, ego_t, *lidar) -> frames``: changes a batch's frames with the model at hand
+PerturbFn = Callable[..., torch.Tensor]
 
 
 def train(
@@ -116,12 +119,15 @@ def train(
     progress: bool = True,
     batch_fn: BatchFn | None = None,
     init_state: dict[str, torch.Tensor] | None = None,
+    perturb: PerturbFn | None = None,
 ) -> dict[str, Any]:
     """Train a :class:`PerceptionCNN` on ``data``; saves ``out/model.safetensors`` + ``model.json``.
 
     ``batch_fn(data, index, mcfg) -> (frames, dense_t, ego_t[, lidar])`` draws each training batch (default
     :func:`batch`, and :class:`perception.fusion.SensorDropout` for a fused model; the augmentations of :mod:`perception.augment` have this signature). ``init_state``
     initialises part of the network (e.g. a pretrained encoder; the other weights keep their init).
+    ``perturb`` changes each batch's frames with the current model before the step (adversarial training,
+    :class:`perception.adversarial.AdversarialTraining`).
     Returns the model and a summary (steps, frames seen, seconds, first and last losses).
     """
     from tqdm import tqdm
@@ -131,7 +137,9 @@ def train(
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
     rng = np.random.default_rng(cfg.seed)
-    mcfg = model_config_of(data.manifest, cfg.channels, cfg.sensors)
+    mcfg = dataclasses.replace(
+        model_config_of(data.manifest, cfg.channels, cfg.sensors), ego_hidden=cfg.ego_hidden
+    )
     model = PerceptionCNN(mcfg)
     if init_state is not None:
         result = model.load_state_dict(init_state, strict=False)
@@ -169,6 +177,8 @@ def train(
             lr = cfg.lr * min(1.0, (step + 1) / 50) * 0.5 * (1 + math.cos(math.pi * frac))
             group["lr"] = lr * group["scale"]
         frames, dense_t, ego_t, *lidar = batch_fn(data, rng.integers(len(data), size=cfg.batch_size), mcfg)
+        if perturb is not None:
+            frames = perturb(model, frames, dense_t, ego_t, *lidar)
         dense, ego = model(frames, *lidar)
         loss, parts = loss_fn(dense, ego, dense_t, ego_t, cfg)
         opt.zero_grad(set_to_none=True)

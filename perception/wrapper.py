@@ -10,7 +10,9 @@ ground truth drives unchanged, on every world. Importing :mod:`perception` also 
 
 A model that reads LiDAR (``sensors="lidar"`` or ``"fused"``) also gets a scan of the env's state each
 step (:func:`perception.lidar.env_scan`); ``degradation`` (a :class:`~perception.lidar.Degradation` or a
-name of ``perception.lidar.DEGRADATIONS``) damages the sensors before perception.
+name of ``perception.lidar.DEGRADATIONS``) damages the sensors before perception, and ``attack`` (a
+:class:`~perception.attacks.Attack` or its spelling, e.g. ``"pgd:4"``) perturbs each camera frame against
+the CNN, with the CNN's own clean detections as the targets (an attacker in the loop, without labels).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from gymnasium.vector import VectorEnv, VectorObservationWrapper
 from envs.highway.camera import CameraSpec
 from envs.highway.observation import OBSERVATIONS, STATE_OBSERVATIONS
 from perception import decode as dec
+from perception.attacks import Attack, attack_frames, attack_of
 from perception.lidar import DEGRADATIONS, Degradation, env_scan, project
 from perception.model import PerceptionCNN, load_model
 
@@ -76,6 +79,7 @@ class Perceiver:
         env_config: Any,
         degradation: Degradation | str | None = None,
         seed: int = 0,
+        attack: Attack | str | None = None,
     ) -> None:
         if env_config.observation != "camera":
             raise ValueError(
@@ -93,12 +97,13 @@ class Perceiver:
         self.device = next(model.parameters()).device
         self.degradation = degradation_of(degradation)
         self.rng = np.random.default_rng(seed)
+        self.attack = attack_of(attack)
+        self.generator = torch.Generator(self.device).manual_seed(seed)
 
     @property
     def reads_lidar(self) -> bool:
         return self.model.cfg.uses_lidar
 
-    @torch.inference_mode()
     def __call__(self, frames: Any, pose: np.ndarray, scans: np.ndarray | None = None) -> np.ndarray:
         if self.reads_lidar and scans is None:
             raise ValueError(f"a sensors={self.model.cfg.sensors!r} model needs LiDAR scans")
@@ -111,7 +116,11 @@ class Perceiver:
             cfg = self.model.cfg
             lidar = project(scans, np.asarray(pose)[:, 2], cfg.lidar, cfg.camera)
             x += (torch.as_tensor(lidar, device=self.device),)
-        dense, ego = self.model(*x)
+        if self.attack is not None:
+            x = (attack_frames(self.model, *x[:1], self.attack, lidar=x[1] if len(x) > 1 else None,
+                               generator=self.generator), *x[1:])  # fmt: skip
+        with torch.inference_mode():
+            dense, ego = self.model(*x)
         det = dec.decode(dense, ego, self.model.cfg)
         name = {"occupancy_grid": "occupancy"}.get(self.planner.observation, self.planner.observation)
         return dec.observe(det, self.planner, (name,), pose)[name]
@@ -121,10 +130,15 @@ class PerceptionWrapper(gym.ObservationWrapper):
     """One camera env -> an env observed as its world's planner observation, from the perception CNN."""
 
     def __init__(
-        self, env: gym.Env, model: PerceptionCNN, degradation: Degradation | str | None = None, seed: int = 0
+        self,
+        env: gym.Env,
+        model: PerceptionCNN,
+        degradation: Degradation | str | None = None,
+        seed: int = 0,
+        attack: Attack | str | None = None,
     ) -> None:
         super().__init__(env)
-        self.perceiver = Perceiver(model, env.unwrapped.config, degradation, seed)
+        self.perceiver = Perceiver(model, env.unwrapped.config, degradation, seed, attack)
         self.observation_space = self.perceiver.space
 
     def observation(self, observation: np.ndarray) -> np.ndarray:
@@ -142,9 +156,10 @@ class PerceptionVectorWrapper(VectorObservationWrapper):
         model: PerceptionCNN,
         degradation: Degradation | str | None = None,
         seed: int = 0,
+        attack: Attack | str | None = None,
     ) -> None:
         super().__init__(env)
-        self.perceiver = Perceiver(model, env.unwrapped.config, degradation, seed)
+        self.perceiver = Perceiver(model, env.unwrapped.config, degradation, seed, attack)
         self.single_observation_space = self.perceiver.space
         self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, env.num_envs)
 
@@ -161,13 +176,14 @@ def make_perceived_env(
     model_dir: str | Path,
     preset: str = "highway-fast",
     degradation: Degradation | str | None = None,
+    attack: Attack | str | None = None,
     **overrides: Any,
 ) -> gym.Env:
     from envs.highway.env import HighwayEnv
 
     model = load_model(model_dir)
     env = HighwayEnv(preset, **{**overrides, **camera_kwargs(model)})
-    return PerceptionWrapper(env, model, degradation)
+    return PerceptionWrapper(env, model, degradation, attack=attack)
 
 
 def make_perceived_vec(
@@ -175,6 +191,7 @@ def make_perceived_vec(
     model_dir: str | Path,
     preset: str = "highway-fast",
     degradation: Degradation | str | None = None,
+    attack: Attack | str | None = None,
     **overrides: Any,
 ) -> VectorEnv:
     from envs.highway.vector import HighwayVectorEnv
@@ -184,4 +201,4 @@ def make_perceived_vec(
     venv = HighwayVectorEnv(num_envs, preset, device=device, **{**overrides, **camera_kwargs(model)})
     if model.cfg.uses_lidar and str(device).startswith("cuda"):
         raise ValueError("LiDAR scans of a perceived env are computed on the CPU: make it with device='cpu'")
-    return PerceptionVectorWrapper(venv, model, degradation)
+    return PerceptionVectorWrapper(venv, model, degradation, attack=attack)
