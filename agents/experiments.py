@@ -107,3 +107,49 @@ def sensor_fusion(work_dir: Path, seed: int) -> dict[str, Any]:
         metrics[f"{sensors}_min_return_kept"] = min(degraded)
         metrics[f"{sensors}_clean_occupancy_f1"] = m["conditions"]["clean"]["occupancy_f1"]
     return {**metrics, "experiment_seconds": time.perf_counter() - t0, "details": result}
+
+
+def policy_distillation(work_dir: Path, seed: int) -> dict[str, Any]:
+    """The DQN's 10x+ smaller DAgger student, the small perception CNN and the end-to-end CNN
+    (``agents.distill``). Metrics: the policy student's return kept (ours and highway-env) and parameter
+    ratio, the perception student's F1 retained, the end-to-end CNN's return kept against the modular
+    chain, and the wall-clock."""
+    import dataclasses
+
+    from agents.distill import DistillConfig, run
+
+    result = run(dataclasses.replace(DistillConfig(), seed=seed), work_dir)
+    policy, perception, e2e = result["policy"], result["perception"], result["end_to_end"]
+    return {
+        "policy_return_kept": policy["return_kept"],
+        "policy_peer_return_kept": policy["peer_return_kept"],
+        "policy_parameter_ratio": policy["parameter_ratio"],
+        "policy_student_crash_rate": policy["student"]["ours"]["crash_rate"],
+        "perception_f1_retained": perception["f1_retained"],
+        "perception_frames_per_s_gain": perception["frames_per_s_gain"]["batch_1024"],
+        "end_to_end_return_kept": e2e["return_kept"],
+        "experiment_seconds": result["seconds"],
+        "details": result,
+    }
+
+
+def adversarial_robustness(work_dir: Path, seed: int) -> dict[str, Any]:
+    """Attacks on the perception CNN, PGD adversarial training and a detector (``perception.adversarial``).
+
+    Metrics: occupancy F1 under PGD at 4/255 of the adversarially trained and of the standard CNN, the
+    clean F1 the robust one gives up, the detector's AUROC on PGD at 4/255, and the wall-clock.
+    """
+    import dataclasses
+
+    from perception.adversarial import AdversarialConfig, run
+
+    result = run(dataclasses.replace(AdversarialConfig(), seed=seed), work_dir)
+    pgd4 = {name: m["attacks"]["pgd"]["4.0"] for name, m in result["models"].items()}
+    return {
+        "robust_pgd4_occupancy_f1": pgd4["robust"]["occupancy_f1"],
+        "standard_pgd4_occupancy_f1": pgd4["standard"]["occupancy_f1"],
+        "clean_f1_given_up": result["clean_f1_given_up"],
+        "detector_pgd4_auroc": result["detector"]["attacks"]["pgd"]["4.0"]["auroc"],
+        "experiment_seconds": result["seconds"],
+        "details": result,
+    }

@@ -410,6 +410,27 @@ SCENARIOS: dict[str, Scenario | Experiment] = {
             description="camera, LiDAR and fused CNNs driving the shipped DQN, clean and with one sensor degraded",
         ),
         Experiment(
+            name="distillation-highway-fast",
+            function="policy_distillation",
+            algo="dagger dqn->mlp, cnn->cnn, chain->cnn",
+            env_id="autodrive/HighwayFast-v0",
+            criteria={
+                "policy_return_kept": (">=", 0.95),
+                "policy_parameter_ratio": (">=", 10.0),
+                "experiment_seconds": ("<=", 1800.0),
+            },
+            description="the shipped DQN distilled by DAgger into a 10x+ smaller MLP; the perception CNN into a "
+            "small one; the chain into one pixels-to-action CNN",
+        ),
+        Experiment(
+            name="adversarial-robustness-highway-fast",
+            function="adversarial_robustness",
+            algo="cnn+dqn, pgd-at",
+            env_id="autodrive/HighwayFastPerceived-v0",
+            criteria={"robust_pgd4_occupancy_f1": (">=", 0.9), "experiment_seconds": ("<=", 1800.0)},
+            description="FGSM/PGD/noise on the perception CNN and the DQN, PGD adversarial training, a detector",
+        ),
+        Experiment(
             name="gan-augmentation-data-efficiency",
             function="data_efficiency",
             algo="cgan/autoencoder",

@@ -262,7 +262,7 @@ def _detector(
     cfg: AdversarialConfig, train_data: Dataset, test: tuple[torch.Tensor, ...], model
 ) -> dict[str, Any]:
     """Train on FGSM/PGD frames against the standard CNN (budgets drawn from ``cfg.budgets``); threshold at
-    5% false alarms on the first half of the held-out clean frames; rates on the second half."""
+    5% false alarms on a random half of the held-out clean frames; rates on the other half."""
     rng = np.random.default_rng(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     n = min(cfg.detector_frames, len(train_data))
@@ -275,9 +275,10 @@ def _detector(
         attack = Attack(kind, eps, steps=max(1, cfg.pgd_steps // 2))
         perturbed[i] = attack_frames(model, frames[i], attack, dense_t[i], ego_t[i], generator=gen)
     det, training = train_detector(frames, perturbed, cfg.detector_steps, cfg.seed)
-    half = len(test[0]) // 2
-    test_frames, dense_h, ego_h = (t[half:] for t in test)
-    calibrate, clean = _scores(det, test[0][:half]), _scores(det, test_frames)
+    order = torch.from_numpy(rng.permutation(len(test[0])))  # held-out frames come episode by episode
+    half = len(order) // 2
+    test_frames, dense_h, ego_h = (t[order[half:]] for t in test)
+    calibrate, clean = _scores(det, test[0][order[:half]]), _scores(det, test_frames)
     threshold = float(np.quantile(calibrate, 0.95))
     out: dict[str, Any] = {"training": training, "false_positive_rate": float(np.mean(clean > threshold)),
                            "attacks": {}}  # fmt: skip

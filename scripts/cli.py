@@ -30,6 +30,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "measure our simulator against highway-env, step by step and in statistics",
     ),
     "fusion": ("scripts.fusion", "camera + LiDAR fusion: each sensor set, clean and degraded"),
+    "distill": (
+        "scripts.distill",
+        "distillation: small DQN, small perception CNN, end to end from the chain",
+    ),
+    "adversarial": ("scripts.adversarial", "FGSM/PGD attacks, adversarial training and a detector, measured"),
     "data-efficiency": (
         "scripts.data_efficiency",
         "the GAN augmentation / pretraining experiment at low labels",

@@ -527,6 +527,75 @@ def fusion_table(b: dict) -> list[str]:
     ]
 
 
+def adversarial_table(b: dict) -> list[str]:
+    """``scripts/adversarial.py``: the experiment's own tables (one definition, in perception)."""
+    from perception.adversarial import format_policy_table, format_table
+
+    cfg, truth, det = b["config"], b["ground_truth"], b["detector"]
+    return [
+        *format_table(b).splitlines(),
+        "",
+        f"The standard CNN trained {cfg['cnn_steps']:,} steps on {cfg['train_frames']:,} clean frames; the robust "
+        f"one {cfg['robust_steps']:,} more steps of PGD adversarial training ({cfg['robust_pgd_steps']}-step PGD at "
+        f"budgets {', '.join(f'{e:g}' for e in cfg['robust_budgets'])}/255 on {cfg['robust_share']:.0%} of each "
+        f"batch). Attacks raise the CNN's detection loss on the labels (PGD: {cfg['pgd_steps']} steps, random "
+        f"start); F1 and MAE on {cfg['eval_frames']:,} held-out frames. Driving: `{cfg['agent_dir']}` over "
+        f"{cfg['episodes']} episodes (ground truth {truth['mean_return']:.2f}, crash rate "
+        f"{truth.get('crash_rate', 0):.2f}), every camera frame attacked in the loop against the CNN's own clean "
+        f"detections. The clean F1 the robust CNN gives up: {b['clean_f1_given_up']:+.3f}. Detector "
+        f"(trained on FGSM/PGD frames against the standard CNN): false alarms {det['false_positive_rate']:.1%} "
+        "on held-out clean frames at its threshold.",
+        "",
+        "The same attacks on the DQN's Kinematics input (features in [-1, 1]; 0.01 is 1 m of x or 0.4 m/s of vx):",
+        "",
+        *format_policy_table(b).splitlines(),
+    ]
+
+
+def plot_adversarial(b: dict, out: Path) -> Path:
+    """Return against the attack budget: each CNN under each driven attack, the true state's return as a line."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 3.8), dpi=110)
+    styles = {"pgd": "-", "fgsm": "--", "noise": ":"}
+    for i, (name, m) in enumerate(b["models"].items()):
+        for kind, budgets in m["attacks"].items():
+            points = [(0.0, m["clean"]["mean_return"])]
+            points += [(float(e), r["mean_return"]) for e, r in budgets.items() if "mean_return" in r]
+            if len(points) > 1:
+                xs, ys = zip(*points)
+                ax.plot(xs, ys, styles.get(kind, "-"), marker="o", color=f"C{i}", label=f"{name} CNN, {kind}")
+    ax.axhline(b["ground_truth"]["mean_return"], color="grey", linestyle="-.", label="true state")
+    ax.set_xlabel("L-infinity budget [pixel levels of 255]")
+    ax.set_ylabel(f"mean return ({b['config']['episodes']} episodes)")
+    ax.set_title("driving from pixels under attack (highway-fast, CPU)", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return atomic_write_bytes(out, buf.getvalue())
+
+
+def distillation_table(b: dict) -> list[str]:
+    """``scripts/distill.py``: the experiment's own table (one definition, in agents.distill)."""
+    from agents.distill import format_table
+
+    return [
+        *format_table(b).splitlines(),
+        "",
+        f"Returns over {b['config']['episodes']} greedy episodes in ours (seed 10,000) and "
+        f"{b['config']['peer_episodes']} in highway-env's highway-fast-v0; the whole run took "
+        f"{b['seconds'] / 60:.1f} min.",
+    ]
+
+
 def build(results_dir: Path, out_md: Path, img_dir: Path) -> tuple[str, str]:
     scenarios = [json.loads(p.read_text()) for p in sorted((results_dir / "scenarios").glob("*.json"))]
     md = [
@@ -654,6 +723,18 @@ def build(results_dir: Path, out_md: Path, img_dir: Path) -> tuple[str, str]:
             "scripts/fusion.py",
         ),
         (
+            "adversarial",
+            "Adversarial robustness: attacks on the perception CNN and the DQN, adversarial training, a detector",
+            adversarial_table,
+            "scripts/adversarial.py",
+        ),
+        (
+            "distillation",
+            "Distillation: a small DQN, a small perception CNN, and end to end from the modular chain",
+            distillation_table,
+            "scripts/distill.py",
+        ),
+        (
             "perception-gridworld",
             "GridWorld chain: pixels -> CNN -> map -> value iteration",
             gridworld_chain_table,
@@ -667,14 +748,17 @@ def build(results_dir: Path, out_md: Path, img_dir: Path) -> tuple[str, str]:
         section = [f"## {title} (`python {command}`)", "", *table(b), ""]
         if b.get("machine"):
             section += [machine_line(b), ""]
+        png = None
         if name == "highway":
             png = plot_highway_scaling(b, img_dir / "highway_scaling.png")
-            if png:
-                section += [f"![throughput]({Path('img') / png.name})", ""]
+        elif name == "adversarial":
+            png = plot_adversarial(b, img_dir / "adversarial_return.png")
+        if png:
+            section += [f"![{name}]({Path('img') / png.name})", ""]
         md += section
         headline += [f"**{title}:**", "", *table(b), ""]
-        if name == "highway" and png:
-            headline += [f"![throughput](docs/img/{png.name})", ""]
+        if png:
+            headline += [f"![{name}](docs/img/{png.name})", ""]
     for path in sorted((results_dir / "seeds").glob("*.json")):
         b = json.loads(path.read_text())
         title = f"{b['title']} over training seeds (`python scripts/report.py --compare {b['command']}`)"
