@@ -342,3 +342,22 @@ def load_dataset(path: str | os.PathLike, stack: int | None = None) -> Dataset:
         offset += t * e
     arrays = {name: np.concatenate(values) for name, values in parts.items()}
     return Dataset(manifest, arrays, np.concatenate(histories))
+
+
+def train_and_test(
+    env_id: str,
+    train_frames: int,
+    test_frames: int,
+    seed: int,
+    work_dir: str | os.PathLike,
+    workers: int = 2,
+    progress: bool = False,
+) -> dict[str, Dataset]:
+    """An experiment's datasets: ``train`` (seed ``seed``) and held-out ``test`` episodes (seed ``1000 + seed``),
+    generated into ``work_dir/train`` and ``work_dir/test``."""
+    out = {}
+    for name, frames, s in (("train", train_frames, seed), ("test", test_frames, 1000 + seed)):
+        cfg = GenerateConfig(env_id=env_id, frames=frames, seed=s, workers=workers, num_envs=min(512, frames))
+        generate(cfg, Path(work_dir) / name, progress=progress)
+        out[name] = load_dataset(Path(work_dir) / name)
+    return out

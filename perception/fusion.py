@@ -93,24 +93,15 @@ def run(cfg: FusionConfig, work_dir: str | Path, progress: bool = False) -> dict
     """Generate the data, train one model per sensor set, measure each under every condition."""
     from agents.common.evaluation import evaluate_policy
     from agents.run import load_policy
-    from perception.dataset import GenerateConfig, generate, load_dataset
+    from perception.dataset import train_and_test
     from perception.metrics import evaluate
     from perception.tax import perceived_id
     from perception.train import TrainConfig, env_config_of, train
 
     work_dir = Path(work_dir)
-    datasets = {}
-    for name, frames, seed in (
-        ("train", cfg.train_frames, cfg.seed),
-        ("test", cfg.test_frames, 1000 + cfg.seed),
-    ):
-        generate(
-            GenerateConfig(env_id=cfg.env_id, frames=frames, seed=seed, workers=cfg.workers,
-                           num_envs=min(512, frames)),
-            work_dir / name,
-            progress=progress,
-        )  # fmt: skip
-        datasets[name] = load_dataset(work_dir / name)
+    datasets = train_and_test(
+        cfg.env_id, cfg.train_frames, cfg.test_frames, cfg.seed, work_dir, cfg.workers, progress
+    )
     env_config = env_config_of(datasets["test"].manifest)
     policy = load_policy(cfg.agent_dir)
     truth = evaluate_policy(policy, cfg.env_id, episodes=cfg.episodes, seed=10_000)
