@@ -43,3 +43,16 @@ def highway_env_env():
             return gym.make(env_id, config=config or None).unwrapped
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _highway_env_idm_defaults():
+    """intersection-v0's reset sets highway-env's IDMVehicle class attributes for the whole process: put
+    the defaults back after each test, so that no test sees another's traffic settings."""
+    yield
+    import sys
+
+    if "highway_env" in sys.modules:
+        from envs.highway.fidelity import restore_highway_env_idm
+
+        restore_highway_env_idm()

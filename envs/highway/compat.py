@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 
 from envs.physics import structs as st
@@ -56,6 +57,7 @@ HIGHWAY_ENV_WORLDS = {
     "ExitEnv": "exit",
     "RacetrackEnv": "racetrack",
     "ParkingEnv": "parking",
+    "IntersectionEnv": "intersection",
 }
 
 
@@ -89,6 +91,8 @@ def scene_from_highway_env(he_env: Any, world: str | None = None) -> Scene:
             f"got {type(ego).__name__}"
         )
 
+    order = {id(v): k for k, v in enumerate([*road.vehicles, *road.objects])}  # highway-env's list order
+
     def column(fn: Any, dtype: Any) -> np.ndarray:
         return np.array([fn(v) for v in slots], dtype=dtype)
 
@@ -108,7 +112,9 @@ def scene_from_highway_env(he_env: Any, world: str | None = None) -> Scene:
         width=column(lambda v: v.WIDTH, np.float64),
         crashed=column(lambda v: v.crashed, bool),
         has_impact=np.array([im is not None for im in impacts], bool),
+        yielding=column(lambda v: bool(getattr(v, "is_yielding", False)), bool),
         kind=np.array(kinds, np.int32),
+        born=np.array([order.get(id(v), k) for k, v in enumerate(slots)], np.int32),
         flags=column(_flags, np.int32),
         lane=lane,
         target_lane=tuple(tuple(getattr(v, "target_lane_index", None) or v.lane_index) for v in slots),
@@ -117,4 +123,23 @@ def scene_from_highway_env(he_env: Any, world: str | None = None) -> Scene:
         world=world,
         simulation_frequency=int(env.config["simulation_frequency"]),
         policy_frequency=int(env.config["policy_frequency"]),
+        road_steps=int(getattr(road, "steps", 0)),  # a RegulatedRoad's sub-step count
     )
+
+
+class ArrivalInfo(gym.Wrapper):
+    """highway-env's ``intersection-v0`` family with ``info["is_success"]``: the controlled vehicle has
+    arrived (its ``has_arrived``, the same test as ours), so that the same evaluation reports the
+    arrival rate in both simulators."""
+
+    def step(self, action: Any):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        env = self.env.unwrapped
+        info["is_success"] = bool(env.has_arrived(env.vehicle))
+        return obs, reward, terminated, truncated, info
+
+
+def highway_env_wrappers(spec: Any) -> list[type[gym.Wrapper]]:
+    """The wrappers a highway-env env id needs to report what ours report (by its entry point)."""
+    entry = str(getattr(spec, "entry_point", ""))
+    return [ArrivalInfo] if entry.endswith("IntersectionEnv") else []

@@ -139,12 +139,12 @@ def collision_funcs(F: type) -> SimpleNamespace:  # noqa: N803
         return ok
 
     @wp.func(inline=True)
-    def handle_pair(v: Vehicles, p: Params, e: int, i: int, j: int):
-        """highway-env ``RoadObject.handle_collisions`` of slot i (a vehicle) with slot j, once ``near``."""
+    def handle_pair(v: Vehicles, p: Params, e: int, i: int, j: int, key: int):
+        """highway-env ``RoadObject.handle_collisions`` of slot i (a vehicle) with slot j, once ``near``;
+        ``key`` orders the pair as highway-env's loop does (a later pair's impact wins)."""
         r = polygons_intersecting(v, p, e, i, j)
         solid = (v.flags[e, i] & v.flags[e, j] & SOLID) != 0
         if r[1] > ZERO and solid:
-            key = i * v.x.shape[1] + j
             if v.kind[e, j] == OBSTACLE:
                 set_impact(v, e, i, key, r[2], r[3])
             elif v.kind[e, i] == OBSTACLE:
@@ -180,11 +180,14 @@ def collision_funcs(F: type) -> SimpleNamespace:  # noqa: N803
         sort_by_x(v, e)
         diag2 = F(0.0)  # no pre-check distance exceeds max diagonal + max |speed| * dt
         speed = F(0.0)
+        top = int(0)  # the latest arrival: highway-env's loop runs over its list, in order of arrival
         for i in range(n):
             v.ikey[e, i] = -1
             if v.kind[e, i] != ABSENT:
                 diag2 = wp.max(diag2, v.length[e, i] * v.length[e, i] + v.width[e, i] * v.width[e, i])
                 speed = wp.max(speed, wp.abs(v.speed[e, i]))
+                top = wp.max(top, v.born[e, i])
+        span = n * (top + 1)  # rank(slot) = born * n + slot < span: the list order, ties by slot
         reach = wp.sqrt(diag2) + speed * p.dt
         for r in range(n):
             a = v.order[e, r]
@@ -199,13 +202,17 @@ def collision_funcs(F: type) -> SimpleNamespace:  # noqa: N803
                             scanning = bool(True)
                             q = q + 1
                             if v.kind[e, b] != ABSENT:
-                                i = wp.min(a, b)
-                                j = wp.max(a, b)
+                                i = a
+                                j = b
+                                if v.born[e, b] * n + b < v.born[e, a] * n + a:
+                                    i = b
+                                    j = a
                                 if v.kind[e, i] == OBSTACLE:  # highway-env's outer loop: vehicles
                                     k = i
                                     i = j
                                     j = k
                                 if v.kind[e, i] != OBSTACLE and near(v, p, e, i, j):
-                                    handle_pair(v, p, e, i, j)
+                                    key = (v.born[e, i] * n + i) * span + v.born[e, j] * n + j
+                                    handle_pair(v, p, e, i, j, key)
 
     return SimpleNamespace(collide=collide, polygons_intersecting=polygons_intersecting, sort_by_x=sort_by_x)

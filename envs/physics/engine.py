@@ -29,8 +29,9 @@ import warp as wp
 from envs.physics import structs as st
 from envs.physics.device import init_warp, warp_device
 from envs.physics.kernel import step_kernel
+from envs.physics.regulation import PRED_SIZE
 from envs.physics.scene import BOOL_FIELDS, FLOAT_FIELDS, INT_FIELDS, Scene
-from envs.physics.traffic import META_ACTIONS
+from envs.physics.traffic import META_ACTIONS, idm_params
 
 #: Slices of a CPU batch stepped in parallel threads (one per core by default).
 DEFAULT_THREADS = int(os.environ.get("AUTODRIVE_THREADS", str(min(2, os.cpu_count() or 1))))
@@ -88,6 +89,8 @@ class Simulator:
             self._alloc(name, (b, n), kind)
         for name in ("route_road", "route_lane"):
             self._alloc(name, (b, n, world.route_capacity), "i")
+        # predicted poses for right-of-way checks: only a regulated road needs room for them
+        self._alloc("pred", (b, n, PRED_SIZE) if world.regulation_frequency else (1, 1, 1), "f")
         self._alloc("mem_n", (b, lanes), "i")
         self._alloc("mem_j", (b, lanes, n), "i")
         self._alloc("mem_s", (b, lanes, n), "f")
@@ -162,11 +165,13 @@ class Simulator:
         if control is not None:
             control_f = np.array([*control.acceleration_range, *control.steering_range, *control.speed_range])
             control_i = np.array([control.longitudinal, control.lateral, control.clip], np.int32)
+        p.regulation = self.world.regulation_period(cfg.dt)
         world_f, world_i = self.world.params()
         obs_f, obs_i = self.observation.params(self.network)
         for name, arr, dtype in (
             ("actions", np.array([META_ACTIONS[a] for a in self.action_names], np.int32), wp.int32),
             ("target_speeds", np.array(cfg.target_speeds, np.float64), self.F),
+            ("idm", idm_params(self.world.idm), self.F),
             ("control_f", control_f.astype(np.float64), self.F), ("control_i", control_i, wp.int32),
             ("world_f", world_f, self.F), ("world_i", world_i, wp.int32),
             ("obs_f", obs_f, self.F), ("obs_i", obs_i, wp.int32),
@@ -180,6 +185,7 @@ class Simulator:
         v, ep, out = S.Vehicles(), S.Episodes(), S.Outputs()
         for name in (*st.VEHICLE_FIELDS, "route_road", "route_lane", "mem_n", "mem_j", "mem_s"):
             setattr(v, name, a[name][lo:hi])
+        v.pred = a["pred"][lo:hi] if self.world.regulation_frequency else a["pred"]
         for name in st.EPISODE_FIELDS:
             setattr(ep, name, a[name][lo:hi])
         for name in ("obs", "reward", "terminated", "truncated", "terms", "trace"):
@@ -337,6 +343,7 @@ class Simulator:
         for name, values in cols.items():
             self._write(name, values)
         self._write("time", np.array([s.time for s in scenes], np.float64))
+        self._write("road_steps", np.array([s.road_steps for s in scenes], np.int32))
         self._write("mode", np.full(self.num_envs, st.REFRESH, np.int32))
         self._run(0)
 
@@ -376,6 +383,7 @@ class Simulator:
             world=self.world.name,
             simulation_frequency=self.cfg.simulation_frequency,
             policy_frequency=self.cfg.policy_frequency,
+            road_steps=int(self.arrays["road_steps"].numpy()[env]),
         )
 
     def close(self) -> None:

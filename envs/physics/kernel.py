@@ -7,8 +7,10 @@ kernel with a thread per env::
     RESPAWN (reset or autoreset) -> the world places a new episode
     REFRESH (a loaded scene)     -> lanes and member lists recomputed
     STEP                         -> meta-action (or continuous commands), then per sub-step:
-                                    act -> move -> collide (-> trace)
-    then: observation -> reward terms -> terminated / truncated -> the next mode
+                                    act -> (right of way, on a regulated road) -> move -> collide
+                                    (-> trace)
+    then: observation -> reward terms -> terminated / truncated -> the world's after_step (vehicles
+    that leave or arrive, if it has one) -> the next mode
 
 The physics it calls never looks at which world it runs: worlds differ only in their road tables,
 their spawn and reward functions and their parameters. Kernels are built once per combination and
@@ -20,39 +22,45 @@ import functools
 import warp as wp
 
 from envs.physics import structs as st
-from envs.physics.collision import collision_funcs
 from envs.physics.observe import observe_funcs
+from envs.physics.regulation import regulation_funcs
 from envs.physics.traffic import traffic_funcs
 from envs.road import network as rn
+
+
+@functools.cache
+def _no_after_step(F: type):  # noqa: N803
+    S = st.make_structs(F)
+
+    @wp.func
+    def no_after_step(v: S.Vehicles, ep: S.Episodes, rd: S.Road, p: S.Params, e: int):
+        """A world whose vehicles neither arrive nor leave during an episode."""
+        pass
+
+    return no_after_step
 
 
 @functools.cache
 def step_kernel(F: type, world_funcs, observation: str):  # noqa: N803
     S = st.make_structs(F)
     T = traffic_funcs(F)
-    C = collision_funcs(F)
     W = world_funcs(F)
     observe = getattr(observe_funcs(F), observation)
     Vehicles, Episodes, Road, Params, Outputs = S.Vehicles, S.Episodes, S.Road, S.Params, S.Outputs
     spawn, reward = W.spawn, W.reward
-    act_all, move_all, refresh_all, meta_action, collide = (
-        T.act_all,
-        T.move_all,
-        T.refresh_all,
-        T.meta_action,
-        C.collide,
-    )
+    after_step = getattr(W, "after_step", None) or _no_after_step(F)
+    substep = regulation_funcs(F).substep
+    refresh_all, meta_action = T.refresh_all, T.meta_action
     continuous_action = T.continuous_action
     STEP, RESPAWN, REFRESH = st.STEP, st.RESPAWN, st.REFRESH
     ERR_ACTION, ROAD_LANES = st.ERR_ACTION, rn.ROAD_LANES
 
     @wp.func(inline=True)
     def simulate(v: Vehicles, ep: Episodes, rd: Road, p: Params, e: int, out: Outputs):
-        """One policy step of physics: ``frames`` sub-steps of act -> move -> collide (-> trace)."""
+        """One policy step of physics: ``frames`` sub-steps of act -> (regulate) -> move -> collide (->
+        trace)."""
         for frame in range(p.frames):
-            act_all(v, rd, p, ep, e)
-            move_all(v, rd, p, ep, e)
-            collide(v, p, e)
+            substep(v, ep, rd, p, e)
             if p.trace != 0:
                 n = v.x.shape[1]
                 for i in range(n):
@@ -78,7 +86,9 @@ def step_kernel(F: type, world_funcs, observation: str):  # noqa: N803
             return  # a partial reset: this env keeps its episode and its last outputs
         fresh = bool(False)
         a = int(-1)  # the meta-action taken this step (-1: none: a reset, or continuous commands)
+        stepped = bool(False)
         if mode == RESPAWN:
+            ep.road_steps[e] = 0
             spawn(v, ep, rd, p, e)
             ep.episode[e] = ep.episode[e] + 1
             ep.time[e] = wp.float64(0.0)
@@ -93,6 +103,7 @@ def step_kernel(F: type, world_funcs, observation: str):  # noqa: N803
             if p.continuous != 0:
                 continuous_action(v, p, e, commands[e, 0], commands[e, 1])
                 simulate(v, ep, rd, p, e, out)
+                stepped = True
                 v.target_lane[e, 0] = v.lane[e, 0]  # a plain Vehicle's rewards read the lane it is on
             else:
                 a = action[e]
@@ -102,6 +113,7 @@ def step_kernel(F: type, world_funcs, observation: str):  # noqa: N803
                 else:
                     meta_action(v, rd, p, ep, e, 0, p.actions[a])
                     simulate(v, ep, rd, p, e, out)
+                    stepped = True
         if fresh:
             ep.obs_lanes[e] = rd.li[v.lane[e, 0], ROAD_LANES]
             ep.mode[e] = STEP
@@ -111,6 +123,8 @@ def step_kernel(F: type, world_funcs, observation: str):  # noqa: N803
         if p.continuous == 0:
             command = wp.vec2f(wp.float32(wp.max(a, 0)), wp.float32(0.0))
         reward(v, ep, rd, p, e, a, command, out)
+        if stepped:  # after the observation and reward, as highway-env's env.step() (vehicles come and go)
+            after_step(v, ep, rd, p, e)
         out.speed[e] = wp.float32(v.speed[e, 0])
         out.crashed[e] = v.crashed[e, 0]
         if fresh:

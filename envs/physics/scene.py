@@ -21,8 +21,8 @@ from envs.road.network import LaneIndex, RoadNetwork
 FLOAT_FIELDS = (
     "x", "y", "heading", "speed", "target_speed", "delta", "timer", "impact_x", "impact_y", "length", "width",
 )  # fmt: skip
-BOOL_FIELDS = ("crashed", "has_impact")
-INT_FIELDS = ("kind", "flags")
+BOOL_FIELDS = ("crashed", "has_impact", "yielding")
+INT_FIELDS = ("kind", "flags", "born")
 RouteEntry = tuple[str, str, int | None]
 
 
@@ -43,8 +43,10 @@ class Scene:
     width: np.ndarray  # [m]
     crashed: np.ndarray  # bool
     has_impact: np.ndarray  # bool
+    yielding: np.ndarray  # bool: stopped to give way at a regulated junction (highway-env ``is_yielding``)
     kind: np.ndarray  # int: structs.ABSENT / CONTROLLED / IDM / OBSTACLE / VEHICLE
     flags: np.ndarray  # int: structs.CHECK_COLLISIONS | ENABLE_LANE_CHANGE | COLLIDABLE | SOLID
+    born: np.ndarray  # int: order of arrival on the road (highway-env's vehicle list order), ties by slot
     lane: tuple[LaneIndex, ...]
     target_lane: tuple[LaneIndex, ...]
     route: tuple[tuple[RouteEntry, ...], ...]
@@ -52,6 +54,7 @@ class Scene:
     world: str
     simulation_frequency: int
     policy_frequency: int
+    road_steps: int = 0  # physics sub-steps since the road was made (a regulated road checks on a period)
 
     @property
     def num_slots(self) -> int:
@@ -122,6 +125,8 @@ class Scene:
                 if m > 0 and route[m - 1][1] != a:
                     out.append(f"vehicle {k} route leaves the network: entry {m - 1} ends at "
                                f"{route[m - 1][1]!r}, entry {m} starts at {a!r}")  # fmt: skip
+        if int(self.road_steps) < 0:
+            out.append(f"road_steps={self.road_steps}: must be >= 0")
         if not (math.isfinite(self.time) and self.time >= 0):
             out.append(f"time={self.time}: must be finite and >= 0")
         return out

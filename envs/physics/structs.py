@@ -34,13 +34,13 @@ VEHICLE_FIELDS = {
     "impact_x": "f", "impact_y": "f", "length": "f", "width": "f", "s_own": "f", "r_own": "f",
     "steer": "f", "acc": "f", "okey": "f", "cos_h": "f", "sin_h": "f",
     "lane": "i", "target_lane": "i", "kind": "i", "flags": "i", "order": "i", "route_head": "i",
-    "route_len": "i", "ikey": "i",
-    "crashed": "b", "has_impact": "b",
+    "route_len": "i", "ikey": "i", "born": "i",
+    "crashed": "b", "has_impact": "b", "yielding": "b",
 }  # fmt: skip
 ROUTE_FIELDS = ("route_road", "route_lane")  # (envs, slots, route capacity) int32; lane -1 = any lane
 MEMBER_FIELDS = {"mem_n": "i"}  # (envs, lanes): members of each lane; mem_j/mem_s (envs, lanes, slots)
 EPISODE_FIELDS = {
-    "time": "d", "seed": "i", "episode": "i", "mode": "i", "error": "i", "obs_lanes": "i",
+    "time": "d", "seed": "i", "episode": "i", "mode": "i", "error": "i", "obs_lanes": "i", "road_steps": "i",
 }  # fmt: skip
 # Episode modes (``Episodes.mode``), set by the host before a launch and by the kernel after a done.
 STEP, RESPAWN, REFRESH = 0, 1, 2
@@ -82,8 +82,11 @@ def make_structs(F: type) -> SimpleNamespace:  # noqa: N803
         ikey: I2  # scratch: the collision pair that last set this slot's impact (highway-env's loop order)
         crashed: B2
         has_impact: B2
+        born: I2  # order of arrival on the road (highway-env's list order: right-of-way ties), ties by slot
+        yielding: B2  # stopped to give way at a regulated junction (highway-env ``is_yielding``)
         route_road: wp.array3d(dtype=wp.int32)  # (envs, slots, R) road of each route entry
         route_lane: wp.array3d(dtype=wp.int32)  # (envs, slots, R) lane id on that road, -1 for any
+        pred: wp.array3d(dtype=F)  # (envs, slots, 33) regulated roads: predicted poses (regulation.py)
         mem_n: I2  # (envs, lanes) how many slots are on each lane (on_lane with a 1 m margin)
         mem_j: wp.array3d(dtype=wp.int32)  # (envs, lanes, slots) those slots, in slot order
         mem_s: wp.array3d(dtype=F)  # (envs, lanes, slots) their longitudinal coordinates on the lane
@@ -96,6 +99,9 @@ def make_structs(F: type) -> SimpleNamespace:  # noqa: N803
         mode: wp.array(dtype=wp.int32)  # STEP / RESPAWN / REFRESH
         error: wp.array(dtype=wp.int32)  # ERR_* bits
         obs_lanes: wp.array(dtype=wp.int32)  # lanes of the ego's road at reset (Kinematics y range)
+        road_steps: wp.array(
+            dtype=wp.int32
+        )  # physics sub-steps since the road was made (RegulatedRoad.steps)
 
     @wp.struct
     class Road:
@@ -127,6 +133,8 @@ def make_structs(F: type) -> SimpleNamespace:  # noqa: N803
         )  # ContinuousAction: acceleration low, high; steering low, high; speed min, max
         control_i: wp.array(dtype=wp.int32)  # ContinuousAction: longitudinal, lateral, clip (0/1 each)
         target_speeds: wp.array(dtype=F)  # [m/s] cruise set-points of controlled vehicles
+        idm: wp.array(dtype=F)  # IDM parameters (layout: traffic.IDM_*)
+        regulation: int  # sub-steps between a regulated road's right-of-way checks (0: not regulated)
         world_f: wp.array(dtype=F)  # the world's float parameters (layout: the world module)
         world_i: wp.array(dtype=wp.int32)  # the world's int parameters
         obs_f: wp.array(dtype=F)  # the observation's float parameters

@@ -20,6 +20,7 @@ import functools
 import math
 from types import SimpleNamespace
 
+import numpy as np
 import warp as wp
 
 from envs.physics import structs as st
@@ -48,6 +49,14 @@ DISTANCE_WANTED = 5.0 + VEHICLE_LENGTH  # [m]
 TIME_WANTED = 1.5  # [s]
 DELTA = 4.0  # []
 DELTA_RANGE = (3.5, 4.5)  # []
+# The IDM parameters a world may change (intersection-v0 sets a shorter jam distance and firmer
+# accelerations on its IDMVehicle class), read by the kernels from ``Params.idm`` in this layout.
+IDM_COMFORT_ACC_MAX, IDM_DISTANCE_WANTED, IDM_GAP_COEFFICIENT = range(3)
+IDM_DEFAULTS = {
+    "COMFORT_ACC_MAX": COMFORT_ACC_MAX,
+    "COMFORT_ACC_MIN": COMFORT_ACC_MIN,
+    "DISTANCE_WANTED": DISTANCE_WANTED,
+}
 # MOBIL
 POLITENESS = 0.0  # []
 LANE_CHANGE_MIN_ACC_GAIN = 0.2  # [m/s2]
@@ -63,6 +72,19 @@ META_ACTIONS = {
     "FASTER": FASTER,
     "SLOWER": SLOWER,
 }
+
+
+def idm_params(overrides: dict[str, float] | None = None) -> np.ndarray:
+    """``Params.idm``: highway-env's IDM class attributes, with a world's overrides; the desired gap's
+    ``1 / (2 sqrt(-COMFORT_ACC_MAX * COMFORT_ACC_MIN))`` is computed here, in float64."""
+    unknown = set(overrides or {}) - set(IDM_DEFAULTS)
+    if unknown:
+        raise ValueError(f"unknown IDM parameters {sorted(unknown)}; known: {sorted(IDM_DEFAULTS)}")
+    c = {**IDM_DEFAULTS, **(overrides or {})}
+    if not (c["COMFORT_ACC_MAX"] > 0 > c["COMFORT_ACC_MIN"]):
+        raise ValueError(f"IDM needs COMFORT_ACC_MAX > 0 > COMFORT_ACC_MIN, got {c}")
+    coefficient = 1.0 / (2.0 * math.sqrt(-c["COMFORT_ACC_MAX"] * c["COMFORT_ACC_MIN"]))
+    return np.array([c["COMFORT_ACC_MAX"], c["DISTANCE_WANTED"], coefficient], np.float64)
 
 
 @functools.cache
@@ -255,18 +277,14 @@ def traffic_funcs(F: type) -> SimpleNamespace:  # noqa: N803
         return wp.vec2i(front, rear)
 
     @wp.func(inline=True)
-    def desired_gap(v: Vehicles, e: int, a: int, f: int) -> F:
+    def desired_gap(v: Vehicles, p: Params, e: int, a: int, f: int) -> F:
         """IDM desired distance [m] of vehicle a behind f (velocities projected on a's heading)."""
         va = v.speed[e, a]
         ca = v.cos_h[e, a]
         sa = v.sin_h[e, a]
         vf = v.speed[e, f]
         dv = (va * ca - vf * v.cos_h[e, f]) * ca + (va * sa - vf * v.sin_h[e, f]) * sa
-        return (
-            F(DISTANCE_WANTED)
-            + va * F(TIME_WANTED)
-            + va * dv * F(1.0 / (2.0 * math.sqrt(-COMFORT_ACC_MAX * COMFORT_ACC_MIN)))
-        )
+        return p.idm[IDM_DISTANCE_WANTED] + va * F(TIME_WANTED) + va * dv * p.idm[IDM_GAP_COEFFICIENT]
 
     @wp.func(inline=True)
     def is_vehicle(v: Vehicles, e: int, a: int) -> bool:
@@ -274,7 +292,7 @@ def traffic_funcs(F: type) -> SimpleNamespace:  # noqa: N803
         return k == CONTROLLED or k == IDM or k == VEHICLE
 
     @wp.func(inline=True)
-    def free_acceleration(v: Vehicles, rd: Road, e: int, me: int, a: int) -> F:
+    def free_acceleration(v: Vehicles, rd: Road, p: Params, e: int, me: int, a: int) -> F:
         """The free-road part of vehicle a's IDM acceleration, with ``me``'s exponent (0 if a is -1 or
         not a vehicle). Computed once and shared by the calls with different front vehicles."""
         acc = F(0.0)
@@ -285,19 +303,19 @@ def traffic_funcs(F: type) -> SimpleNamespace:  # noqa: N803
                 if limit < NO_SPEED_LIMIT:
                     target = wp.clamp(target, ZERO, limit)
                 ratio = wp.max(v.speed[e, a], ZERO) / wp.abs(not_zero(target))
-                acc = F(COMFORT_ACC_MAX) * (ONE - wp.pow(ratio, v.delta[e, me]))
+                acc = p.idm[IDM_COMFORT_ACC_MAX] * (ONE - wp.pow(ratio, v.delta[e, me]))
         return acc
 
     @wp.func(inline=True)
-    def acceleration(v: Vehicles, rd: Road, e: int, free: F, a: int, f: int) -> F:
+    def acceleration(v: Vehicles, rd: Road, p: Params, e: int, free: F, a: int, f: int) -> F:
         """IDM acceleration [m/s2] of vehicle a behind f (-1: free road) given its free-road part
         (highway-env ``IDMVehicle.acceleration``: 0 for no vehicle)."""
         acc = free
         if a >= 0 and f >= 0:
             if is_vehicle(v, e, a):
                 d = lane_s(v, rd, e, f, v.lane[e, a]) - v.s_own[e, a]
-                g = desired_gap(v, e, a, f) / not_zero(d)
-                acc = acc - F(COMFORT_ACC_MAX) * (g * g)
+                g = desired_gap(v, p, e, a, f) / not_zero(d)
+                acc = acc - p.idm[IDM_COMFORT_ACC_MAX] * (g * g)
         return acc
 
     # routes ------------------------------------------------------------------------------------
@@ -362,19 +380,19 @@ def traffic_funcs(F: type) -> SimpleNamespace:  # noqa: N803
 
     # lane changes --------------------------------------------------------------------------------
     @wp.func(inline=True)
-    def mobil(v: Vehicles, rd: Road, e: int, i: int, side: int) -> bool:
+    def mobil(v: Vehicles, rd: Road, p: Params, e: int, i: int, side: int) -> bool:
         """highway-env ``IDMVehicle.mobil``: is a change to lane ``side`` safe and worth it?"""
         nb_new = neighbours(v, rd, e, i, side)
-        new_free = free_acceleration(v, rd, e, i, nb_new[1])
-        new_following_a = acceleration(v, rd, e, new_free, nb_new[1], nb_new[0])
-        new_following_pred_a = acceleration(v, rd, e, new_free, nb_new[1], i)
+        new_free = free_acceleration(v, rd, p, e, i, nb_new[1])
+        new_following_a = acceleration(v, rd, p, e, new_free, nb_new[1], nb_new[0])
+        new_following_pred_a = acceleration(v, rd, p, e, new_free, nb_new[1], i)
         ok = bool(True)
         if new_following_pred_a < -F(LANE_CHANGE_MAX_BRAKING_IMPOSED):
             ok = bool(False)
         else:
             nb_old = neighbours(v, rd, e, i, v.lane[e, i])
-            self_free = free_acceleration(v, rd, e, i, i)
-            self_pred_a = acceleration(v, rd, e, self_free, i, nb_new[0])
+            self_free = free_acceleration(v, rd, p, e, i, i)
+            self_pred_a = acceleration(v, rd, p, e, self_free, i, nb_new[0])
             head = v.route_head[e, i]
             if v.route_len[e, i] > 0 and v.route_lane[e, i, head] >= 0:
                 target_id = rd.li[v.target_lane[e, i], LANE_ID]
@@ -385,10 +403,10 @@ def traffic_funcs(F: type) -> SimpleNamespace:  # noqa: N803
                 elif self_pred_a < -F(LANE_CHANGE_MAX_BRAKING_IMPOSED):
                     ok = bool(False)
             else:
-                self_a = acceleration(v, rd, e, self_free, i, nb_old[0])
-                old_free = free_acceleration(v, rd, e, i, nb_old[1])
-                old_following_a = acceleration(v, rd, e, old_free, nb_old[1], i)
-                old_following_pred_a = acceleration(v, rd, e, old_free, nb_old[1], nb_old[0])
+                self_a = acceleration(v, rd, p, e, self_free, i, nb_old[0])
+                old_free = free_acceleration(v, rd, p, e, i, nb_old[1])
+                old_following_a = acceleration(v, rd, p, e, old_free, nb_old[1], i)
+                old_following_pred_a = acceleration(v, rd, p, e, old_free, nb_old[1], nb_old[0])
                 jerk = (
                     self_pred_a
                     - self_a
@@ -412,7 +430,7 @@ def traffic_funcs(F: type) -> SimpleNamespace:  # noqa: N803
                     if not aborted and j != i and is_vehicle(v, e, j):
                         if v.lane[e, j] != target and v.target_lane[e, j] == target:
                             d = lane_s(v, rd, e, j, lane) - v.s_own[e, i]
-                            if ZERO < d and d < desired_gap(v, e, i, j):
+                            if ZERO < d and d < desired_gap(v, p, e, i, j):
                                 v.target_lane[e, i] = lane
                                 aborted = bool(True)
         elif v.timer[e, i] > F(LANE_CHANGE_DELAY):
@@ -425,7 +443,7 @@ def traffic_funcs(F: type) -> SimpleNamespace:  # noqa: N803
                     side = first + side_id
                     if is_reachable_from(rd.lf, rd.li, side, v.x[e, i], v.y[e, i]):
                         if wp.abs(v.speed[e, i]) >= ONE:
-                            if mobil(v, rd, e, i, side):
+                            if mobil(v, rd, p, e, i, side):
                                 v.target_lane[e, i] = side
 
     # controllers -------------------------------------------------------------------------------
@@ -534,10 +552,10 @@ def traffic_funcs(F: type) -> SimpleNamespace:  # noqa: N803
         elif kind == IDM and not crashed:
             target = v.target_lane[e, i]
             v.steer[e, i] = steering_control(v, rd, e, i, target)
-            free = free_acceleration(v, rd, e, i, i)
-            acc = acceleration(v, rd, e, free, i, neighbours(v, rd, e, i, v.lane[e, i])[0])
+            free = free_acceleration(v, rd, p, e, i, i)
+            acc = acceleration(v, rd, p, e, free, i, neighbours(v, rd, e, i, v.lane[e, i])[0])
             if v.lane[e, i] != target:  # while changing lane, also keep distance on the target lane
-                acc = wp.min(acc, acceleration(v, rd, e, free, i, neighbours(v, rd, e, i, target)[0]))
+                acc = wp.min(acc, acceleration(v, rd, p, e, free, i, neighbours(v, rd, e, i, target)[0]))
             v.acc[e, i] = wp.clamp(acc, -F(ACC_MAX), F(ACC_MAX))
 
     @wp.func(inline=True)

@@ -8,10 +8,12 @@ import functools
 import math
 from types import SimpleNamespace
 
+import numpy as np
 import warp as wp
 
 from envs.physics import structs as st
 from envs.physics.traffic import DELTA, LANE_CHANGE_DELAY
+from envs.road import network as rn
 from envs.road.lanes import lane_funcs
 
 #: slot flags of highway-env's controlled vehicles and road objects (check, collidable, solid)
@@ -24,14 +26,20 @@ IDM_FLAGS = EGO_FLAGS | st.ENABLE_LANE_CHANGE
 class World:
     """The host side of a world, read by the Simulator: ``name``, ``reward_terms`` (the names of
     ``Outputs.terms``' columns), ``route_capacity``, ``info_flags`` (info key -> the reward term it
-    reports as a bool), ``slots``, ``duration`` [s], ``network()``, ``params()`` (the world_f / world_i
-    arrays its kernel functions read), ``scene_problems(scene)`` and ``funcs(F)`` (its Warp ``spawn`` and ``reward``). By default a
-    world has ``vehicles_count + 1`` slots, no routes, and its config's ``duration``."""
+    reports as a bool), ``idm`` (IDM parameters it changes), ``regulation_frequency``, ``slots``,
+    ``duration`` [s], ``network()``, ``params()`` (the world_f / world_i arrays its kernel functions
+    read), ``scene_problems(scene)`` and ``funcs(F)`` (its Warp ``spawn`` and ``reward``, and optionally
+    ``after_step``). By default a world has ``vehicles_count + 1`` slots, no routes, and its config's
+    ``duration``."""
 
     name = ""
     reward_terms: tuple[str, ...] = ()
     route_capacity = 1
     info_flags: dict[str, str] = {}
+    #: highway-env IDM class attributes this world changes (``traffic.IDM_DEFAULTS`` names them)
+    idm: dict[str, float] = {}
+    #: right-of-way checks per second of a ``RegulatedRoad`` (highway-env's REGULATION_FREQUENCY), 0: none
+    regulation_frequency = 0
 
     def __init__(self, cfg) -> None:
         self.cfg = cfg
@@ -44,6 +52,12 @@ class World:
     def duration(self) -> float:
         """[s] episode length before truncation."""
         return self.cfg.duration
+
+    def regulation_period(self, dt: float) -> int:
+        """Physics sub-steps between right-of-way checks (``RegulatedRoad.step``), 0 when unregulated."""
+        if not self.regulation_frequency:
+            return 0
+        return max(1, int(1 / dt / self.regulation_frequency))
 
     def scene_problems(self, scene) -> list[str]:
         """What keeps a loaded scene (already of the right shape and lanes) from making sense in this world
@@ -58,6 +72,7 @@ def slot_funcs(F: type) -> SimpleNamespace:  # noqa: N803 - the kernels' float t
     Vehicles, Road, Params = S.Vehicles, S.Road, S.Params
     closest_lane, py_mod, local_coordinates = L.closest_lane, L.py_mod, L.local_coordinates
     CONTROLLED, IDM = st.CONTROLLED, st.IDM
+    ROAD, LANE_ID = rn.ROAD, rn.LANE_ID
     ZERO = F(0.0)
     PI = F(math.pi)
 
@@ -81,6 +96,8 @@ def slot_funcs(F: type) -> SimpleNamespace:  # noqa: N803 - the kernels' float t
         v.impact_y[e, i] = ZERO
         v.crashed[e, i] = False
         v.has_impact[e, i] = False
+        v.yielding[e, i] = False
+        v.born[e, i] = 0  # a world whose order of arrival matters (right of way) sets it
         v.route_head[e, i] = 0
         v.route_len[e, i] = 0
         lane = closest_lane(rd.lf, rd.li, x, y, heading)
@@ -106,4 +123,41 @@ def slot_funcs(F: type) -> SimpleNamespace:  # noqa: N803 - the kernels' float t
             x0 = wp.max(x0, local_coordinates(rd.lf, rd.li, ln, v.x[e, j], v.y[e, j])[0])
         return x0
 
-    return SimpleNamespace(place=place, farthest_on_lane=farthest_on_lane)
+    @wp.func
+    def plan_route(
+        v: Vehicles, rd: Road, p: Params, e: int, i: int, table: int, length: int, destinations: int,
+        destination: int,
+    ):  # fmt: skip
+        """highway-env ``plan_route_to``: this vehicle's lane, then the shortest path's roads (any lane),
+        read from the route table at ``p.world_i[table:]`` of shape (roads, destinations, length) (a
+        world's ``route_table``)."""
+        lane = v.lane[e, i]
+        road = rd.li[lane, ROAD]
+        v.route_head[e, i] = 0
+        v.route_road[e, i, 0] = road
+        v.route_lane[e, i, 0] = rd.li[lane, LANE_ID]
+        n = int(1)
+        base = table + (road * destinations + destination) * length
+        for k in range(length):
+            r = p.world_i[base + k]
+            if r >= 0:
+                v.route_road[e, i, n] = r
+                v.route_lane[e, i, n] = -1  # any lane of that road
+                n = n + 1
+        v.route_len[e, i] = n
+
+    return SimpleNamespace(place=place, farthest_on_lane=farthest_on_lane, plan_route=plan_route)
+
+
+def route_table(net, destinations: tuple[str, ...]) -> np.ndarray:
+    """(roads, destinations, length) road rows of ``plan_route_to`` after the vehicle's own lane: the
+    breadth-first shortest path from each road's end to each destination node, -1 padded."""
+    roads = net.roads()
+    paths = [[net.shortest_path(b, goal) for goal in destinations] for _, b in roads]
+    length = max(1, *(len(p) - 1 for row in paths for p in row))
+    table = np.full((len(roads), len(destinations), length), -1, np.int32)
+    for r, row in enumerate(paths):
+        for d, path in enumerate(row):
+            for k in range(len(path) - 1):
+                table[r, d, k] = net.road_row(path[k], path[k + 1])
+    return table

@@ -28,10 +28,9 @@ import warp as wp
 
 from envs.physics import structs as st
 from envs.physics.traffic import DELTA_RANGE, VEHICLE_LENGTH, VEHICLE_WIDTH
-from envs.road import network as rn
 from envs.road.lanes import lane_funcs
 from envs.road.network import CircularLane, LineType, RoadNetwork, SineLane, StraightLane
-from envs.worlds.common import EGO_FLAGS, IDM_FLAGS, World, slot_funcs
+from envs.worlds.common import EGO_FLAGS, IDM_FLAGS, World, route_table, slot_funcs
 
 REWARD_TERMS = ("collision_reward", "high_speed_reward", "lane_change_reward", "on_road_reward")
 RADIUS, ALPHA = 20.0, 24.0  # [m] inner ring radius, [deg] half-angle of an entry/exit arc
@@ -100,20 +99,6 @@ def roundabout_network() -> RoadNetwork:
     return net
 
 
-def route_table(net: RoadNetwork) -> np.ndarray:
-    """(roads, destinations + 1, length) road rows of ``plan_route_to`` after the vehicle's own lane: the
-    breadth-first shortest path from each road's end to each destination (the last: the ego's), -1 padded."""
-    roads = net.roads()
-    paths = [[net.shortest_path(b, goal) for goal in (*DESTINATIONS, EGO_DESTINATION)] for _, b in roads]
-    length = max(1, *(len(p) - 1 for row in paths for p in row))
-    table = np.full((len(roads), len(DESTINATIONS) + 1, length), -1, np.int32)
-    for r, row in enumerate(paths):
-        for d, path in enumerate(row):
-            for k in range(len(path) - 1):
-                table[r, d, k] = net.road_row(path[k], path[k + 1])
-    return table
-
-
 class RoundaboutWorld(World):
     """The host side of the world: its road and the parameters its kernel functions read."""
 
@@ -124,7 +109,7 @@ class RoundaboutWorld(World):
     def __init__(self, cfg) -> None:
         super().__init__(cfg)
         self._net = roundabout_network()
-        self._routes = route_table(self._net)
+        self._routes = route_table(self._net, (*DESTINATIONS, EGO_DESTINATION))
 
     @property
     def route_capacity(self) -> int:
@@ -152,8 +137,7 @@ def roundabout_funcs(F: type) -> SimpleNamespace:  # noqa: N803
     L = lane_funcs(F)
     Vehicles, Episodes, Road, Params, Outputs = S.Vehicles, S.Episodes, S.Road, S.Params, S.Outputs
     position, heading_at, on_lane = L.position, L.heading_at, L.on_lane
-    place = slot_funcs(F).place
-    ROAD, LANE_ID = rn.ROAD, rn.LANE_ID
+    place, plan = slot_funcs(F).place, slot_funcs(F).plan_route
     CONTROLLED, IDM = st.CONTROLLED, st.IDM
     ZERO, ONE = F(0.0), F(1.0)
     LENGTH, WIDTH = F(VEHICLE_LENGTH), F(VEHICLE_WIDTH)
@@ -161,26 +145,10 @@ def roundabout_funcs(F: type) -> SimpleNamespace:  # noqa: N803
     NPC_S = wp.constant(wp.types.vector(len(NPC_LANES), F)(*[F(x) for x in NPC_LONGITUDINAL]))
     NUM_NPCS, NUM_DESTINATIONS = len(NPC_LANES), len(DESTINATIONS)
     EGO_ROUTE = NUM_DESTINATIONS  # the route table's last column: the ego's destination
-    ANY_LANE = -1
 
-    @wp.func
+    @wp.func(inline=True)
     def plan_route(v: Vehicles, rd: Road, p: Params, e: int, i: int, destination: int):
-        """highway-env ``plan_route_to``: this vehicle's lane, then the shortest path's roads (any lane)."""
-        lane = v.lane[e, i]
-        road = rd.li[lane, ROAD]
-        length = p.world_i[ROUTE_LEN]
-        v.route_head[e, i] = 0
-        v.route_road[e, i, 0] = road
-        v.route_lane[e, i, 0] = rd.li[lane, LANE_ID]
-        n = int(1)
-        base = ROUTES + (road * (NUM_DESTINATIONS + 1) + destination) * length
-        for k in range(length):
-            r = p.world_i[base + k]
-            if r >= 0:
-                v.route_road[e, i, n] = r
-                v.route_lane[e, i, n] = ANY_LANE
-                n = n + 1
-        v.route_len[e, i] = n
+        plan(v, rd, p, e, i, ROUTES, p.world_i[ROUTE_LEN], NUM_DESTINATIONS + 1, destination)
 
     @wp.func(inline=True)
     def spawn(v: Vehicles, ep: Episodes, rd: Road, p: Params, e: int):
