@@ -50,6 +50,11 @@ ENV_SPECS: dict[str, tuple[str, str, dict]] = {
         "envs.highway.vector:HighwayVectorEnv",
         {"preset": "roundabout"},
     ),
+    f"{NAMESPACE}/Intersection-v0": (
+        "envs.highway.env:HighwayEnv",
+        "envs.highway.vector:HighwayVectorEnv",
+        {"preset": "intersection"},
+    ),
     f"{NAMESPACE}/Racetrack-v0": (
         "envs.highway.env:HighwayEnv",
         "envs.highway.vector:HighwayVectorEnv",

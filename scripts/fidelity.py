@@ -11,7 +11,8 @@ crash/terminated flags differ. The OccupancyGrid and four non-default observatio
 (``envs.highway.fidelity.OBSERVATION_CONFIGS``) are compared the same way on random actions, and so
 are non-default world configs (``envs.highway.fidelity.WORLD_CONFIGS``: reward weights, frequencies,
 traffic) under both policies, and DiscreteMetaAction's options (``ACTION_CONFIGS``: lateral-only,
-longitudinal-only with four target speeds) under random actions. parking-v0 is compared on its
+longitudinal-only with four target speeds) under random actions. intersection-v0 runs without new
+vehicles during the episode (``STEP_CONFIGS``: each simulator draws them from its own stream). parking-v0 is compared on its
 KinematicsGoal observation under zero, full-throttle and random commands.
 Statistics: 200 episodes per fixed policy in our batch (float32) against highway-env's stored
 episodes (``tests/data/highway_reference_*.json``, from ``scripts/highway_reference.py``); ``z`` is
@@ -59,13 +60,20 @@ def step_fidelity(presets: list[str], scenes: int) -> list[dict]:
                 continue  # the other worlds' FASTER is covered by random actions
             if preset == "parking" and (observation != "default" or world_config in fid.ACTION_CONFIGS):
                 continue  # parking-v0 is a goal task: its reward reads KinematicsGoal, its ego ContinuousAction
+            if preset == "intersection" and (
+                observation not in ("default", "occupancy_grid") or world_config in fid.ACTION_CONFIGS
+                or policy == "right"
+            ):  # fmt: skip
+                continue  # longitudinal meta-actions only (no LANE_RIGHT); its own Kinematics
             if preset == "racetrack" and (
                 observation == "time_to_collision" or world_config in fid.ACTION_CONFIGS
             ):
                 # highway-env cannot run these: its TimeToCollision reads the meta-action speeds a plain
                 # Vehicle lacks, and its racetrack-v0 cannot place an MDPVehicle (DiscreteMetaAction)
                 continue
-            config = fid.WORLD_CONFIGS.get(preset) if world_config == "world-config" else None
+            config = fid.STEP_CONFIGS.get(preset)
+            if world_config == "world-config":
+                config = fid.WORLD_CONFIGS.get(preset)
             config = fid.ACTION_CONFIGS.get(world_config, config)
             start = time.perf_counter()
             obs_config = (

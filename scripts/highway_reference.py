@@ -34,10 +34,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from agents.common.io import write_json  # noqa: E402
-from envs.highway.fidelity import HIGHWAY_ENV_IDS  # noqa: E402
+from envs.highway.fidelity import HIGHWAY_ENV_IDS, policy_action  # noqa: E402
 
 POLICIES = ("idle", "slower", "faster", "right", "random")
-IDLE, SLOWER, FASTER, RIGHT = 1, 4, 3, 2
 SEED_OFFSET = 10_000  # episode k of a policy is reset with seed SEED_OFFSET + k
 
 
@@ -63,16 +62,10 @@ def run_episode(env, policy: str, seed: int) -> dict:
             else:
                 action = np.zeros(shape, np.float32)
                 action[0] = 1.0 if policy == "faster" else 0.0
-        elif policy == "idle":
-            action = IDLE
-        elif policy == "slower":
-            action = SLOWER
-        elif policy == "faster":
-            action = FASTER
-        elif policy == "right":
-            action = RIGHT
-        else:
-            action = int(rng.integers(5))
+        elif policy == "random":
+            action = int(rng.integers(env.action_space.n))
+        else:  # the fixed meta-action by name: intersection-v0's action set is SLOWER, IDLE, FASTER
+            action = policy_action(policy, tuple(env.action_type.actions_indexes))
         _, reward, terminated, truncated, info = env.step(action)
         total += float(reward)
         steps += 1

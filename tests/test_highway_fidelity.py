@@ -1,7 +1,7 @@
 """Step-by-step fidelity against highway-env: import a highway-env scene, drive both with the same actions.
 
 For seeded highway-env scenes of each preset (highway, highway-fast, merge, exit, roundabout,
-racetrack) (advanced 0-2 IDLE steps first, so that lane changes,
+racetrack, intersection) (advanced 0-2 IDLE steps first, so that lane changes,
 timers and IDM state are mid-flight), both simulators run 10 policy steps of IDLE-only and of random
 actions. Observations must agree within 1e-3, rewards within 1e-4, crash/terminated flags exactly.
 
@@ -25,6 +25,7 @@ from envs.highway.fidelity import (  # noqa: E402
     ACTION_CONFIGS,
     CONTINUOUS_CONFIGS,
     OBSERVATION_CONFIGS,
+    STEP_CONFIGS,
     WORLD_CONFIGS,
     compare_steps,
     policy_actions,
@@ -90,6 +91,16 @@ def test_racetrack_matches_highway_env(seed: int, policy: str) -> None:
     random commands), the aligned presence / on-road OccupancyGrid, lane-centring and action rewards,
     off-road termination."""
     compare("racetrack", seed, policy)
+
+
+@pytest.mark.parametrize("policy", ["idle", "random", "slower", "faster"])
+@pytest.mark.parametrize("seed", range(20))
+def test_intersection_matches_highway_env(seed: int, policy: str) -> None:
+    """intersection-v0: the four-way junction's turns and priorities, IDM traffic that gives way (its
+    conflict predictions every 7 sub-steps), longitudinal-only meta-actions, the arrival reward. New
+    vehicles spawn from each simulator's own random stream, so both run without them
+    (``spawn_probability`` 0: the scene's vehicles only); the statistical test covers spawning."""
+    compare("intersection", seed, policy, config=STEP_CONFIGS["intersection"])
 
 
 @pytest.mark.parametrize("policy", ["idle", "random"])

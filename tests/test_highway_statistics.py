@@ -30,7 +30,8 @@ def _reference(preset: str) -> dict:
 
 @pytest.mark.parametrize("policy", list(POLICIES))
 @pytest.mark.parametrize(
-    "preset", ["highway-fast", "highway", "merge", "exit", "roundabout", "racetrack", "parking"]
+    "preset",
+    ["highway-fast", "highway", "merge", "exit", "roundabout", "racetrack", "parking", "intersection"],
 )
 def test_return_and_crash_rate_match_highway_env(preset: str, policy: str) -> None:
     ref = _reference(preset)["policies"].get(policy)

@@ -7,6 +7,7 @@ import pytest
 
 from envs.road.network import RoadNetwork
 from envs.worlds.exit import exit_network
+from envs.worlds.intersection import intersection_network
 from envs.worlds.merge import merge_network
 from envs.worlds.parking import parking_network
 from envs.worlds.racetrack import racetrack_network
@@ -20,6 +21,7 @@ ROADS = {
     "roundabout": ("roundabout-v0", {}, roundabout_network),
     "racetrack": ("racetrack-v0", {}, racetrack_network),
     "parking": ("parking-v0", {}, parking_network),
+    "intersection": ("intersection-v0", {}, intersection_network),
 }
 
 

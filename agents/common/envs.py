@@ -60,7 +60,11 @@ def make_vec_env(
             kwargs["device"] = device
         venv = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", **kwargs)
     else:
-        venv = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="sync", **kwargs)
+        from envs.highway.compat import highway_env_wrappers  # e.g. intersection-v0's arrival flag
+
+        venv = gym.make_vec(
+            env_id, num_envs=num_envs, vectorization_mode="sync", wrappers=highway_env_wrappers(spec), **kwargs
+        )
     if seed is not None:
         venv.action_space.seed(seed)
     return venv

@@ -684,8 +684,65 @@ class ParkingConfig(DrivingConfig):
         return problems
 
 
+@dataclass(frozen=True)
+class IntersectionConfig(DrivingConfig):
+    """A four-way intersection (highway-env ``intersection-v0``): cross it from the south to the
+    ``destination`` exit among IDM traffic that arrives during the episode and gives way by lane priority.
+    Longitudinal meta-actions only (SLOWER, IDLE, FASTER). Keys follow highway-env's."""
+
+    world: ClassVar[str] = "intersection"
+    destination: str | None = "o1"  # the ego's exit: o1 west, o2 north, o3 east (None: random of the three)
+    initial_vehicle_count: int = 10  # [vehicles] spawn attempts before the ego arrives (challenger included)
+    spawn_probability: float = 0.6  # chance of a new vehicle after each policy step
+    duration: float = 13.0  # [s] episode length before truncation
+    target_speeds: tuple[float, ...] = (0.0, 4.5, 9.0)
+    lateral: bool = False
+    observation_options: tuple = (
+        ("absolute", True),
+        ("features", ("presence", "x", "y", "vx", "vy", "cos_h", "sin_h")),
+        (
+            "features_range",
+            (("vx", (-20.0, 20.0)), ("vy", (-20.0, 20.0)), ("x", (-100.0, 100.0)), ("y", (-100.0, 100.0))),
+        ),
+        ("vehicles_count", 15),
+    )
+    collision_reward: float = -5.0
+    high_speed_reward: float = 1.0
+    arrived_reward: float = 1.0  # the whole reward of a step on which the ego has arrived
+    reward_speed_range: tuple[float, float] = (7.0, 9.0)
+    right_lane_reward: float = 0.0  # accepted for ported configs; unused, exactly as in highway-env
+    normalize_reward: bool = False  # map [collision_reward, arrived_reward] to [0, 1]
+    offroad_terminal: bool = False
+    camera_height: int = 64
+    screen_width: int = 600
+    screen_height: int = 600
+    centering_position: tuple[float, float] = (0.5, 0.6)
+    scaling: float = 5.5 * 1.3
+
+    def _problems(self) -> list[str]:
+        problems = super()._problems()
+        if self.destination is not None and self.destination not in ("o0", "o1", "o2", "o3"):
+            problems.append(
+                f"destination={self.destination!r}: None (random), or an exit node o1 (west), o2 (north), "
+                "o3 (east) or o0 (back south)"
+            )
+        if not 1 <= self.initial_vehicle_count <= 40:
+            problems.append(f"initial_vehicle_count={self.initial_vehicle_count}: must be 1 to 40")
+        if not (math.isfinite(self.spawn_probability) and 0 <= self.spawn_probability <= 1):
+            problems.append(f"spawn_probability={self.spawn_probability}: must be in [0, 1]")
+        if not (math.isfinite(self.duration) and self.duration > 0):
+            problems.append(f"duration={self.duration}: must be a finite number > 0")
+        if self.longitudinal is False and self.action_type == "DiscreteMetaAction":
+            problems.append("longitudinal=False: the intersection's ego only changes speed (lateral=False)")
+        if self.normalize_reward and self.collision_reward == self.arrived_reward:
+            problems.append(
+                "normalize_reward maps [collision_reward, arrived_reward] to [0, 1]: they must differ"
+            )
+        return problems
+
+
 #: Presets reproducing highway-env's ``highway-v0``, ``highway-fast-v0``, ``merge-v0``, ``exit-v0``,
-#: ``roundabout-v0``, ``racetrack-v0`` and ``parking-v0`` defaults.
+#: ``roundabout-v0``, ``racetrack-v0``, ``parking-v0`` and ``intersection-v0`` defaults.
 PRESETS: dict[str, DrivingConfig] = {
     "highway": HighwayConfig(),
     "highway-fast": HighwayConfig(
@@ -701,4 +758,5 @@ PRESETS: dict[str, DrivingConfig] = {
     "roundabout": RoundaboutConfig(),
     "racetrack": RacetrackConfig(),
     "parking": ParkingConfig(),
+    "intersection": IntersectionConfig(),
 }

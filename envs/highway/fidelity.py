@@ -15,6 +15,7 @@ import numpy as np
 from envs.highway.compat import scene_from_highway_env
 from envs.highway.env import HighwayEnv
 from envs.highway.vector import HighwayVectorEnv
+from envs.physics.traffic import IDM_DEFAULTS
 
 HIGHWAY_ENV_IDS = {
     "highway": "highway-v0",
@@ -24,6 +25,7 @@ HIGHWAY_ENV_IDS = {
     "roundabout": "roundabout-v0",
     "racetrack": "racetrack-v0",
     "parking": "parking-v0",
+    "intersection": "intersection-v0",
 }
 HIGHWAY_ENV_OBSERVATIONS = {
     "kinematics": "Kinematics",
@@ -33,9 +35,35 @@ HIGHWAY_ENV_OBSERVATIONS = {
     "kinematics_goal": "KinematicsGoal",
     "lidar": "LidarObservation",
 }
-#: fixed action, or None: uniformly random; under ContinuousAction "idle" is zero commands, "faster" full
-#: acceleration straight ahead, "random" uniform commands
-POLICIES = {"idle": 1, "slower": 4, "right": 2, "faster": 3, "random": None}
+#: fixed meta-action, or None: uniformly random; under ContinuousAction "idle" is zero commands, "faster"
+#: full acceleration straight ahead, "random" uniform commands
+POLICIES = {"idle": "IDLE", "slower": "SLOWER", "right": "LANE_RIGHT", "faster": "FASTER", "random": None}
+#: DiscreteMetaAction's default action set (lateral and longitudinal), in highway-env's index order
+META_ACTION_NAMES = ("LANE_LEFT", "IDLE", "LANE_RIGHT", "FASTER", "SLOWER")
+
+
+def policy_action(policy: str, action_names: tuple[str, ...] = META_ACTION_NAMES) -> int | None:
+    """The action index of a fixed policy in an action set (None: random), or a clear error when the set
+    lacks it (intersection-v0 has no LANE_RIGHT)."""
+    name = POLICIES[policy]
+    if name is None:
+        return None
+    if name not in action_names:
+        raise ValueError(
+            f"policy {policy!r} needs the {name} action; this env's actions are {list(action_names)}"
+        )
+    return list(action_names).index(name)
+
+
+def restore_highway_env_idm() -> None:
+    """Put back highway-env's IDMVehicle class defaults: intersection-v0's reset sets its
+    ``DISTANCE_WANTED``, ``COMFORT_ACC_MAX`` and ``COMFORT_ACC_MIN`` on the class, which changes the traffic
+    of every highway-env env made after it in the process."""
+    from highway_env.vehicle.behavior import IDMVehicle
+
+    for name, value in IDM_DEFAULTS.items():
+        setattr(IDMVehicle, name, value)
+
 
 #: highway-env observation configs with non-default options, compared step by step like the defaults
 OBSERVATION_CONFIGS = {
@@ -88,6 +116,10 @@ OBSERVATION_CONFIGS = {
 }
 
 
+#: the config of a world's step-by-step comparisons: intersection-v0's new vehicles come from each
+#: simulator's own random stream, so both run with only the scene's vehicles (statistics cover spawning)
+STEP_CONFIGS = {"intersection": {"spawn_probability": 0.0}}
+
 #: non-default world configs (highway-env keys, given to both simulators), compared step by step
 WORLD_CONFIGS = {
     "merge": {
@@ -139,6 +171,17 @@ WORLD_CONFIGS = {
         "duration": 20,
         "policy_frequency": 3,
     },
+    "intersection": {  # no spawns during the episode: each simulator draws them from its own stream
+        "destination": "o3",
+        "initial_vehicle_count": 14,
+        "spawn_probability": 0.0,
+        "collision_reward": -3.0,
+        "high_speed_reward": 0.5,
+        "arrived_reward": 2.0,
+        "reward_speed_range": [4.0, 8.0],
+        "normalize_reward": True,
+        "duration": 10,
+    },
     "parking": {
         "vehicles_count": 8,
         "reward_weights": [1, 0.5, 0.1, 0.1, 0.05, 0.05],
@@ -185,6 +228,7 @@ def highway_env_scene(
     with warnings.catch_warnings():  # merge-v0 is "out of date" for merge-v1, a variant we do not model
         warnings.simplefilter("ignore", DeprecationWarning)
         he = gym.make(HIGHWAY_ENV_IDS[preset], config=config).unwrapped
+    restore_highway_env_idm()  # an earlier intersection-v0 in this process must not change this one
     he.reset(seed=seed)
     idle = np.zeros(he.action_space.shape, np.float32) if he.action_space.shape else 1  # continuous: zeros
     for _ in range(seed % 3):
@@ -211,12 +255,12 @@ CONTINUOUS_CONFIGS = {
 
 
 def policy_actions(
-    policy: str, seed: int, steps: int, num_actions: int = 5, continuous: int = 0
+    policy: str, seed: int, steps: int, action_names: tuple[str, ...] = META_ACTION_NAMES, continuous: int = 0
 ) -> list[Any]:
     """The action sequence of a scene: ``policy`` from :data:`POLICIES`, random ones seeded by ``seed``.
     ``continuous``: the size of ContinuousAction commands (then "idle" is zeros and "random" uniform in
     [-1, 1], with some beyond it to exercise the clip)."""
-    fixed = POLICIES[policy]
+    fixed = POLICIES[policy] if continuous else policy_action(policy, action_names)
     rng = np.random.default_rng(1000 + seed)
     if continuous:
         if fixed is not None:
@@ -224,7 +268,11 @@ def policy_actions(
             command[0] = 1.0 if policy == "faster" else 0.0
             return [command] * steps
         return [rng.uniform(-1.1, 1.1, size=continuous).astype(np.float32) for _ in range(steps)]
-    return [fixed] * steps if fixed is not None else [int(a) for a in rng.integers(num_actions, size=steps)]
+    return (
+        [fixed] * steps
+        if fixed is not None
+        else [int(a) for a in rng.integers(len(action_names), size=steps)]
+    )
 
 
 def observation_gap(theirs: Any, ours: Any) -> float:
@@ -262,7 +310,7 @@ def compare_steps(
     if size and not ours.config.clip:
         policy_list = [np.clip(a, -1, 1) for a in policy_actions(policy, seed, steps, continuous=size)]
     else:
-        policy_list = policy_actions(policy, seed, steps, len(ours.config.action_names), size)
+        policy_list = policy_actions(policy, seed, steps, tuple(ours.config.action_names), size)
     for action in policy_list:
         he_obs, he_r, he_term, he_trunc, he_info = he.step(action)
         obs, r, term, trunc, info = ours.step(action)
@@ -291,12 +339,13 @@ def run_episodes(
     returns = np.zeros(episodes)
     crashed = np.zeros(episodes, dtype=bool)
     live = np.ones(episodes, dtype=bool)
-    fixed = POLICIES[policy]
     shape = env.single_action_space.shape  # () for meta-actions, (size,) for ContinuousAction
     if shape and policy not in ("idle", "faster", "random"):
         raise ValueError(
             f"policy {policy!r} is a meta-action; a ContinuousAction world takes idle, faster or random"
         )
+    names = tuple(env.config.action_names)
+    fixed = POLICIES[policy] if shape else policy_action(policy, names)
     while live.any():
         if shape:  # idle: zero commands; faster: full acceleration; random: uniform in [-1, 1]
             if fixed is None:
@@ -306,7 +355,7 @@ def run_episodes(
                 actions[:, 0] = 1.0 if policy == "faster" else 0.0
             actions = actions.astype(np.float32)
         else:
-            actions = rng.integers(5, size=episodes) if fixed is None else np.full(episodes, fixed)
+            actions = rng.integers(len(names), size=episodes) if fixed is None else np.full(episodes, fixed)
         _, reward, term, trunc, info = env.step(actions)
         returns[live] += reward[live]
         done = live & (term | trunc)

@@ -1,5 +1,5 @@
-"""Throughput of the merge, exit, roundabout, racetrack and parking worlds vs highway-env's own envs, in the
-same run.
+"""Throughput of the merge, exit, roundabout, racetrack, parking and intersection worlds vs highway-env's own
+envs, in the same run.
 
 python scripts/benchmark.py worlds [--seconds 2] [--peer-seconds 10]
 
@@ -35,6 +35,7 @@ WORLDS = {
     "roundabout": ("autodrive/Roundabout-v0", "roundabout-v0"),
     "racetrack": ("autodrive/Racetrack-v0", "racetrack-v0"),
     "parking": ("autodrive/Parking-v0", "parking-v0"),
+    "intersection": ("autodrive/Intersection-v0", "intersection-v0"),
 }
 NUM_ENVS = (1, 16, 256, 1024, 4096, 16384)
 
