@@ -63,7 +63,11 @@ def make_vec_env(
         from envs.highway.compat import highway_env_wrappers  # e.g. intersection-v0's arrival flag
 
         venv = gym.make_vec(
-            env_id, num_envs=num_envs, vectorization_mode="sync", wrappers=highway_env_wrappers(spec), **kwargs
+            env_id,
+            num_envs=num_envs,
+            vectorization_mode="sync",
+            wrappers=highway_env_wrappers(spec),
+            **kwargs,
         )
     if seed is not None:
         venv.action_space.seed(seed)
