@@ -338,10 +338,9 @@ def make_sb3_env(env_id: str, num_envs: int, seed: int, env_kwargs: dict):
             "steps it one env at a time through DummyVecEnv",
             stacklevel=2,
         )
-    from envs.highway.compat import highway_env_wrappers  # e.g. intersection-v0's arrival flag
+    from envs.highway.compat import highway_env_wrapper  # e.g. intersection-v0's arrival flag
 
-    wrappers = highway_env_wrappers(spec)
-    wrapper = wrappers[0] if wrappers else None
+    wrapper = highway_env_wrapper(spec)
     return make_vec_env(env_id, n_envs=num_envs, seed=seed, env_kwargs=env_kwargs, wrapper_class=wrapper)
 
 

@@ -60,13 +60,14 @@ def make_vec_env(
             kwargs["device"] = device
         venv = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", **kwargs)
     else:
-        from envs.highway.compat import highway_env_wrappers  # e.g. intersection-v0's arrival flag
+        from envs.highway.compat import highway_env_wrapper  # e.g. intersection-v0's arrival flag
 
+        wrapper = highway_env_wrapper(spec)
         venv = gym.make_vec(
             env_id,
             num_envs=num_envs,
             vectorization_mode="sync",
-            wrappers=highway_env_wrappers(spec),
+            wrappers=[wrapper] if wrapper else None,
             **kwargs,
         )
     if seed is not None:

@@ -139,7 +139,7 @@ class ArrivalInfo(gym.Wrapper):
         return obs, reward, terminated, truncated, info
 
 
-def highway_env_wrappers(spec: Any) -> list[type[gym.Wrapper]]:
-    """The wrappers a highway-env env id needs to report what ours report (by its entry point)."""
+def highway_env_wrapper(spec: Any) -> type[gym.Wrapper] | None:
+    """The wrapper a highway-env env id needs to report what ours report (by its entry point), if any."""
     entry = str(getattr(spec, "entry_point", ""))
-    return [ArrivalInfo] if entry.endswith("IntersectionEnv") else []
+    return ArrivalInfo if entry.endswith("IntersectionEnv") else None
