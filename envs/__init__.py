@@ -55,6 +55,11 @@ ENV_SPECS: dict[str, tuple[str, str, dict]] = {
         "envs.highway.vector:HighwayVectorEnv",
         {"preset": "intersection"},
     ),
+    f"{NAMESPACE}/IntersectionMultiAgent-v0": (
+        "envs.highway.env:HighwayEnv",
+        "envs.highway.vector:HighwayVectorEnv",
+        {"preset": "intersection-multi-agent"},
+    ),
     f"{NAMESPACE}/Racetrack-v0": (
         "envs.highway.env:HighwayEnv",
         "envs.highway.vector:HighwayVectorEnv",

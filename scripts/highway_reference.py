@@ -16,6 +16,7 @@ episodes, and ``--resume`` continues where it stopped.
     python scripts/highway_reference.py --preset exit --policies idle slower right random
     python scripts/highway_reference.py --preset racetrack --policies idle random
     python scripts/highway_reference.py --preset parking --policies idle faster random
+    python scripts/highway_reference.py --preset intersection-multi-agent --policies idle slower faster random
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import sys
 import time
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,8 +56,17 @@ def run_episode(env, policy: str, seed: int) -> dict:
         raise ValueError(
             f"policy {policy!r} is a meta-action; a ContinuousAction env takes idle, faster or random"
         )
+    agents = len(env.action_space) if isinstance(env.action_space, gym.spaces.Tuple) else 0
+    single = env.action_space[0] if agents else env.action_space
     while True:
-        if continuous:  # idle: zero commands; faster: full acceleration; random: uniform in [-1, 1]
+        if agents:  # MultiAgentAction: the policy for every controlled vehicle (random: each its own)
+            if policy == "random":
+                action = tuple(int(a) for a in rng.integers(single.n, size=agents))
+            else:
+                action = (
+                    policy_action(policy, tuple(env.action_type.agents_action_types[0].actions_indexes)),
+                ) * agents
+        elif continuous:  # idle: zero commands; faster: full acceleration; random: uniform in [-1, 1]
             shape = env.action_space.shape
             if policy == "random":
                 action = rng.uniform(-1, 1, shape).astype(np.float32)
@@ -72,6 +83,9 @@ def run_episode(env, policy: str, seed: int) -> dict:
         if terminated or truncated:
             crashed = bool(info["crashed"])
             break
+    if agents:  # every controlled vehicle's final crash flag, not only the first one's
+        return {"return": total, "length": steps, "crashed": crashed,
+                "agents_crashed": [bool(v.crashed) for v in env.controlled_vehicles]}  # fmt: skip
     return {"return": total, "length": steps, "crashed": crashed}
 
 
@@ -101,7 +115,6 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--save-every", type=int, default=5, help="rewrite the file every N episodes")
     args = parser.parse_args(argv)
 
-    import gymnasium as gym
     import highway_env
 
     output = args.output or default_output(args.preset)

@@ -121,7 +121,8 @@ def test_unknown_key_suggests_nearest() -> None:
         ({"observation": "pixels"}, "observation"),
         ({"lanes_count": "three"}, "lanes_count"),
         ({"initial_lane_id": 7}, "initial_lane_id"),
-        ({"controlled_vehicles": 2}, "controlled_vehicles"),
+        ({"controlled_vehicles": 0}, "controlled_vehicles"),
+        ({"controlled_vehicles": 400}, "may not fit on the 10 km road"),
         (
             {"observation": {"type": "Kinematics", "vehicle_count": 7}},
             r"\['vehicle_count'\] are not supported",

@@ -103,6 +103,34 @@ def test_intersection_matches_highway_env(seed: int, policy: str) -> None:
     compare("intersection", seed, policy, config=STEP_CONFIGS["intersection"])
 
 
+@pytest.mark.parametrize("policy", ["idle", "slower", "faster", "random"])
+@pytest.mark.parametrize("seed", range(20))
+def test_intersection_multi_agent_matches_highway_env(seed: int, policy: str) -> None:
+    """intersection-multi-agent-v0: two controlled vehicles (south and west), a tuple of actions and of
+    observations, each agent's reward and termination (``agents_rewards``, ``agents_terminated``), the
+    mean reward, the episode ending on any crash or when both have arrived; random actions are drawn
+    per agent. Without spawns, as for intersection-v0."""
+    compare("intersection-multi-agent", seed, policy, config=STEP_CONFIGS["intersection-multi-agent"])
+
+
+#: highway-env's tuple API on the highway: three controlled vehicles, each leading its share of the NPCs
+MANY_CONTROLLED = {
+    "controlled_vehicles": 3,
+    "action": {"type": "MultiAgentAction", "action_config": {"type": "DiscreteMetaAction"}},
+    "observation": {"type": "MultiAgentObservation", "observation_config": {"type": "Kinematics"}},
+}
+
+
+@pytest.mark.parametrize("policy", ["idle", "random"])
+@pytest.mark.parametrize(  # highway-v0 steps slowly in highway-env: 4 of its scenes, 20 of highway-fast's
+    "preset, seed", [*(("highway-fast", k) for k in range(20)), *(("highway", k) for k in range(4))]
+)
+def test_many_controlled_vehicles_match_highway_env(preset: str, seed: int, policy: str) -> None:
+    """``controlled_vehicles=3`` with MultiAgentAction / MultiAgentObservation: every agent's observation
+    from its own vehicle, the first vehicle's reward and termination (highway-env's), scene by scene."""
+    compare(preset, seed, policy, config=MANY_CONTROLLED)
+
+
 @pytest.mark.parametrize("policy", ["idle", "random"])
 @pytest.mark.parametrize("seed", range(4))
 @pytest.mark.parametrize("preset", list(WORLD_CONFIGS))

@@ -31,19 +31,26 @@ def _reference(preset: str) -> dict:
 @pytest.mark.parametrize("policy", list(POLICIES))
 @pytest.mark.parametrize(
     "preset",
-    ["highway-fast", "highway", "merge", "exit", "roundabout", "racetrack", "parking", "intersection"],
-)
+    [
+        "highway-fast", "highway", "merge", "exit", "roundabout", "racetrack", "parking", "intersection",
+        "intersection-multi-agent",
+    ],
+)  # fmt: skip
 def test_return_and_crash_rate_match_highway_env(preset: str, policy: str) -> None:
     ref = _reference(preset)["policies"].get(policy)
     if not ref or len(ref["runs"]) < 30:
         pytest.skip(f"reference for {preset}/{policy} has too few episodes")
     ref_returns = np.array([r["return"] for r in ref["runs"]])
     ref_crashes = np.array([r["crashed"] for r in ref["runs"]], dtype=float)
-    returns, crashed = run_episodes(preset, policy, EPISODES)
-    for name, ours, theirs in [
-        ("return", returns, ref_returns),
-        ("crash rate", crashed.astype(float), ref_crashes),
-    ]:
+    returns, crashed = run_episodes(preset, policy, EPISODES, agents_crashed=True)
+    pairs = [("return", returns, ref_returns), ("crash rate", crashed[:, 0].astype(float), ref_crashes)]
+    if "agents_crashed" in ref["runs"][0]:  # several controlled vehicles: each one's crash rate too
+        theirs = np.array([r["agents_crashed"] for r in ref["runs"]], dtype=float)
+        pairs += [
+            (f"vehicle {k} crash rate", crashed[:, k].astype(float), theirs[:, k])
+            for k in range(theirs.shape[1])
+        ]
+    for name, ours, theirs in pairs:
         stats = compare_statistics(ours, theirs)
         assert abs(stats["z"]) <= 3 + 1e-9, (
             f"{preset}/{policy} mean {name} differs by more than 3 se: {stats}"

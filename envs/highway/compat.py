@@ -58,6 +58,7 @@ HIGHWAY_ENV_WORLDS = {
     "RacetrackEnv": "racetrack",
     "ParkingEnv": "parking",
     "IntersectionEnv": "intersection",
+    "MultiAgentIntersectionEnv": "intersection",
 }
 
 
@@ -73,23 +74,24 @@ def world_of(he_env: Any) -> str:
 def scene_from_highway_env(he_env: Any, world: str | None = None) -> Scene:
     """Every vehicle and object of ``he_env`` (wrapped or not): positions, headings, speeds, target
     speeds and lanes, routes, IDM exponents, MOBIL timers, crash flags, pending impacts, collision
-    switches. The controlled vehicle comes first, then the other vehicles in road order, then objects.
+    switches. The controlled vehicles come first (in ``controlled_vehicles`` order: the slots the
+    policy drives), then the other vehicles in road order, then objects.
     ``world``: the world to load it into (default: the one simulating ``he_env``'s class)."""
     env = getattr(he_env, "unwrapped", he_env)
     world = world or world_of(env)
     road = getattr(env, "road", None)
     if road is None or not getattr(env, "controlled_vehicles", None):
         raise ValueError("the highway-env env has no road yet: call reset() first")
-    if len(env.controlled_vehicles) != 1:
-        raise ValueError("only one controlled vehicle is supported")
-    ego = env.controlled_vehicles[0]
-    slots = [ego, *[v for v in road.vehicles if v is not ego], *road.objects]
-    kinds = [_kind(v, ego=k == 0) for k, v in enumerate(slots)]
-    if kinds[0] != st.CONTROLLED:
-        raise ValueError(
-            f"the ego must be driven by DiscreteMetaAction (MDPVehicle) or ContinuousAction (Vehicle), "
-            f"got {type(ego).__name__}"
-        )
+    controlled = list(env.controlled_vehicles)
+    chosen = {id(v) for v in controlled}
+    slots = [*controlled, *[v for v in road.vehicles if id(v) not in chosen], *road.objects]
+    kinds = [_kind(v, ego=k < len(controlled)) for k, v in enumerate(slots)]
+    for k, vehicle in enumerate(controlled):
+        if kinds[k] != st.CONTROLLED:
+            raise ValueError(
+                f"controlled vehicles must be driven by DiscreteMetaAction (MDPVehicle) or ContinuousAction "
+                f"(Vehicle), got {type(vehicle).__name__}"
+            )
 
     order = {id(v): k for k, v in enumerate([*road.vehicles, *road.objects])}  # highway-env's list order
 

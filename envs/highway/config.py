@@ -74,7 +74,7 @@ class DrivingConfig:
 
     world: ClassVar[str] = ""
     # Vehicles
-    controlled_vehicles: int = 1  # only one ego vehicle is supported
+    controlled_vehicles: int = 1  # vehicles the policy drives, in slots 0 .. n - 1 (highway-env's key)
     # Time
     simulation_frequency: int = 15  # [Hz] physics sub-steps per second
     policy_frequency: int = 1  # [Hz] actions per second
@@ -90,6 +90,10 @@ class DrivingConfig:
     steering_range: tuple[float, float] = STEERING_RANGE  # [rad]
     speed_range: tuple[float, float] | None = None  # [m/s] the ego's speed bounds (None: +/-40)
     clip: bool = True  # clip commands to [-1, 1] (False: out-of-range commands are an error)
+    # highway-env's MultiAgentAction / MultiAgentObservation: a tuple of one action (observation) per
+    # controlled vehicle; without them the policy drives the first and the others hold their set-points
+    multi_agent_action: bool = False
+    multi_agent_observation: bool = False
     observation: str = "kinematics"
     # highway-env's options of that observation (e.g. ``features``, ``vehicles_count``, ``absolute``), as
     # sorted (name, value) pairs; a highway-env-style ``observation={"type": ..., **options}`` fills it
@@ -123,9 +127,13 @@ class DrivingConfig:
     def _problems(self) -> list[str]:
         """Every invalid value, each with how to fix it (a world's config adds its own)."""
         problems = []
-        if self.controlled_vehicles != 1:
+        from envs.worlds import WORLDS  # lazy: the world modules import the kernels
+
+        problems += WORLDS[self.world].placement_problems(self)
+        if self.controlled_vehicles > 1 and self.observation == "camera":
             problems.append(
-                f"controlled_vehicles={self.controlled_vehicles}: only 1 ego vehicle is supported"
+                f"controlled_vehicles={self.controlled_vehicles}: the camera observes one vehicle; "
+                "use observation='kinematics' (or another kernel observation) for several"
             )
         if not (math.isfinite(self.scaling) and self.scaling > 0):
             problems.append(f"scaling={self.scaling}: must be a finite number > 0")
@@ -181,23 +189,33 @@ class DrivingConfig:
             name = {v: k for k, v in HIGHWAY_ENV_OBSERVATION_NAMES.items()}.get(
                 self.observation, self.observation
             )
-            return {"type": name, **{k: _thaw(v) for k, v in self.observation_options}}
+            config = {"type": name, **{k: _thaw(v) for k, v in self.observation_options}}
+            if self.multi_agent_observation:
+                return {"type": "MultiAgentObservation", "observation_config": config}
+            return config
         if key == "action":
-            if self.action_type == "ContinuousAction":
-                return {"type": "ContinuousAction", "acceleration_range": list(self.acceleration_range),
-                        "steering_range": list(self.steering_range),
-                        "speed_range": None if self.speed_range is None else list(self.speed_range),
-                        "longitudinal": self.longitudinal, "lateral": self.lateral, "clip": self.clip,
-                        "target_speeds": list(self.target_speeds)}  # fmt: skip
-            return {"type": "DiscreteMetaAction", "target_speeds": list(self.target_speeds),
-                    "longitudinal": self.longitudinal, "lateral": self.lateral}  # fmt: skip
+            if self.multi_agent_action:
+                return {"type": "MultiAgentAction", "action_config": self._single_action()}
+            return self._single_action()
         if key not in self.keys():
             raise KeyError(f"{type(self).__name__} has no key {key!r}.{_suggest(key, self.keys())}")
         return _thaw(getattr(self, key))
 
+    def _single_action(self) -> dict[str, Any]:
+        """One controlled vehicle's action config, as highway-env writes it."""
+        if self.action_type == "ContinuousAction":
+            return {"type": "ContinuousAction", "acceleration_range": list(self.acceleration_range),
+                    "steering_range": list(self.steering_range),
+                    "speed_range": None if self.speed_range is None else list(self.speed_range),
+                    "longitudinal": self.longitudinal, "lateral": self.lateral, "clip": self.clip,
+                    "target_speeds": list(self.target_speeds)}  # fmt: skip
+        return {"type": "DiscreteMetaAction", "target_speeds": list(self.target_speeds),
+                "longitudinal": self.longitudinal, "lateral": self.lateral}  # fmt: skip
+
     def keys(self) -> list[str]:
         """highway-env's config keys: our fields, with ``observation``/``action`` as nested dicts."""
         hidden = {"observation_options", "target_speeds", "longitudinal", "lateral", "action_type", "clip"}
+        hidden |= {"multi_agent_action", "multi_agent_observation"}
         hidden |= {"acceleration_range", "steering_range", "speed_range"}
         return [f.name for f in dataclasses.fields(self) if f.name not in hidden] + ["action"]
 
@@ -351,6 +369,14 @@ def _thaw(value: Any) -> Any:
 
 def _observation_changes(value: Any) -> dict[str, Any]:
     """highway-env's ``{"type": "Kinematics", **options}`` (or a type name) -> our config fields."""
+    if isinstance(value, Mapping) and value.get("type") == "MultiAgentObservation":
+        unknown = sorted(set(value) - {"type", "observation_config"})
+        if unknown:
+            raise ValueError(f"MultiAgentObservation options {unknown}: it takes only 'observation_config'")
+        return {
+            **_observation_changes(value.get("observation_config", "Kinematics")),
+            "multi_agent_observation": True,
+        }
     if isinstance(value, Mapping):
         options = {k: v for k, v in value.items() if k != "type"}
         kind = value.get("type")
@@ -364,7 +390,7 @@ def _observation_changes(value: Any) -> dict[str, Any]:
         )
     if kind == "camera" and options:
         raise ValueError(f"the camera takes its options as camera_* config keys, not {sorted(options)}")
-    return {"observation": kind, "observation_options": _freeze(options)}
+    return {"observation": kind, "observation_options": _freeze(options), "multi_agent_observation": False}
 
 
 def _action_changes(value: Any) -> dict[str, Any]:
@@ -373,6 +399,14 @@ def _action_changes(value: Any) -> dict[str, Any]:
     fields; other action types and options raise, naming them."""
     if isinstance(value, str):
         value = {"type": value}
+    if isinstance(value, Mapping) and value.get("type") == "MultiAgentAction":
+        unknown = sorted(set(value) - {"type", "action_config"})
+        if unknown:
+            raise ValueError(f"MultiAgentAction options {unknown}: it takes only 'action_config'")
+        return {
+            **_action_changes(value.get("action_config", "DiscreteMetaAction")),
+            "multi_agent_action": True,
+        }
     kind = value.get("type") if isinstance(value, Mapping) else None
     if kind not in ACTION_TYPES:
         raise ValueError(f"action={value!r}: the supported types are {list(ACTION_TYPES)}")
@@ -385,6 +419,7 @@ def _action_changes(value: Any) -> dict[str, Any]:
     # the dict replaces the world's whole action config, as in highway-env: options it leaves out take
     # the action type's defaults (MDPVehicle's target speeds), not the world's
     defaults = {
+        "multi_agent_action": False,
         "action_type": kind,
         "longitudinal": True,
         "lateral": True,
@@ -742,7 +777,8 @@ class IntersectionConfig(DrivingConfig):
 
 
 #: Presets reproducing highway-env's ``highway-v0``, ``highway-fast-v0``, ``merge-v0``, ``exit-v0``,
-#: ``roundabout-v0``, ``racetrack-v0``, ``parking-v0`` and ``intersection-v0`` defaults.
+#: ``roundabout-v0``, ``racetrack-v0``, ``parking-v0``, ``intersection-v0`` and
+#: ``intersection-multi-agent-v0`` defaults.
 PRESETS: dict[str, DrivingConfig] = {
     "highway": HighwayConfig(),
     "highway-fast": HighwayConfig(
@@ -759,4 +795,9 @@ PRESETS: dict[str, DrivingConfig] = {
     "racetrack": RacetrackConfig(),
     "parking": ParkingConfig(),
     "intersection": IntersectionConfig(),
+    # intersection-multi-agent-v0: two controlled vehicles (from the south and the west), one action and
+    # one observation each, the reward their mean
+    "intersection-multi-agent": IntersectionConfig(
+        controlled_vehicles=2, multi_agent_action=True, multi_agent_observation=True
+    ),
 }

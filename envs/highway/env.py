@@ -6,6 +6,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from gymnasium import spaces
 
 from envs.highway.backend import NumpyOps
 from envs.highway.config import HighwayConfig, make_config
@@ -14,6 +15,7 @@ from envs.highway.sim import (
     IDLE,
     action_space,
     check_action,
+    check_agent_actions,
     check_commands,
     goal_reward,
     make_simulator,
@@ -77,6 +79,7 @@ class HighwayEnv(gym.Env):
         config: HighwayConfig | dict | None = None,
         render_mode: str | None = None,
         precision: str = "float64",
+        episode_end: str = "highway-env",
         **overrides: Any,
     ) -> None:
         self.config = make_config(preset, config, **overrides)
@@ -88,14 +91,20 @@ class HighwayEnv(gym.Env):
         # frames come at the simulation frequency (every physics sub-step), as highway-env's viewer draws them
         self.metadata = {**self.metadata, "render_fps": self.config.simulation_frequency}
         self.sim = make_simulator(
-            self.config, 1, precision=precision, autoreset=False, threads=1, trace=render_mode is not None
-        )
+            self.config, 1, precision=precision, autoreset=False, threads=1, trace=render_mode is not None,
+            episode_end=episode_end,
+        )  # fmt: skip
         kind = self._kind = OBSERVATIONS[self.config.observation]
         self._camera = kind.array_observer()
-        self.observation_space = kind.space(self.config)
-        self.action_space = action_space(self.config)
+        self._agents = agents = self.config.controlled_vehicles
+        self._tuple_obs = self.config.multi_agent_observation
+        self._tuple_action = self.config.multi_agent_action
+        single_obs, single_action = kind.space(self.config), action_space(self.config)
+        self.observation_space = spaces.Tuple([single_obs] * agents) if self._tuple_obs else single_obs
+        self.action_space = spaces.Tuple([single_action] * agents) if self._tuple_action else single_action
         self._continuous = self.config.continuous_control is not None
-        self._obs = None if self._camera else self.sim.host["obs"].reshape(self.sim.obs_shape)
+        self._obs = None if self._camera else self.sim.host["obs"].reshape((agents, *self.sim.obs_shape))
+        self._shared = self.sim.world.shared_reward
         self._started = False
         self._stepped = False  # the last call was step(): its sub-steps can be drawn
         self._renderer = None
@@ -123,8 +132,8 @@ class HighwayEnv(gym.Env):
         scene = options.pop("scene", None)
         if options:
             raise ValueError(f"unknown reset options {sorted(options)}; supported: 'scene'")
-        self.sim.host["action"][0] = IDLE
-        self.sim.host["commands"][0] = 0.0
+        self.sim.host["action"][:] = IDLE
+        self.sim.host["commands"][:] = 0.0
         if scene is None:
             self.sim.respawn_seeded(self.np_random.integers(0, 2**32, size=1, dtype=np.uint64))
         else:
@@ -138,10 +147,13 @@ class HighwayEnv(gym.Env):
         if not self._started:
             raise RuntimeError("call reset() before step()")
         host = self.sim.host
-        if self._continuous:
-            host["commands"][0, : self.config.action_size] = check_commands(action, self.config)
-        else:
-            host["action"][0] = check_action(action, self.config.action_names)
+        # without the tuple API the policy drives the first vehicle; the others keep their set-points
+        actions = check_agent_actions(action, self._agents) if self._tuple_action else (action,)
+        for k, a in enumerate(actions):
+            if self._continuous:
+                host["commands"][k, : self.config.action_size] = check_commands(a, self.config)
+            else:
+                host["action"][k] = check_action(a, self.config.action_names)
         self.sim.step()
         self._stepped = True
         if self.render_mode == "human":
@@ -149,10 +161,12 @@ class HighwayEnv(gym.Env):
         terminated, truncated = bool(host["terminated"][0]), bool(host["truncated"][0])
         return self._observation(), float(host["reward"][0]), terminated, truncated, self._info()
 
-    def _observation(self) -> np.ndarray:
+    def _observation(self) -> Any:
         if self._camera is not None:
             return self._camera.observe(_HOST, self.sim, self.config)[0]
-        return self._kind.output(self._obs.copy())
+        if self._tuple_obs:  # one observation per controlled vehicle, from its own point of view
+            return tuple(self._kind.output(obs) for obs in self._obs.copy())
+        return self._kind.output(self._obs[0].copy())
 
     def scene(self) -> Scene:
         """The current state as a :class:`Scene` (to save, or to load into another env)."""
@@ -160,17 +174,27 @@ class HighwayEnv(gym.Env):
 
     def _info(self) -> dict:
         host, terms = self.sim.host, self._terms
-        rewards = dict(zip(terms, host["terms"][0, : len(terms)].tolist()))  # Python floats
+        # a cooperative world reports its agents' mean terms (highway-env ``_rewards``), others the first's
+        values = (
+            host["terms"][:, : len(terms)].mean(axis=0) if self._shared else host["terms"][0, : len(terms)]
+        )
+        rewards = dict(zip(terms, values.tolist()))  # Python floats
+        if self._continuous:
+            actions = [host["commands"][k, : self.config.action_size].copy() for k in range(self._agents)]
+        else:
+            actions = host["action"].tolist()
         info = {
             "speed": float(host["ego_speed"][0]),
             "crashed": bool(host["ego_crashed"][0]),
-            "action": host["commands"][0, : self.config.action_size].copy()
-            if self._continuous
-            else int(host["action"][0]),
+            "action": tuple(actions) if self._tuple_action else actions[0],
             "rewards": rewards,
         }
         for key, term in self._info_flags:
             info[key] = rewards[term] > 0
+        if self._agents > 1:  # per controlled vehicle (highway-env's intersection reports the first two)
+            info["agents_rewards"] = tuple(host["rewards"].tolist())
+            info["agents_terminated"] = tuple(host["dones"].tolist())
+            info["agents_crashed"] = tuple(host["ego_crashed"].tolist())
         return info
 
     def render(self) -> np.ndarray | None:
@@ -218,7 +242,8 @@ class GoalHighwayEnv(HighwayEnv):
 
     def step(self, action: Any) -> tuple[dict, float, bool, bool, dict]:
         obs, _, terminated, truncated, info = super().step(action)
-        reward = self.sim.world.step_reward(obs["achieved_goal"], obs["desired_goal"], info["crashed"])
+        first = obs[0] if isinstance(obs, tuple) else obs  # MultiAgentObservation: the first vehicle's
+        reward = self.sim.world.step_reward(first["achieved_goal"], first["desired_goal"], info["crashed"])
         return obs, reward, terminated, truncated, info
 
     def compute_reward(self, achieved_goal: Any, desired_goal: Any, info: Any = None) -> np.ndarray | float:

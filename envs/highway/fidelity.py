@@ -26,6 +26,7 @@ HIGHWAY_ENV_IDS = {
     "racetrack": "racetrack-v0",
     "parking": "parking-v0",
     "intersection": "intersection-v0",
+    "intersection-multi-agent": "intersection-multi-agent-v0",
 }
 HIGHWAY_ENV_OBSERVATIONS = {
     "kinematics": "Kinematics",
@@ -118,7 +119,10 @@ OBSERVATION_CONFIGS = {
 
 #: the config of a world's step-by-step comparisons: intersection-v0's new vehicles come from each
 #: simulator's own random stream, so both run with only the scene's vehicles (statistics cover spawning)
-STEP_CONFIGS = {"intersection": {"spawn_probability": 0.0}}
+STEP_CONFIGS = {
+    "intersection": {"spawn_probability": 0.0},
+    "intersection-multi-agent": {"spawn_probability": 0.0},
+}
 
 #: non-default world configs (highway-env keys, given to both simulators), compared step by step
 WORLD_CONFIGS = {
@@ -231,6 +235,8 @@ def highway_env_scene(
     restore_highway_env_idm()  # an earlier intersection-v0 in this process must not change this one
     he.reset(seed=seed)
     idle = np.zeros(he.action_space.shape, np.float32) if he.action_space.shape else 1  # continuous: zeros
+    if isinstance(he.action_space, gym.spaces.Tuple):  # MultiAgentAction: one action per vehicle
+        idle = (idle,) * len(he.action_space)
     for _ in range(seed % 3):
         he.step(idle)
     return he
@@ -275,8 +281,20 @@ def policy_actions(
     )
 
 
+def agent_actions(policy: str, seed: int, steps: int, agents: int, action_names: tuple[str, ...]) -> list:
+    """MultiAgentAction sequences: each step a tuple of one action per controlled vehicle, agent k's from
+    :func:`policy_actions` with its own seed."""
+    per_agent = [policy_actions(policy, seed + 7919 * k, steps, action_names) for k in range(agents)]
+    return list(zip(*per_agent))
+
+
 def observation_gap(theirs: Any, ours: Any) -> float:
-    """The largest absolute difference of two observations: arrays, or dicts of arrays by key."""
+    """The largest absolute difference of two observations: arrays, dicts of arrays by key, or tuples of
+    them (MultiAgentObservation)."""
+    if isinstance(theirs, tuple):
+        if len(theirs) != len(ours):
+            raise ValueError(f"{len(theirs)} observations from highway-env, {len(ours)} from ours")
+        return max(observation_gap(a, b) for a, b in zip(theirs, ours))
     if isinstance(theirs, dict):
         if set(theirs) != set(ours):
             raise ValueError(f"observation keys differ: highway-env {sorted(theirs)}, ours {sorted(ours)}")
@@ -309,6 +327,9 @@ def compare_steps(
     size = ours.config.action_size if ours.config.continuous_control is not None else 0
     if size and not ours.config.clip:
         policy_list = [np.clip(a, -1, 1) for a in policy_actions(policy, seed, steps, continuous=size)]
+    elif ours.config.multi_agent_action:
+        names = tuple(ours.config.action_names)
+        policy_list = agent_actions(policy, seed, steps, ours.config.controlled_vehicles, names)
     else:
         policy_list = policy_actions(policy, seed, steps, tuple(ours.config.action_names), size)
     for action in policy_list:
@@ -318,8 +339,11 @@ def compare_steps(
         out["obs"] = max(out["obs"], observation_gap(he_obs, obs))
         # parking-v0's info has no reward terms: its reward, is_success and flags are compared
         terms = [abs(info["rewards"][k] - v) for k, v in he_info.get("rewards", {}).items()]
+        terms += [
+            abs(a - b) for a, b in zip(he_info.get("agents_rewards", ()), info.get("agents_rewards", ()))
+        ]
         out["reward"] = max(out["reward"], abs(he_r - r), *terms)
-        flags = ("crashed", *(k for k in ("is_success",) if k in he_info))
+        flags = ("crashed", *(k for k in ("is_success", "agents_terminated") if k in he_info))
         if (term, trunc, *(info[k] for k in flags)) != (he_term, he_trunc, *(he_info[k] for k in flags)):
             out["mismatch"] = out["steps"]
             break
@@ -330,15 +354,21 @@ def compare_steps(
 
 
 def run_episodes(
-    preset: str, policy: str, episodes: int = 200, seed: int = 0
+    preset: str, policy: str, episodes: int = 200, seed: int = 0, agents_crashed: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
-    """One episode in each of ``episodes`` batched envs (float32): (returns, crashed at the final step)."""
+    """One episode in each of ``episodes`` batched envs (float32): (returns, crashed at the final step).
+
+    With several controlled vehicles the episode is the env's (its reward, termination and the first
+    vehicle's crash flag, as highway-env reports them), each vehicle taking the policy's action;
+    ``agents_crashed``: return every vehicle's final crash flag, (episodes, agents), instead."""
     env = HighwayVectorEnv(episodes, preset=preset)
     env.reset(seed=seed)
     rng = np.random.default_rng(seed)
     returns = np.zeros(episodes)
-    crashed = np.zeros(episodes, dtype=bool)
+    agents = env.agents
+    crashed = np.zeros((episodes, agents), dtype=bool)
     live = np.ones(episodes, dtype=bool)
+    host = env.sim.host  # per env: the env's reward and flags (the vector env's rows are agents)
     shape = env.single_action_space.shape  # () for meta-actions, (size,) for ContinuousAction
     if shape and policy not in ("idle", "faster", "random"):
         raise ValueError(
@@ -347,22 +377,24 @@ def run_episodes(
     names = tuple(env.config.action_names)
     fixed = POLICIES[policy] if shape else policy_action(policy, names)
     while live.any():
+        rows = env.num_envs
         if shape:  # idle: zero commands; faster: full acceleration; random: uniform in [-1, 1]
             if fixed is None:
-                actions = rng.uniform(-1, 1, (episodes, *shape))
+                actions = rng.uniform(-1, 1, (rows, *shape))
             else:
-                actions = np.zeros((episodes, *shape))
+                actions = np.zeros((rows, *shape))
                 actions[:, 0] = 1.0 if policy == "faster" else 0.0
             actions = actions.astype(np.float32)
         else:
-            actions = rng.integers(len(names), size=episodes) if fixed is None else np.full(episodes, fixed)
-        _, reward, term, trunc, info = env.step(actions)
+            actions = rng.integers(len(names), size=rows) if fixed is None else np.full(rows, fixed)
+        env.step(actions)
+        reward, term, trunc = host["reward"], host["terminated"], host["truncated"]
         returns[live] += reward[live]
         done = live & (term | trunc)
-        crashed[done] = info["crashed"][done]
+        crashed[done] = host["ego_crashed"].reshape(episodes, agents)[done]
         live &= ~done
     env.close()
-    return returns, crashed
+    return returns, (crashed if agents_crashed else crashed[:, 0])
 
 
 SE_FLOOR = 1e-5  # [return units] below any real standard error of 200 episodes, above float32 rounding

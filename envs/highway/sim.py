@@ -23,7 +23,8 @@ NUM_ACTIONS = len(ACTION_NAMES)  # DiscreteMetaAction: LANE_LEFT, IDLE, LANE_RIG
 IDLE = ACTION_NAMES.index("IDLE")  # 1 in every action set of DiscreteMetaAction (all, longitudinal, lateral)
 
 __all__ = [
-    "ACTION_NAMES", "IDLE", "NUM_ACTIONS", "action_space", "check_action", "check_commands", "goal_reward",
+    "ACTION_NAMES", "IDLE", "NUM_ACTIONS", "action_space", "check_action", "check_agent_actions", "check_commands",
+    "goal_reward",
     "make_simulator", "state_view",
 ]  # fmt: skip
 
@@ -36,14 +37,17 @@ def make_simulator(
     autoreset: bool = True,
     threads: int | None = None,
     trace: bool = False,
+    episode_end: str = "highway-env",
 ) -> Simulator:
     """``num_envs`` episodes of ``cfg``'s world on ``device``, observed as ``cfg.observation`` says
-    (``trace``: keep every sub-step's poses, for rendering at the simulation frequency)."""
+    (``trace``: keep every sub-step's poses, for rendering at the simulation frequency; ``episode_end``:
+    highway-env's rule, or ``"all-agents"``: once every controlled vehicle is done)."""
     observation = OBSERVATIONS[cfg.observation].kernel(cfg)
     world = WORLDS[cfg.world](cfg)
     return Simulator(
-        world, observation, num_envs, device, precision, autoreset, threads, cfg.action_names, trace=trace
-    )
+        world, observation, num_envs, device, precision, autoreset, threads, cfg.action_names, trace=trace,
+        episode_end=episode_end,
+    )  # fmt: skip
 
 
 def state_view(sim: Simulator, as_torch: bool = False) -> TrafficState:
@@ -87,6 +91,23 @@ def check_commands(commands: Any, cfg: DrivingConfig, batch: int | None = None) 
     if not cfg.clip and largest > 1.0:
         raise ValueError("continuous actions must be in [-1, 1] (the env was made with clip=False)")
     return arr
+
+
+def check_agent_actions(actions: Any, agents: int) -> tuple:
+    """highway-env's ``MultiAgentAction``: one action per controlled vehicle, as a tuple or list (or an
+    array whose first axis is the agents), or a clear error."""
+    if isinstance(actions, np.ndarray) and actions.ndim >= 1:
+        actions = tuple(actions)
+    if not isinstance(actions, tuple | list):
+        raise TypeError(
+            f"MultiAgentAction takes a tuple of {agents} actions (one per controlled vehicle), "
+            f"got {type(actions).__name__} {actions!r}"
+        )
+    if len(actions) != agents:
+        raise ValueError(
+            f"MultiAgentAction takes {agents} actions (one per controlled vehicle), got {len(actions)}"
+        )
+    return tuple(actions)
 
 
 def check_action(action: Any, names: tuple[str, ...] = ACTION_NAMES) -> int:

@@ -53,6 +53,7 @@ class HighwayVectorEnv(VectorEnv):
         render_mode: str | None = None,
         precision: str = "float32",
         threads: int | None = None,
+        episode_end: str = "highway-env",
         **overrides: Any,
     ) -> None:
         self.config = make_config(preset, config, **overrides)
@@ -62,8 +63,14 @@ class HighwayVectorEnv(VectorEnv):
         warp_device(str(device))  # a clear error for devices the kernels cannot run on
         self.xp = make_ops(device, backend)  # the arrays users get: NumPy, or torch on ``device``
         self.device = self.xp.device
-        self.num_envs = int(num_envs)
-        self.sim = make_simulator(self.config, self.num_envs, str(device), precision, True, threads)
+        # several controlled vehicles: each is a row of the batch (the agent axis folds into it), so one
+        # shared policy acts for every agent of every env
+        self.agents = self.config.controlled_vehicles
+        self.num_worlds = int(num_envs)
+        self.num_envs = self.num_worlds * self.agents
+        self.sim = make_simulator(
+            self.config, self.num_worlds, str(device), precision, True, threads, episode_end=episode_end
+        )
         kind = self._kind = OBSERVATIONS[self.config.observation]
         self._camera = kind.array_observer()
         self.single_observation_space = kind.space(self.config)
@@ -113,6 +120,13 @@ class HighwayVectorEnv(VectorEnv):
                 raise ValueError(f"reset_mask must be a bool array of shape ({self.num_envs},)")
             if scene is not None:
                 raise ValueError("give either 'scene' or 'reset_mask', not both")
+            worlds = mask.reshape(self.num_worlds, self.agents)
+            if (worlds != worlds[:, :1]).any():
+                raise ValueError(
+                    f"reset_mask: the {self.agents} agents of an env share its episode; set all of an env's "
+                    "rows or none"
+                )
+            mask = worlds[:, 0]
         if mask is None or not self._started:
             self.sim.torch("commands").zero_() if self._torch else self.sim.host["commands"].fill(0.0)
             if not self._continuous:
@@ -133,7 +147,18 @@ class HighwayVectorEnv(VectorEnv):
         self._write_actions(actions)
         self.sim.step()
         out = self._out
-        return self._observation(), out("reward"), out("terminated"), out("truncated"), self._info()
+        if self.agents == 1:
+            return self._observation(), out("reward"), out("terminated"), out("truncated"), self._info()
+        # each agent's row: its own reward; terminated once it is done (crashed, arrived, ...) or the env's
+        # episode has ended; truncated with its env
+        ended, truncated = self._per_agent(out("terminated")), self._per_agent(out("truncated"))
+        return self._observation(), out("rewards"), out("dones") | ended, truncated, self._info()
+
+    def _per_agent(self, values: Any) -> Any:
+        """A per-env array repeated for each of its agents' rows."""
+        if self._torch:
+            return values.repeat_interleave(self.agents)
+        return np.repeat(values, self.agents)
 
     # arrays in and out ----------------------------------------------------------------------------
     def _write_actions(self, actions: Any) -> None:
@@ -218,6 +243,7 @@ class HighwayVectorEnv(VectorEnv):
         return info
 
     def scene(self, env_index: int = 0) -> Scene:
+        """Env ``env_index``'s state (with several controlled vehicles: of the env, not of a row)."""
         return self.sim.scene(env_index)
 
     def render(self) -> np.ndarray | None:

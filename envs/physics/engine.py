@@ -41,6 +41,8 @@ MIN_WORK_PER_THREAD = 2_000
 CUDA_ERROR_CHECK_EVERY = 64
 PRECISIONS = {"float32": (wp.float32, np.float32), "float64": (wp.float64, np.float64)}
 ACTION_NAMES = ("LANE_LEFT", "IDLE", "LANE_RIGHT", "FASTER", "SLOWER")
+#: when an episode ends: highway-env's rule for the world, or once every controlled vehicle is done
+EPISODE_ENDS = {"highway-env": st.END_HIGHWAY_ENV, "all-agents": st.END_ALL_AGENTS}
 _KINDS = {"f": None, "i": np.int32, "b": np.bool_, "d": np.float64}
 
 
@@ -58,13 +60,18 @@ class Simulator:
         threads: int | None = None,
         actions: Sequence[str] = ACTION_NAMES,
         trace: bool = False,
+        episode_end: str = "highway-env",
     ) -> None:
         if num_envs < 1:
             raise ValueError(f"num_envs={num_envs}: need at least one env")
         if precision not in PRECISIONS:
             raise ValueError(f"precision={precision!r}: choose one of {sorted(PRECISIONS)}")
+        if episode_end not in EPISODE_ENDS:
+            raise ValueError(f"episode_end={episode_end!r}: choose one of {sorted(EPISODE_ENDS)}")
+        self.episode_end = episode_end
         init_warp()
         cfg = world.cfg
+        self.agents = int(cfg.controlled_vehicles)  # controlled vehicles, in slots 0 .. agents - 1
         self.world, self.observation, self.cfg = world, observation, cfg
         self.num_envs, self.slots = int(num_envs), world.slots
         self.device = warp_device(device)
@@ -97,11 +104,13 @@ class Simulator:
         for name, kind in st.EPISODE_FIELDS.items():
             self._alloc(name, (b,), kind)
         size = int(np.prod(self.obs_shape)) or 1
+        ba = b * self.agents  # per-agent rows: env e's agent k is row e * agents + k
         for name, shape, dtype in (
-            ("obs", (b, size), np.float32), ("reward", (b,), np.float32), ("terminated", (b,), np.bool_),
-            ("truncated", (b,), np.bool_), ("terms", (b, len(world.reward_terms)), np.float32),
-            ("ego_speed", (b,), np.float32), ("ego_crashed", (b,), np.bool_), ("action", (b,), np.int32),
-            ("commands", (b, 2), np.float32),  # continuous actions (ContinuousAction), in [-1, 1] units
+            ("reward", (b,), np.float32), ("terminated", (b,), np.bool_), ("truncated", (b,), np.bool_),
+            ("obs", (ba, size), np.float32), ("terms", (ba, len(world.reward_terms)), np.float32),
+            ("rewards", (ba,), np.float32), ("dones", (ba,), np.bool_),
+            ("ego_speed", (ba,), np.float32), ("ego_crashed", (ba,), np.bool_), ("action", (ba,), np.int32),
+            ("commands", (ba, 2), np.float32),  # continuous actions (ContinuousAction), in [-1, 1] units
         ):  # fmt: skip
             self._alloc(name, shape, dtype)
         frames = int(cfg.frames_per_action)
@@ -159,6 +168,9 @@ class Simulator:
         p.live = live
         p.autoreset = int(autoreset)
         p.trace = int(trace)
+        p.agents = self.agents
+        p.shared_reward = int(self.world.shared_reward)
+        p.episode_end = EPISODE_ENDS[self.episode_end]
         control = cfg.continuous_control  # None for meta-actions
         p.continuous = int(control is not None)
         control_f, control_i = np.zeros(6), np.zeros(3, np.int32)
@@ -188,11 +200,14 @@ class Simulator:
         v.pred = a["pred"][lo:hi] if self.world.regulation_frequency else a["pred"]
         for name in st.EPISODE_FIELDS:
             setattr(ep, name, a[name][lo:hi])
-        for name in ("obs", "reward", "terminated", "truncated", "terms", "trace"):
+        for name in ("reward", "terminated", "truncated", "trace"):
             setattr(out, name, a[name][lo:hi])
-        out.speed = a["ego_speed"][lo:hi]
-        out.crashed = a["ego_crashed"][lo:hi]
-        inputs = [v, ep, self._road, params, a["action"][lo:hi], a["commands"][lo:hi], out]
+        rows = slice(lo * self.agents, hi * self.agents)
+        for name in ("obs", "terms", "rewards", "dones"):
+            setattr(out, name, a[name][rows])
+        out.speed = a["ego_speed"][rows]
+        out.crashed = a["ego_crashed"][rows]
+        inputs = [v, ep, self._road, params, a["action"][rows], a["commands"][rows], out]
         return wp.launch(self.kernel, dim=hi - lo, inputs=inputs, device=self.device, record_cmd=True)
 
     def torch(self, name: str) -> Any:

@@ -9,8 +9,14 @@ kernel with a thread per env::
     STEP                         -> meta-action (or continuous commands), then per sub-step:
                                     act -> (right of way, on a regulated road) -> move -> collide
                                     (-> trace)
-    then: observation -> reward terms -> terminated / truncated -> the world's after_step (vehicles
-    that leave or arrive, if it has one) -> the next mode
+    then, per agent (controlled vehicles in slots 0 .. agents - 1): observation -> reward terms ->
+    done; then the world's after_step (vehicles that leave or arrive, if it has one) -> the env's
+    reward (the first agent's, or the mean in a cooperative world), terminated / truncated -> the next
+    mode
+
+A world's ``reward(v, ep, rd, p, e, i, o, action, command, out)`` scores controlled vehicle i into
+output row o (``out.rewards``, ``out.dones``, ``out.terms``; ``out.truncated[e]``) and returns whether
+that vehicle's state ends the episode under highway-env's rule (e.g. the first vehicle's crash).
 
 The physics it calls never looks at which world it runs: worlds differ only in their road tables,
 their spawn and reward functions and their parameters. Kernels are built once per combination and
@@ -53,7 +59,7 @@ def step_kernel(F: type, world_funcs, observation: str):  # noqa: N803
     refresh_all, meta_action = T.refresh_all, T.meta_action
     continuous_action = T.continuous_action
     STEP, RESPAWN, REFRESH = st.STEP, st.RESPAWN, st.REFRESH
-    ERR_ACTION, ROAD_LANES = st.ERR_ACTION, rn.ROAD_LANES
+    ERR_ACTION, ROAD_LANES, END_ALL_AGENTS = st.ERR_ACTION, rn.ROAD_LANES, st.END_ALL_AGENTS
 
     @wp.func(inline=True)
     def simulate(v: Vehicles, ep: Episodes, rd: Road, p: Params, e: int, out: Outputs):
@@ -84,16 +90,18 @@ def step_kernel(F: type, world_funcs, observation: str):  # noqa: N803
         mode = ep.mode[e]
         if mode == STEP and p.live == 0:
             return  # a partial reset: this env keeps its episode and its last outputs
+        agents = p.agents
         fresh = bool(False)
-        a = int(-1)  # the meta-action taken this step (-1: none: a reset, or continuous commands)
         stepped = bool(False)
+        valid = bool(True)  # every agent's meta-action is in range
         if mode == RESPAWN:
             ep.road_steps[e] = 0
             spawn(v, ep, rd, p, e)
             ep.episode[e] = ep.episode[e] + 1
             ep.time[e] = wp.float64(0.0)
             if p.continuous != 0:  # a plain Vehicle has no cruise set-point (highway-env reads 0)
-                v.target_speed[e, 0] = F(0.0)
+                for k in range(agents):
+                    v.target_speed[e, k] = F(0.0)
             refresh_all(v, rd, ep, e)
             fresh = bool(True)
         elif mode == REFRESH:
@@ -101,32 +109,60 @@ def step_kernel(F: type, world_funcs, observation: str):  # noqa: N803
             fresh = bool(True)
         elif p.live != 0:
             if p.continuous != 0:
-                continuous_action(v, p, e, commands[e, 0], commands[e, 1])
+                for k in range(agents):
+                    o = e * agents + k
+                    continuous_action(v, p, e, k, commands[o, 0], commands[o, 1])
                 simulate(v, ep, rd, p, e, out)
                 stepped = True
-                v.target_lane[e, 0] = v.lane[e, 0]  # a plain Vehicle's rewards read the lane it is on
+                for k in range(agents):  # a plain Vehicle's rewards read the lane it is on
+                    v.target_lane[e, k] = v.lane[e, k]
             else:
-                a = action[e]
-                if a < 0 or a >= p.actions.shape[0]:
+                for k in range(agents):
+                    ak = action[e * agents + k]
+                    if ak < 0 or ak >= p.actions.shape[0]:
+                        valid = False
+                if not valid:
                     ep.error[e] = ep.error[e] | ERR_ACTION
-                    a = -1
-                else:
-                    meta_action(v, rd, p, ep, e, 0, p.actions[a])
+                else:  # every agent acts, then the road moves (highway-env MultiAgentAction.act)
+                    for k in range(agents):
+                        meta_action(v, rd, p, ep, e, k, p.actions[action[e * agents + k]])
                     simulate(v, ep, rd, p, e, out)
                     stepped = True
         if fresh:
             ep.obs_lanes[e] = rd.li[v.lane[e, 0], ROAD_LANES]
             ep.mode[e] = STEP
-        observe(v, ep, rd, p, e, out, 0)
-        # the action as highway-env's rewards see it: the raw commands, or the meta-action's index
-        command = wp.vec2f(commands[e, 0], commands[e, 1])
-        if p.continuous == 0:
-            command = wp.vec2f(wp.float32(wp.max(a, 0)), wp.float32(0.0))
-        reward(v, ep, rd, p, e, a, command, out)
+        total = wp.float32(0.0)
+        all_done = bool(True)
+        ends = bool(False)
+        for k in range(agents):
+            o = e * agents + k
+            observe(v, ep, rd, p, e, out, k, o)
+            # the action as highway-env's rewards see it: the raw commands, or the meta-action's index
+            a = int(-1)  # none: a reset, or continuous commands
+            command = wp.vec2f(commands[o, 0], commands[o, 1])
+            if p.continuous == 0:
+                if stepped:
+                    a = int(action[o])
+                command = wp.vec2f(wp.float32(wp.max(a, 0)), wp.float32(0.0))
+            if reward(v, ep, rd, p, e, k, o, a, command, out):
+                ends = True
+            total = total + out.rewards[o]
+            all_done = all_done and out.dones[o]
+            out.speed[o] = wp.float32(v.speed[e, k])
+            out.crashed[o] = v.crashed[e, k]
+            if fresh:
+                out.rewards[o] = wp.float32(0.0)
+                out.dones[o] = False
         if stepped:  # after the observation and reward, as highway-env's env.step() (vehicles come and go)
             after_step(v, ep, rd, p, e)
-        out.speed[e] = wp.float32(v.speed[e, 0])
-        out.crashed[e] = v.crashed[e, 0]
+        if p.shared_reward != 0:
+            out.reward[e] = total / wp.float32(agents)
+        else:
+            out.reward[e] = out.rewards[e * agents]
+        if p.episode_end == END_ALL_AGENTS:
+            out.terminated[e] = all_done
+        else:
+            out.terminated[e] = ends or all_done
         if fresh:
             out.reward[e] = wp.float32(0.0)
             out.terminated[e] = False

@@ -425,8 +425,18 @@ def observe_funcs(F: type) -> SimpleNamespace:  # noqa: N803
                 out = wp.clamp(out, F(-1.0), ONE)
         return out
 
+    @wp.func
+    def list_rank(v: Vehicles, e: int, k: int) -> int:
+        """Slot k's place in highway-env's ``road.vehicles + road.objects``: vehicles by order of arrival
+        (``born``, ties by slot), then objects by slot."""
+        n = v.x.shape[1]
+        rank = v.born[e, k] * n + k
+        if v.kind[e, k] == OBSTACLE:
+            rank = n * n + k
+        return rank
+
     @wp.func(inline=True)
-    def kinematics(v: Vehicles, ep: Episodes, rd: Road, p: Params, e: int, out: Outputs, ego: int):
+    def kinematics(v: Vehicles, ep: Episodes, rd: Road, p: Params, e: int, out: Outputs, ego: int, orow: int):
         count = p.obs_i[0]
         nf = p.obs_i[1]
         absolute = p.obs_i[2] != 0
@@ -458,20 +468,25 @@ def observe_funcs(F: type) -> SimpleNamespace:  # noqa: N803
         if absolute:
             origin = int(-1)
         prev_key = F(-1.0)
-        prev_j = int(-1)
+        prev_rank = int(-1)
         for row in range(count):
             j = int(ego)
-            if row > 0:  # the next slot in (key, slot) order: a stable sort, vehicles before obstacles
-                j = int(-1)
+            if row > 0:  # the next slot in (key, rank) order: highway-env's stable sort of its vehicles
+                j = int(-1)  # in road order, then its objects
                 best = F(1.0e30)
+                best_rank = int(0)
                 for k in range(n):
                     key = v.okey[e, k]
-                    if key < BIG and (key > prev_key or (key == prev_key and k > prev_j)) and key < best:
-                        best = key
-                        j = k
+                    if key < BIG:
+                        rank = list_rank(v, e, k)
+                        after = key > prev_key or (key == prev_key and rank > prev_rank)
+                        if after and (key < best or (key == best and rank < best_rank)):
+                            best = key
+                            best_rank = rank
+                            j = k
                 if j >= 0:
                     prev_key = best
-                    prev_j = j
+                    prev_rank = best_rank
             for f in range(nf):
                 val = ZERO
                 if j >= 0:
@@ -484,7 +499,7 @@ def observe_funcs(F: type) -> SimpleNamespace:  # noqa: N803
                         val = feature(v, rd, e, j, code, origin, intentions)
                     if normalize:
                         val = scale(p, ep, e, val, p.obs_i[modes + f], f, 1, clip)
-                out.obs[e, row * nf + f] = wp.float32(val)
+                out.obs[orow, row * nf + f] = wp.float32(val)
 
     @wp.func(inline=True)
     def grid_cell(p: Params, dx: F, dy: F, c: F, s: F, align: bool) -> wp.vec2i:
@@ -498,7 +513,9 @@ def observe_funcs(F: type) -> SimpleNamespace:  # noqa: N803
         )
 
     @wp.func(inline=True)
-    def occupancy_grid(v: Vehicles, ep: Episodes, rd: Road, p: Params, e: int, out: Outputs, ego: int):
+    def occupancy_grid(
+        v: Vehicles, ep: Episodes, rd: Road, p: Params, e: int, out: Outputs, ego: int, orow: int
+    ):
         nf = p.obs_i[0]
         w = p.obs_i[1]
         h = p.obs_i[2]
@@ -508,7 +525,7 @@ def observe_funcs(F: type) -> SimpleNamespace:  # noqa: N803
         modes = 5 + nf
         cells = w * h
         for k in range(nf * cells):
-            out.obs[e, k] = wp.float32(0.0)
+            out.obs[orow, k] = wp.float32(0.0)
         ex = v.x[e, ego]
         ey = v.y[e, ego]
         c = v.cos_h[e, ego]
@@ -529,7 +546,7 @@ def observe_funcs(F: type) -> SimpleNamespace:  # noqa: N803
                             val = scale(p, ep, e, val, p.obs_i[modes + f], f, 5, False)
                             if clip:
                                 val = wp.clamp(val, F(-1.0), ONE)
-                            out.obs[e, f * cells + cell[0] * h + cell[1]] = wp.float32(val)
+                            out.obs[orow, f * cells + cell[0] * h + cell[1]] = wp.float32(val)
         if road_layer >= 0:  # highway-env fill_road_layer_by_lanes: waypoints along every lane
             spacing = wp.min(p.obs_f[2], p.obs_f[3])
             reach = p.obs_f[4]
@@ -542,10 +559,12 @@ def observe_funcs(F: type) -> SimpleNamespace:  # noqa: N803
                     pos = position(rd.lf, rd.li, ln, s_wp, ZERO)
                     cell = grid_cell(p, pos[0] - ex, pos[1] - ey, c, s, align)
                     if cell[0] >= 0 and cell[0] < w and cell[1] >= 0 and cell[1] < h:
-                        out.obs[e, road_layer * cells + cell[0] * h + cell[1]] = wp.float32(1.0)
+                        out.obs[orow, road_layer * cells + cell[0] * h + cell[1]] = wp.float32(1.0)
 
     @wp.func(inline=True)
-    def kinematics_goal(v: Vehicles, ep: Episodes, rd: Road, p: Params, e: int, out: Outputs, ego: int):
+    def kinematics_goal(
+        v: Vehicles, ep: Episodes, rd: Road, p: Params, e: int, out: Outputs, ego: int, orow: int
+    ):
         nf = p.obs_i[0]
         goal = int(-1)
         for j in range(v.x.shape[1]):
@@ -555,12 +574,12 @@ def observe_funcs(F: type) -> SimpleNamespace:  # noqa: N803
             code = p.obs_i[1 + f]
             scale = p.obs_f[f]
             val = raw_feature(v, rd, e, ego, code, True) / scale
-            out.obs[e, f] = wp.float32(val)
-            out.obs[e, nf + f] = wp.float32(val)
+            out.obs[orow, f] = wp.float32(val)
+            out.obs[orow, nf + f] = wp.float32(val)
             target = ZERO
             if goal >= 0:
                 target = raw_feature(v, rd, e, goal, code, True) / scale
-            out.obs[e, 2 * nf + f] = wp.float32(target)
+            out.obs[orow, 2 * nf + f] = wp.float32(target)
 
     @wp.func
     def interval_distance(min_a: F, max_a: F, min_b: F, max_b: F) -> F:
@@ -626,17 +645,17 @@ def observe_funcs(F: type) -> SimpleNamespace:  # noqa: N803
 
     @wp.func
     def lidar_hit(
-        v: Vehicles, p: Params, e: int, out: Outputs, j: int, k: int, distance: F, ovx: F, ovy: F,
+        v: Vehicles, p: Params, e: int, out: Outputs, orow: int, j: int, k: int, distance: F, ovx: F, ovy: F,
     ):  # fmt: skip
         """Ray k keeps ``distance`` to slot j when it is no farther than what the ray holds (float32 there,
         as highway-env's grid), with j's speed relative to the observer along the ray."""
-        if distance <= F(out.obs[e, 2 * k]):
+        if distance <= F(out.obs[orow, 2 * k]):
             a = F(k) * p.obs_f[1]
             cx = wp.cos(a)
             sy = wp.sin(a)
             rel = (v.speed[e, j] * v.cos_h[e, j] - ovx) * cx + (v.speed[e, j] * v.sin_h[e, j] - ovy) * sy
-            out.obs[e, 2 * k] = wp.float32(distance)
-            out.obs[e, 2 * k + 1] = wp.float32(rel)
+            out.obs[orow, 2 * k] = wp.float32(distance)
+            out.obs[orow, 2 * k + 1] = wp.float32(rel)
 
     @wp.func
     def on_road(rd: Road, x: F, y: F) -> bool:
@@ -649,14 +668,14 @@ def observe_funcs(F: type) -> SimpleNamespace:  # noqa: N803
         return hit
 
     @wp.func
-    def lidar_edges(rd: Road, p: Params, e: int, out: Outputs, ox: F, oy: F, ovx: F, ovy: F):
+    def lidar_edges(rd: Road, p: Params, out: Outputs, orow: int, ox: F, oy: F, ovx: F, ovy: F):
         """Each ray ends where it first crosses the road's boundary, if that is nearer than its hit."""
         start = on_road(rd, ox, oy)
         for k in range(p.obs_i[0]):
             a = F(k) * p.obs_f[1]
             cx = wp.cos(a)
             sy = wp.sin(a)
-            limit = F(out.obs[e, 2 * k])
+            limit = F(out.obs[orow, 2 * k])
             lo = ZERO
             hi = EDGE_STEP
             found = bool(False)
@@ -674,18 +693,18 @@ def observe_funcs(F: type) -> SimpleNamespace:  # noqa: N803
                     else:
                         lo = mid
                 if hi < limit:
-                    out.obs[e, 2 * k] = wp.float32(hi)
-                    out.obs[e, 2 * k + 1] = wp.float32(-(ovx * cx + ovy * sy))
+                    out.obs[orow, 2 * k] = wp.float32(hi)
+                    out.obs[orow, 2 * k + 1] = wp.float32(-(ovx * cx + ovy * sy))
 
     @wp.func
-    def lidar(v: Vehicles, ep: Episodes, rd: Road, p: Params, e: int, out: Outputs, ego: int):
+    def lidar(v: Vehicles, ep: Episodes, rd: Road, p: Params, e: int, out: Outputs, ego: int, orow: int):
         """highway-env ``LidarObservation.trace`` from the observer's position and velocity, over the road's
         vehicles, then its objects (the ``<=`` lets the later of two equal hits win, as there)."""
         cells = p.obs_i[0]
         reach = p.obs_f[0]
         half = p.obs_f[2]
         for k in range(2 * cells):
-            out.obs[e, k] = wp.float32(reach)
+            out.obs[orow, k] = wp.float32(reach)
         ox = v.x[e, ego]
         oy = v.y[e, ego]
         ovx = v.speed[e, ego] * v.cos_h[e, ego]
@@ -702,7 +721,7 @@ def observe_funcs(F: type) -> SimpleNamespace:  # noqa: N803
                     centre = wp.sqrt(px * px + py * py)
                     if centre <= reach:
                         k0 = lidar_index(p, wp.atan2(py, px) + half)
-                        lidar_hit(v, p, e, out, j, k0, centre - v.width[e, j] / F(2.0), ovx, ovy)
+                        lidar_hit(v, p, e, out, orow, j, k0, centre - v.width[e, j] / F(2.0), ovx, ovy)
                         # the rectangle's corners (highway-env rect_corners): a, b, c, d
                         hl = v.length[e, j] / F(2.0)
                         hw = v.width[e, j] / F(2.0)
@@ -737,15 +756,17 @@ def observe_funcs(F: type) -> SimpleNamespace:  # noqa: N803
                             qx = ox + reach * wp.cos(a)
                             qy = oy + reach * wp.sin(a)
                             hit = ray_to_rect(ox, oy, qx, qy, ax, ay, bx, by, dx, dy)
-                            lidar_hit(v, p, e, out, j, k, hit, ovx, ovy)
+                            lidar_hit(v, p, e, out, orow, j, k, hit, ovx, ovy)
         if p.obs_i[2] != 0:
-            lidar_edges(rd, p, e, out, ox, oy, ovx, ovy)
+            lidar_edges(rd, p, out, orow, ox, oy, ovx, ovy)
         if p.obs_i[1] != 0:  # normalize, in float32 as highway-env divides its float32 grid
             for k in range(2 * cells):
-                out.obs[e, k] = out.obs[e, k] / wp.float32(reach)
+                out.obs[orow, k] = out.obs[orow, k] / wp.float32(reach)
 
     @wp.func(inline=True)
-    def no_observation(v: Vehicles, ep: Episodes, rd: Road, p: Params, e: int, out: Outputs, ego: int):
+    def no_observation(
+        v: Vehicles, ep: Episodes, rd: Road, p: Params, e: int, out: Outputs, ego: int, orow: int
+    ):
         pass
 
     @wp.func
@@ -795,7 +816,9 @@ def observe_funcs(F: type) -> SimpleNamespace:  # noqa: N803
         return found
 
     @wp.func(inline=True)
-    def time_to_collision(v: Vehicles, ep: Episodes, rd: Road, p: Params, e: int, out: Outputs, ego: int):
+    def time_to_collision(
+        v: Vehicles, ep: Episodes, rd: Road, p: Params, e: int, out: Outputs, ego: int, orow: int
+    ):
         """highway-env ``TimeToCollisionObservation.observe`` (``compute_ttc_grid``, then the 3 x 3 window
         around the observer's speed index and lane, padded with ones beside the road)."""
         steps = p.obs_i[0]
@@ -818,7 +841,7 @@ def observe_funcs(F: type) -> SimpleNamespace:  # noqa: N803
                 if j < 0 or j >= lanes:
                     fill = ONE
                 for t in range(steps):
-                    out.obs[e, (row * 3 + col) * steps + t] = wp.float32(fill)
+                    out.obs[orow, (row * 3 + col) * steps + t] = wp.float32(fill)
         s_ego = v.s_own[e, ego]
         c_ego = v.cos_h[e, ego]
         sn_ego = v.sin_h[e, ego]
@@ -864,7 +887,9 @@ def observe_funcs(F: type) -> SimpleNamespace:  # noqa: N803
                                                 t = int(wp.ceil(x))
                                             if t >= 0 and t < steps:
                                                 at = (row * 3 + col) * steps + t
-                                                out.obs[e, at] = wp.max(out.obs[e, at], wp.float32(cost))
+                                                out.obs[orow, at] = wp.max(
+                                                    out.obs[orow, at], wp.float32(cost)
+                                                )
 
     return SimpleNamespace(
         kinematics=kinematics, occupancy_grid=occupancy_grid, time_to_collision=time_to_collision,

@@ -2,7 +2,8 @@
 
 ``Vehicles`` holds every per-vehicle field shaped (envs, slots); ``Episodes`` the per-env fields;
 ``Road`` the lane tables of ``envs/road``; ``Params`` the scalars and small tables of a config;
-``Outputs`` what a step returns (with ``Params.trace``, also every sub-step's vehicle poses, so that
+``Outputs`` what a step returns, per env and per agent (row ``e * agents + k``: env e's k-th
+controlled vehicle, in slot k) (with ``Params.trace``, also every sub-step's vehicle poses, so that
 a renderer can draw the traffic at the simulation frequency as highway-env's viewer does). Field lists (:data:`VEHICLE_FIELDS`, ...) name each array with its
 element type, so the host side (``envs/physics/engine.py``) allocates them from one place.
 """
@@ -44,6 +45,10 @@ EPISODE_FIELDS = {
 }  # fmt: skip
 # Episode modes (``Episodes.mode``), set by the host before a launch and by the kernel after a done.
 STEP, RESPAWN, REFRESH = 0, 1, 2
+# When an episode ends (``Params.episode_end``): highway-env's rule (the world's: most end when the first
+# controlled vehicle is done, the intersection on any crash or when all have arrived), or when every agent
+# is done (the multi-agent and self-play envs, where a crashed agent stays on the road as an obstacle).
+END_HIGHWAY_ENV, END_ALL_AGENTS = 0, 1
 
 
 @functools.cache
@@ -124,6 +129,9 @@ def make_structs(F: type) -> SimpleNamespace:  # noqa: N803
         live: int  # 1: advance envs in STEP mode; 0: only respawn/refresh and observe
         autoreset: int  # 1: a finished env respawns at its next step (Gymnasium's NEXT_STEP)
         trace: int  # 1: write every sub-step's poses into ``Outputs.trace`` (for rendering)
+        agents: int  # controlled vehicles, in slots 0 .. agents - 1 (highway-env ``controlled_vehicles``)
+        shared_reward: int  # 1: the env's reward is the agents' mean (cooperative worlds); 0: the first's
+        episode_end: int  # END_HIGHWAY_ENV: the world's own rule; END_ALL_AGENTS: when every agent is done
         actions: wp.array(dtype=wp.int32)  # action index -> meta-action code
         continuous: (
             int  # 1: the ego takes (acceleration, steering) commands (ContinuousAction), not meta-actions
@@ -146,9 +154,11 @@ def make_structs(F: type) -> SimpleNamespace:  # noqa: N803
         reward: wp.array(dtype=wp.float32)
         terminated: wp.array(dtype=wp.bool)
         truncated: wp.array(dtype=wp.bool)
-        terms: wp.array2d(dtype=wp.float32)  # (envs, reward terms)
-        speed: wp.array(dtype=wp.float32)  # [m/s] the ego's, for info
-        crashed: wp.array(dtype=wp.bool)  # the ego's, for info
+        terms: wp.array2d(dtype=wp.float32)  # (envs * agents, reward terms)
+        rewards: wp.array(dtype=wp.float32)  # (envs * agents) each agent's reward
+        dones: wp.array(dtype=wp.bool)  # (envs * agents) each agent is done (crashed, arrived, ...)
+        speed: wp.array(dtype=wp.float32)  # (envs * agents) [m/s] each agent's, for info
+        crashed: wp.array(dtype=wp.bool)  # (envs * agents) each agent's, for info
         trace: wp.array3d(dtype=wp.float32)  # (envs, frames * slots, 4) x, y, heading, crashed per sub-step
 
     return SimpleNamespace(Vehicles=Vehicles, Episodes=Episodes, Road=Road, Params=Params, Outputs=Outputs)

@@ -500,9 +500,9 @@ def traffic_funcs(F: type) -> SimpleNamespace:  # noqa: N803
                     v.target_lane[e, i] = cand
 
     @wp.func(inline=True)
-    def continuous_action(v: Vehicles, p: Params, e: int, a0: wp.float32, a1: wp.float32):
+    def continuous_action(v: Vehicles, p: Params, e: int, i: int, a0: wp.float32, a1: wp.float32):
         """highway-env ``ContinuousAction.act``: (clipped) commands in [-1, 1] mapped onto the acceleration
-        and steering ranges, held by the ego's plain ``Vehicle`` for the whole policy step."""
+        and steering ranges, held by controlled vehicle i's plain ``Vehicle`` for the whole policy step."""
         x0 = F(a0)
         x1 = F(a1)
         if p.control_i[2] != 0:
@@ -519,8 +519,8 @@ def traffic_funcs(F: type) -> SimpleNamespace:  # noqa: N803
             if lon:
                 x = x1
             steering = p.control_f[2] + (x + ONE) * F(0.5) * (p.control_f[3] - p.control_f[2])
-        v.acc[e, 0] = acc
-        v.steer[e, 0] = wp.tan(steering)  # the bicycle model takes the tangent of the angle
+        v.acc[e, i] = acc
+        v.steer[e, i] = wp.tan(steering)  # the bicycle model takes the tangent of the angle
 
     @wp.func(inline=True)
     def decide(v: Vehicles, rd: Road, p: Params, ep: Episodes, e: int, i: int):

@@ -29,7 +29,7 @@ class World:
     reports as a bool), ``idm`` (IDM parameters it changes), ``regulation_frequency``, ``slots``,
     ``duration`` [s], ``network()``, ``params()`` (the world_f / world_i arrays its kernel functions
     read), ``scene_problems(scene)`` and ``funcs(F)`` (its Warp ``spawn`` and ``reward``, and optionally
-    ``after_step``). By default a world has ``vehicles_count + 1`` slots, no routes, and its config's
+    ``after_step``). By default a world has ``vehicles_count + controlled_vehicles`` slots, no routes, and its config's
     ``duration``."""
 
     name = ""
@@ -40,13 +40,31 @@ class World:
     idm: dict[str, float] = {}
     #: right-of-way checks per second of a ``RegulatedRoad`` (highway-env's REGULATION_FREQUENCY), 0: none
     regulation_frequency = 0
+    #: the env's reward is the controlled vehicles' mean (a cooperative world), not the first one's
+    shared_reward = False
+    #: controlled vehicles the world can place (None: as many as fit, see ``placement_problems``)
+    max_controlled: int | None = 1
 
     def __init__(self, cfg) -> None:
         self.cfg = cfg
 
     @property
     def slots(self) -> int:
-        return self.cfg.vehicles_count + 1
+        return self.cfg.vehicles_count + self.cfg.controlled_vehicles
+
+    @classmethod
+    def placement_problems(cls, cfg) -> list[str]:
+        """Why ``cfg.controlled_vehicles`` controlled vehicles cannot be placed in this world (empty when
+        they can)."""
+        n = cfg.controlled_vehicles
+        if n < 1:
+            return [f"controlled_vehicles={n}: need at least 1"]
+        if cls.max_controlled is not None and n > cls.max_controlled:
+            return [
+                f"controlled_vehicles={n}: the {cls.name} world places at most {cls.max_controlled} "
+                "controlled vehicle" + ("s" if cls.max_controlled > 1 else "")
+            ]
+        return []
 
     @property
     def duration(self) -> float:
@@ -71,7 +89,7 @@ def slot_funcs(F: type) -> SimpleNamespace:  # noqa: N803 - the kernels' float t
     L = lane_funcs(F)
     Vehicles, Road, Params = S.Vehicles, S.Road, S.Params
     closest_lane, py_mod, local_coordinates = L.closest_lane, L.py_mod, L.local_coordinates
-    CONTROLLED, IDM = st.CONTROLLED, st.IDM
+    ABSENT, CONTROLLED, IDM = st.ABSENT, st.CONTROLLED, st.IDM
     ROAD, LANE_ID = rn.ROAD, rn.LANE_ID
     ZERO = F(0.0)
     PI = F(math.pi)
@@ -116,11 +134,13 @@ def slot_funcs(F: type) -> SimpleNamespace:  # noqa: N803 - the kernels' float t
 
     @wp.func
     def farthest_on_lane(v: Vehicles, rd: Road, e: int, ln: int, count: int) -> F:
-        """The largest longitudinal coordinate on lane ln of slots 0..count-1 (highway-env
-        ``Vehicle.create_random``'s ``x0``: a new vehicle spawns ahead of every vehicle so far)."""
-        x0 = local_coordinates(rd.lf, rd.li, ln, v.x[e, 0], v.y[e, 0])[0]
-        for j in range(1, count):
-            x0 = wp.max(x0, local_coordinates(rd.lf, rd.li, ln, v.x[e, j], v.y[e, j])[0])
+        """The largest longitudinal coordinate on lane ln of the vehicles placed in slots 0..count-1
+        (highway-env ``Vehicle.create_random``'s ``x0``: a new vehicle spawns ahead of every vehicle so
+        far); slots marked ABSENT are skipped."""
+        x0 = F(-1.0e30)
+        for j in range(count):
+            if v.kind[e, j] != ABSENT:
+                x0 = wp.max(x0, local_coordinates(rd.lf, rd.li, ln, v.x[e, j], v.y[e, j])[0])
         return x0
 
     @wp.func

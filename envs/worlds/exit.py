@@ -163,20 +163,29 @@ def exit_funcs(F: type) -> SimpleNamespace:  # noqa: N803
                 v.route_road[e, i, 2] = p.world_i[AFTER_ROAD]
                 v.route_lane[e, i, 2] = ANY_LANE
 
-    @wp.func(inline=True)
+    @wp.func
     def reward(
-        v: Vehicles, ep: Episodes, rd: Road, p: Params, e: int, action: int, command: wp.vec2f, out: Outputs
-    ):
+        v: Vehicles,
+        ep: Episodes,
+        rd: Road,
+        p: Params,
+        e: int,
+        i: int,
+        o: int,
+        action: int,
+        command: wp.vec2f,
+        out: Outputs,
+    ) -> bool:
         crashed = ZERO
-        is_crashed = v.crashed[e, 0]
+        is_crashed = v.crashed[e, i]
         if is_crashed:
             crashed = ONE
-        target = v.target_lane[e, 0]
+        target = v.target_lane[e, i]
         goal = ZERO
         if target == p.world_i[EXIT_SECTION_LANE] or target == p.world_i[EXIT_LANE]:
             goal = ONE
         lo = p.world_f[SPEED_LO]
-        high_speed = wp.clamp((v.speed[e, 0] - lo) / (p.world_f[SPEED_HI] - lo), ZERO, ONE)
+        high_speed = wp.clamp((v.speed[e, i] - lo) / (p.world_f[SPEED_HI] - lo), ZERO, ONE)
         right_lane = F(rd.li[target, LANE_ID])
         w_crash = p.world_f[COLLISION_W]
         w_goal = p.world_f[GOAL_W]
@@ -188,12 +197,13 @@ def exit_funcs(F: type) -> SimpleNamespace:  # noqa: N803
         )
         if p.world_i[NORMALIZE] != 0:
             r = wp.clamp((r - w_crash) / (w_goal - w_crash), ZERO, ONE)
-        out.terms[e, 0] = wp.float32(crashed)
-        out.terms[e, 1] = wp.float32(goal)
-        out.terms[e, 2] = wp.float32(high_speed)
-        out.terms[e, 3] = wp.float32(right_lane)
-        out.reward[e] = wp.float32(r)
-        out.terminated[e] = is_crashed
+        out.terms[o, 0] = wp.float32(crashed)
+        out.terms[o, 1] = wp.float32(goal)
+        out.terms[o, 2] = wp.float32(high_speed)
+        out.terms[o, 3] = wp.float32(right_lane)
+        out.rewards[o] = wp.float32(r)
+        out.dones[o] = is_crashed
         out.truncated[e] = ep.time[e] >= p.duration
+        return i == 0 and out.dones[o]  # highway-env ends the episode on its first vehicle
 
     return SimpleNamespace(spawn=spawn, reward=reward)

@@ -16,6 +16,7 @@ order: the controlled vehicle's lane, then per NPC its lane, speed, spacing jitt
 """
 
 import functools
+import math
 from types import SimpleNamespace
 
 import numpy as np
@@ -45,6 +46,26 @@ class HighwayWorld(World):
 
     name = "highway"
     reward_terms = REWARD_TERMS
+    max_controlled = None  # as many as fit on the road
+
+    @classmethod
+    def placement_problems(cls, cfg) -> list[str]:
+        """Every vehicle is placed ahead of the farthest one so far: the farthest placement (every gap at
+        its largest) must stay on the 10 km road."""
+        problems = super().placement_problems(cfg)
+        lane_factor = math.exp(-5 / 40 * cfg.lanes_count)
+        ego_gap = cfg.ego_spacing * (SPACING_BASE + EGO_INITIAL_SPEED) * lane_factor
+        npc_gap = (SPACING_BASE + 0.8 * SPEED_LIMIT) * lane_factor / cfg.vehicles_density
+        reach = 3 * ego_gap + SPACING_JITTER[1] * (
+            cfg.controlled_vehicles * ego_gap + cfg.vehicles_count * npc_gap
+        )
+        if not problems and reach > ROAD_LENGTH:
+            problems.append(
+                f"controlled_vehicles={cfg.controlled_vehicles} and vehicles_count={cfg.vehicles_count} may "
+                f"not fit on the {ROAD_LENGTH / 1000:g} km road (up to {reach / 1000:.1f} km of spacing): "
+                "place fewer vehicles, or raise vehicles_density"
+            )
+        return problems
 
     def network(self) -> RoadNetwork:
         return RoadNetwork.straight_road_network(
@@ -97,19 +118,37 @@ def highway_funcs(F: type) -> SimpleNamespace:  # noqa: N803
         lanes = rd.road_lanes[0]
         lane_factor = wp.exp(F(-5.0 / 40.0) * F(lanes))
         n = p.world_i[VEHICLES]
+        agents = p.agents
         for i in range(v.x.shape[1]):
             v.kind[e, i] = st.ABSENT
-        for i in range(n):
+        # highway-env's list order: each controlled vehicle, then its share of the NPCs (near_split);
+        # controlled vehicle k goes to slot k, the NPCs to slots agents, agents + 1, ... in that order
+        others = n - agents
+        share = others // agents
+        extra = others - share * agents  # the first ``extra`` controlled vehicles lead one more NPC
+        k = int(0)  # controlled vehicles placed
+        npc = int(agents)  # the next NPC slot
+        left = int(0)  # NPCs still to place after the last controlled vehicle
+        for t in range(n):
+            controlled = left == 0
+            i = npc
             lane_id = int(0)
             speed = F(0.0)
             spacing = F(0.0)
-            if i == 0:
+            if controlled:
+                i = k
+                left = share
+                if k < extra:
+                    left = share + 1
+                k = k + 1
                 lane_id = p.world_i[INITIAL_LANE]
                 if lane_id < 0:
                     lane_id = wp.randi(rng, 0, lanes)
                 speed = p.world_f[EGO_SPEED]
                 spacing = p.world_f[EGO_SPACING]
             else:
+                npc = npc + 1
+                left = left - 1
                 lane_id = wp.randi(rng, 0, lanes)
                 limit = rd.lf[first + lane_id, SPEED_LIMIT_COL]
                 if limit < NO_LIMIT:
@@ -120,13 +159,13 @@ def highway_funcs(F: type) -> SimpleNamespace:  # noqa: N803
             ln = first + lane_id
             offset = spacing * (F(SPACING_BASE) + ONE * speed) * lane_factor
             x0 = F(3.0) * offset
-            if i > 0:  # ahead of the farthest vehicle so far, measured along this lane
-                x0 = farthest_on_lane(v, rd, e, ln, i)
+            if t > 0:  # ahead of the farthest vehicle so far, measured along this lane
+                x0 = farthest_on_lane(v, rd, e, ln, v.x.shape[1])
             jitter = JITTER0 + JITTER_SPAN * F(wp.randf(rng))
             x0 = x0 + offset * jitter
             pos = position(rd.lf, rd.li, ln, x0, ZERO)
             h = heading_at(rd.lf, rd.li, ln, x0)
-            if i == 0:
+            if controlled:
                 place(v, rd, p, e, i, CONTROLLED, EGO_FLAGS, pos[0], pos[1], h, speed, LENGTH, WIDTH)
             else:
                 flags = NPC_FLAGS
@@ -134,23 +173,33 @@ def highway_funcs(F: type) -> SimpleNamespace:  # noqa: N803
                     flags = NPC_FLAGS | st.CHECK_COLLISIONS
                 place(v, rd, p, e, i, IDM, flags, pos[0], pos[1], h, speed, LENGTH, WIDTH)
                 v.delta[e, i] = DELTA0 + DELTA_SPAN * F(wp.randf(rng))
+            v.born[e, i] = t
 
-    @wp.func(inline=True)
+    @wp.func
     def reward(
-        v: Vehicles, ep: Episodes, rd: Road, p: Params, e: int, action: int, command: wp.vec2f, out: Outputs
-    ):
-        lane = v.lane[e, 0]
+        v: Vehicles,
+        ep: Episodes,
+        rd: Road,
+        p: Params,
+        e: int,
+        i: int,
+        o: int,
+        action: int,
+        command: wp.vec2f,
+        out: Outputs,
+    ) -> bool:
+        lane = v.lane[e, i]
         crashed = F(0.0)
-        is_crashed = v.crashed[e, 0]
+        is_crashed = v.crashed[e, i]
         if is_crashed:
             crashed = ONE
-        right_lane = F(rd.li[v.target_lane[e, 0], LANE_ID]) / F(wp.max(rd.li[lane, ROAD_LANES] - 1, 1))
-        forward = v.speed[e, 0] * wp.cos(v.heading[e, 0])
+        right_lane = F(rd.li[v.target_lane[e, i], LANE_ID]) / F(wp.max(rd.li[lane, ROAD_LANES] - 1, 1))
+        forward = v.speed[e, i] * wp.cos(v.heading[e, i])
         lo = p.world_f[SPEED_LO]
         scaled = ZERO + (forward - lo) * (ONE - ZERO) / (p.world_f[SPEED_HI] - lo)
         high_speed = wp.clamp(scaled, ZERO, ONE)
         on_road = ZERO
-        if on_lane(rd.lf, lane, v.s_own[e, 0], v.r_own[e, 0], ZERO):
+        if on_lane(rd.lf, lane, v.s_own[e, i], v.r_own[e, i], ZERO):
             on_road = ONE
         w_crash = p.world_f[COLLISION_W]
         r = w_crash * crashed + p.world_f[RIGHT_LANE_W] * right_lane + p.world_f[HIGH_SPEED_W] * high_speed
@@ -159,12 +208,13 @@ def highway_funcs(F: type) -> SimpleNamespace:  # noqa: N803
                 (p.world_f[HIGH_SPEED_W] + p.world_f[RIGHT_LANE_W]) - w_crash
             )
         r = r * on_road
-        out.terms[e, 0] = wp.float32(crashed)
-        out.terms[e, 1] = wp.float32(right_lane)
-        out.terms[e, 2] = wp.float32(high_speed)
-        out.terms[e, 3] = wp.float32(on_road)
-        out.reward[e] = wp.float32(r)
-        out.terminated[e] = v.crashed[e, 0] or (p.world_i[OFFROAD_TERMINAL] != 0 and on_road == ZERO)
+        out.terms[o, 0] = wp.float32(crashed)
+        out.terms[o, 1] = wp.float32(right_lane)
+        out.terms[o, 2] = wp.float32(high_speed)
+        out.terms[o, 3] = wp.float32(on_road)
+        out.rewards[o] = wp.float32(r)
+        out.dones[o] = v.crashed[e, i] or (p.world_i[OFFROAD_TERMINAL] != 0 and on_road == ZERO)
         out.truncated[e] = ep.time[e] >= p.duration
+        return i == 0 and out.dones[o]  # highway-env ends the episode on its first vehicle
 
     return SimpleNamespace(spawn=spawn, reward=reward)

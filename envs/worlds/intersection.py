@@ -115,6 +115,8 @@ class IntersectionWorld(World):
     name = "intersection"
     reward_terms = REWARD_TERMS
     info_flags = {"is_success": "arrived_reward"}  # arrived at the destination (an autodrive addition)
+    shared_reward = True  # the env's reward is the controlled vehicles' mean (highway-env ``_reward``)
+    max_controlled = 4  # one per access road
     idm = IDM
     regulation_frequency = 2  # RegulatedRoad.REGULATION_FREQUENCY [Hz]
 
@@ -128,7 +130,7 @@ class IntersectionWorld(World):
         """The ego, the initial spawns and the challenger, and every spawn an episode can make (one per
         policy step, at most ``MAX_EPISODE_SPAWNS``)."""
         steps = math.ceil(self.cfg.duration * self.cfg.policy_frequency - 1e-9)
-        return 1 + self.cfg.initial_vehicle_count + min(steps, MAX_EPISODE_SPAWNS)
+        return self.cfg.controlled_vehicles + self.cfg.initial_vehicle_count + min(steps, MAX_EPISODE_SPAWNS)
 
     @property
     def route_capacity(self) -> int:
@@ -213,14 +215,14 @@ def intersection_funcs(F: type) -> SimpleNamespace:  # noqa: N803
             clear = bool(True)
             for j in range(n):
                 if v.kind[e, j] == ABSENT:
-                    if free < 0 and j > 0:
+                    if free < 0 and j >= p.agents:  # slots 0 .. agents - 1 are the controlled vehicles'
                         free = j
                 else:
                     dx = v.x[e, j] - pos[0]
                     dy = v.y[e, j] - pos[1]
                     if wp.sqrt(dx * dx + dy * dy) < F(SPAWN_CLEARANCE):
                         clear = False
-            if clear and free > 0:
+            if clear and free >= 0:
                 h = heading_at(rd.lf, rd.li, ln, s)
                 born = next_born(v, e)
                 place(v, rd, p, e, free, IDM_KIND, IDM_FLAGS, pos[0], pos[1], h, speed, LENGTH, WIDTH)
@@ -245,37 +247,25 @@ def intersection_funcs(F: type) -> SimpleNamespace:  # noqa: N803
         rng = spawn_vehicle(
             v, rd, p, e, rng, F(CHALLENGER_LONGITUDINAL), F(CHALLENGER_DEVIATION), ZERO, ONE, True
         )
-        ln = p.world_i[INCOMING]
-        s = F(EGO_LONGITUDINAL) + F(EGO_DEVIATION) * (ONE + F(wp.randn(rng)))
-        pos = position(rd.lf, rd.li, ln, s, ZERO)
-        h = heading_at(rd.lf, rd.li, ln, F(EGO_LONGITUDINAL))
-        born = next_born(v, e)
-        place(
-            v,
-            rd,
-            p,
-            e,
-            0,
-            CONTROLLED,
-            EGO_FLAGS,
-            pos[0],
-            pos[1],
-            h,
-            rd.lf[ln, SPEED_LIMIT_ROW],
-            LENGTH,
-            WIDTH,
-        )
-        v.born[e, 0] = born
-        destination = p.world_i[DESTINATION]
-        if destination < 0:
-            destination = wp.randi(rng, 1, 4)
-        plan(v, rd, p, e, 0, ROUTES, p.world_i[ROUTE_LEN], NUM_DESTINATIONS, destination)
-        for j in range(1, n):  # prevent early collisions
-            if v.kind[e, j] != ABSENT:
-                dx = v.x[e, j] - pos[0]
-                dy = v.y[e, j] - pos[1]
-                if wp.sqrt(dx * dx + dy * dy) < F(EGO_CLEARANCE):
-                    v.kind[e, j] = ABSENT
+        for k in range(p.agents):  # controlled vehicle k enters from corner k % 4
+            ln = p.world_i[INCOMING + k % 4]
+            s = F(EGO_LONGITUDINAL) + F(EGO_DEVIATION) * (ONE + F(wp.randn(rng)))
+            pos = position(rd.lf, rd.li, ln, s, ZERO)
+            h = heading_at(rd.lf, rd.li, ln, F(EGO_LONGITUDINAL))
+            born = next_born(v, e)
+            speed = rd.lf[ln, SPEED_LIMIT_ROW]
+            place(v, rd, p, e, k, CONTROLLED, EGO_FLAGS, pos[0], pos[1], h, speed, LENGTH, WIDTH)
+            v.born[e, k] = born
+            destination = p.world_i[DESTINATION]
+            if destination < 0:
+                destination = wp.randi(rng, 1, 4)
+            plan(v, rd, p, e, k, ROUTES, p.world_i[ROUTE_LEN], NUM_DESTINATIONS, destination)
+            for j in range(p.agents, n):  # prevent early collisions
+                if v.kind[e, j] != ABSENT:
+                    dx = v.x[e, j] - pos[0]
+                    dy = v.y[e, j] - pos[1]
+                    if wp.sqrt(dx * dx + dy * dy) < F(EGO_CLEARANCE):
+                        v.kind[e, j] = ABSENT
 
     @wp.func(inline=True)
     def arrived(v: Vehicles, p: Params, e: int, i: int) -> bool:
@@ -287,7 +277,7 @@ def intersection_funcs(F: type) -> SimpleNamespace:  # noqa: N803
         """``_clear_vehicles`` then ``_spawn_vehicle(spawn_probability)``, after the step's reward."""
         n = v.x.shape[1]
         changed = bool(False)
-        for j in range(1, n):
+        for j in range(p.agents, n):  # controlled vehicles stay
             if v.kind[e, j] != ABSENT:
                 ln = v.lane[e, j]
                 if exit_lane(p, ln) and v.s_own[e, j] >= rd.lf[ln, LENGTH_ROW] - F(LEAVE_DISTANCE):
@@ -307,22 +297,31 @@ def intersection_funcs(F: type) -> SimpleNamespace:  # noqa: N803
         if changed or after != before:
             refresh_all(v, rd, ep, e)
 
-    @wp.func(inline=True)
+    @wp.func
     def reward(
-        v: Vehicles, ep: Episodes, rd: Road, p: Params, e: int, action: int, command: wp.vec2f, out: Outputs
-    ):
+        v: Vehicles,
+        ep: Episodes,
+        rd: Road,
+        p: Params,
+        e: int,
+        i: int,
+        o: int,
+        action: int,
+        command: wp.vec2f,
+        out: Outputs,
+    ) -> bool:
         crashed = ZERO
-        is_crashed = v.crashed[e, 0]
+        is_crashed = v.crashed[e, i]
         if is_crashed:
             crashed = ONE
         lo = p.world_f[SPEED_LO]
-        high_speed = wp.clamp((v.speed[e, 0] - lo) / (p.world_f[SPEED_HI] - lo), ZERO, ONE)
-        has_arrived = arrived(v, p, e, 0)
+        high_speed = wp.clamp((v.speed[e, i] - lo) / (p.world_f[SPEED_HI] - lo), ZERO, ONE)
+        has_arrived = arrived(v, p, e, i)
         arrival = ZERO
         if has_arrived:
             arrival = ONE
         on_road = ZERO
-        if on_lane(rd.lf, v.lane[e, 0], v.s_own[e, 0], v.r_own[e, 0], ZERO):
+        if on_lane(rd.lf, v.lane[e, i], v.s_own[e, i], v.r_own[e, i], ZERO):
             on_road = ONE
         w_crash = p.world_f[COLLISION_W]
         w_arrived = p.world_f[ARRIVED_W]
@@ -332,14 +331,15 @@ def intersection_funcs(F: type) -> SimpleNamespace:  # noqa: N803
         r = r * on_road
         if p.world_i[NORMALIZE] != 0:
             r = (r - w_crash) / (w_arrived - w_crash)
-        out.terms[e, 0] = wp.float32(crashed)
-        out.terms[e, 1] = wp.float32(high_speed)
-        out.terms[e, 2] = wp.float32(arrival)
-        out.terms[e, 3] = wp.float32(on_road)
-        out.reward[e] = wp.float32(r)
-        out.terminated[e] = (
-            is_crashed or has_arrived or (p.world_i[OFFROAD_TERMINAL] != 0 and on_road == ZERO)
-        )
+        out.terms[o, 0] = wp.float32(crashed)
+        out.terms[o, 1] = wp.float32(high_speed)
+        out.terms[o, 2] = wp.float32(arrival)
+        out.terms[o, 3] = wp.float32(on_road)
+        out.rewards[o] = wp.float32(r)
+        out.dones[o] = is_crashed or has_arrived  # highway-env _agent_is_terminal
         out.truncated[e] = ep.time[e] >= p.duration
+        # the episode ends on any agent's crash (or the first's leaving the road, with offroad_terminal),
+        # or when every agent is done (all have arrived)
+        return is_crashed or (i == 0 and p.world_i[OFFROAD_TERMINAL] != 0 and on_road == ZERO)
 
     return SimpleNamespace(spawn=spawn, reward=reward, after_step=after_step)

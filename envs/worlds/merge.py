@@ -156,17 +156,26 @@ def merge_funcs(F: type) -> SimpleNamespace:  # noqa: N803
         pos = position(rd.lf, rd.li, merge_lane, MERGE_LENGTH, ZERO)
         place(v, rd, p, e, OBSTACLE_SLOT, OBSTACLE, OBJECT_FLAGS, pos[0], pos[1], ZERO, ZERO, SIZE, SIZE)
 
-    @wp.func(inline=True)
+    @wp.func
     def reward(
-        v: Vehicles, ep: Episodes, rd: Road, p: Params, e: int, action: int, command: wp.vec2f, out: Outputs
-    ):
+        v: Vehicles,
+        ep: Episodes,
+        rd: Road,
+        p: Params,
+        e: int,
+        i: int,
+        o: int,
+        action: int,
+        command: wp.vec2f,
+        out: Outputs,
+    ) -> bool:
         crashed = ZERO
-        is_crashed = v.crashed[e, 0]
+        is_crashed = v.crashed[e, i]
         if is_crashed:
             crashed = ONE
-        right_lane = F(rd.li[v.lane[e, 0], LANE_ID])
+        right_lane = F(rd.li[v.lane[e, i], LANE_ID])
         lo = p.world_f[SPEED_LO]
-        high_speed = (v.speed[e, 0] - lo) / (p.world_f[SPEED_HI] - lo)
+        high_speed = (v.speed[e, i] - lo) / (p.world_f[SPEED_HI] - lo)
         lane_change = ZERO
         if action == LEFT or action == RIGHT:
             lane_change = ONE
@@ -188,13 +197,14 @@ def merge_funcs(F: type) -> SimpleNamespace:  # noqa: N803
         )
         lowest = w_crash + w_merging
         r = (r - lowest) / ((p.world_f[HIGH_SPEED_W] + p.world_f[RIGHT_LANE_W]) - lowest)
-        out.terms[e, 0] = wp.float32(crashed)
-        out.terms[e, 1] = wp.float32(right_lane)
-        out.terms[e, 2] = wp.float32(high_speed)
-        out.terms[e, 3] = wp.float32(lane_change)
-        out.terms[e, 4] = wp.float32(merging)
-        out.reward[e] = wp.float32(r)
-        out.terminated[e] = is_crashed or v.x[e, 0] > F(END_X)
+        out.terms[o, 0] = wp.float32(crashed)
+        out.terms[o, 1] = wp.float32(right_lane)
+        out.terms[o, 2] = wp.float32(high_speed)
+        out.terms[o, 3] = wp.float32(lane_change)
+        out.terms[o, 4] = wp.float32(merging)
+        out.rewards[o] = wp.float32(r)
+        out.dones[o] = is_crashed or v.x[e, i] > F(END_X)
         out.truncated[e] = False
+        return i == 0 and out.dones[o]  # highway-env ends the episode on its first vehicle
 
     return SimpleNamespace(spawn=spawn, reward=reward)

@@ -217,10 +217,11 @@ def parking_funcs(F: type) -> SimpleNamespace:  # noqa: N803
             place(v, rd, p, e, g + 3, OBSTACLE, OBJECT_FLAGS, -HALF_L, ZERO, quarter, ZERO, WALL_W, THICK)
             place(v, rd, p, e, g + 4, OBSTACLE, OBJECT_FLAGS, HALF_L, ZERO, quarter, ZERO, WALL_W, THICK)
 
-    @wp.func(inline=True)
+    @wp.func
     def reward(
-        v: Vehicles, ep: Episodes, rd: Road, p: Params, e: int, action: int, command: wp.vec2f, out: Outputs
-    ):  # fmt: skip
+        v: Vehicles, ep: Episodes, rd: Road, p: Params, e: int, i: int, o: int, action: int,
+        command: wp.vec2f, out: Outputs,
+    ) -> bool:  # fmt: skip
         goal = int(-1)  # the first road object that is not solid: the ego's Landmark
         for j in range(v.x.shape[1]):
             if goal < 0 and v.kind[e, j] == OBSTACLE and (v.flags[e, j] & SOLID) == 0:
@@ -231,20 +232,21 @@ def parking_funcs(F: type) -> SimpleNamespace:  # noqa: N803
             target = ZERO
             if goal >= 0:
                 target = goal_feature(v, e, goal, k) / scale
-            dist = dist + p.world_f[WEIGHTS + k] * wp.abs(goal_feature(v, e, 0, k) / scale - target)
+            dist = dist + p.world_f[WEIGHTS + k] * wp.abs(goal_feature(v, e, i, k) / scale - target)
         closeness = -wp.sqrt(dist)
         crashed = ZERO
-        is_crashed = v.crashed[e, 0]
+        is_crashed = v.crashed[e, i]
         if is_crashed:
             crashed = ONE
         success = closeness > -p.world_f[SUCCESS_GOAL]
-        out.terms[e, 0] = wp.float32(closeness)
-        out.terms[e, 1] = wp.float32(crashed)
-        out.terms[e, 2] = wp.float32(0.0)
+        out.terms[o, 0] = wp.float32(closeness)
+        out.terms[o, 1] = wp.float32(crashed)
+        out.terms[o, 2] = wp.float32(0.0)
         if success:
-            out.terms[e, 2] = wp.float32(1.0)
-        out.reward[e] = wp.float32(closeness + p.world_f[COLLISION_W] * crashed)
-        out.terminated[e] = is_crashed or success
+            out.terms[o, 2] = wp.float32(1.0)
+        out.rewards[o] = wp.float32(closeness + p.world_f[COLLISION_W] * crashed)
+        out.dones[o] = is_crashed or success
         out.truncated[e] = ep.time[e] >= p.duration
+        return i == 0 and out.dones[o]  # highway-env ends the episode on its first vehicle
 
     return SimpleNamespace(spawn=spawn, reward=reward, take_free=take_free)

@@ -158,30 +158,32 @@ def racetrack_funcs(F: type) -> SimpleNamespace:  # noqa: N803
                     put_idm(v, rd, p, e, placed, cand, s, speed)
                     placed = placed + 1
 
-    @wp.func(inline=True)
+    @wp.func
     def reward(
-        v: Vehicles, ep: Episodes, rd: Road, p: Params, e: int, action: int, command: wp.vec2f, out: Outputs
-    ):  # fmt: skip
+        v: Vehicles, ep: Episodes, rd: Road, p: Params, e: int, i: int, o: int, action: int,
+        command: wp.vec2f, out: Outputs,
+    ) -> bool:  # fmt: skip
         crashed = ZERO
-        is_crashed = v.crashed[e, 0]
+        is_crashed = v.crashed[e, i]
         if is_crashed:
             crashed = ONE
-        lateral = v.r_own[e, 0]
+        lateral = v.r_own[e, i]
         centering = ONE / (ONE + p.world_f[CENTERING_COST] * lateral * lateral)
         action_norm = F(wp.length(command))
         on_road = ZERO
-        is_on_road = on_lane(rd.lf, v.lane[e, 0], v.s_own[e, 0], lateral, ZERO)
+        is_on_road = on_lane(rd.lf, v.lane[e, i], v.s_own[e, i], lateral, ZERO)
         if is_on_road:
             on_road = ONE
         w_crash = p.world_f[COLLISION_W]
         r = p.world_f[CENTERING_W] * centering + p.world_f[ACTION_W] * action_norm + w_crash * crashed
         r = (r - w_crash) / (ONE - w_crash) * on_road  # highway-env's lmap onto [collision_reward, 1]
-        out.terms[e, 0] = wp.float32(centering)
-        out.terms[e, 1] = wp.float32(action_norm)
-        out.terms[e, 2] = wp.float32(crashed)
-        out.terms[e, 3] = wp.float32(on_road)
-        out.reward[e] = wp.float32(r)
-        out.terminated[e] = is_crashed or (p.world_i[TERMINATE_OFF_ROAD] != 0 and not is_on_road)
+        out.terms[o, 0] = wp.float32(centering)
+        out.terms[o, 1] = wp.float32(action_norm)
+        out.terms[o, 2] = wp.float32(crashed)
+        out.terms[o, 3] = wp.float32(on_road)
+        out.rewards[o] = wp.float32(r)
+        out.dones[o] = is_crashed or (p.world_i[TERMINATE_OFF_ROAD] != 0 and not is_on_road)
         out.truncated[e] = ep.time[e] >= p.duration
+        return i == 0 and out.dones[o]  # highway-env ends the episode on its first vehicle
 
     return SimpleNamespace(spawn=spawn, reward=reward)

@@ -171,19 +171,28 @@ def roundabout_funcs(F: type) -> SimpleNamespace:  # noqa: N803
             plan_route(v, rd, p, e, 1 + k, destination)
             v.delta[e, 1 + k] = DELTA0 + DELTA_SPAN * F(wp.randf(rng))
 
-    @wp.func(inline=True)
+    @wp.func
     def reward(
-        v: Vehicles, ep: Episodes, rd: Road, p: Params, e: int, action: int, command: wp.vec2f, out: Outputs
-    ):
+        v: Vehicles,
+        ep: Episodes,
+        rd: Road,
+        p: Params,
+        e: int,
+        i: int,
+        o: int,
+        action: int,
+        command: wp.vec2f,
+        out: Outputs,
+    ) -> bool:
         crashed = ZERO
-        is_crashed = v.crashed[e, 0]
+        is_crashed = v.crashed[e, i]
         if is_crashed:
             crashed = ONE
         ns = p.target_speeds.shape[0]
         speed_index = int(0)  # MDPVehicle.speed_index: the set-point the ego cruises at
         for k in range(ns):
-            if wp.abs(p.target_speeds[k] - v.target_speed[e, 0]) < wp.abs(
-                p.target_speeds[speed_index] - v.target_speed[e, 0]
+            if wp.abs(p.target_speeds[k] - v.target_speed[e, i]) < wp.abs(
+                p.target_speeds[speed_index] - v.target_speed[e, i]
             ):
                 speed_index = k
         high_speed = F(speed_index) / F(SPEED_INDEX_SCALE)
@@ -191,7 +200,7 @@ def roundabout_funcs(F: type) -> SimpleNamespace:  # noqa: N803
         if action == 0 or action == 2:
             lane_change = ONE
         on_road = ZERO
-        if on_lane(rd.lf, v.lane[e, 0], v.s_own[e, 0], v.r_own[e, 0], ZERO):
+        if on_lane(rd.lf, v.lane[e, i], v.s_own[e, i], v.r_own[e, i], ZERO):
             on_road = ONE
         w_crash = p.world_f[COLLISION_W]
         w_speed = p.world_f[HIGH_SPEED_W]
@@ -199,12 +208,13 @@ def roundabout_funcs(F: type) -> SimpleNamespace:  # noqa: N803
         if p.world_i[NORMALIZE] != 0:
             r = (r - w_crash) / (w_speed - w_crash)
         r = r * on_road
-        out.terms[e, 0] = wp.float32(crashed)
-        out.terms[e, 1] = wp.float32(high_speed)
-        out.terms[e, 2] = wp.float32(lane_change)
-        out.terms[e, 3] = wp.float32(on_road)
-        out.reward[e] = wp.float32(r)
-        out.terminated[e] = is_crashed
+        out.terms[o, 0] = wp.float32(crashed)
+        out.terms[o, 1] = wp.float32(high_speed)
+        out.terms[o, 2] = wp.float32(lane_change)
+        out.terms[o, 3] = wp.float32(on_road)
+        out.rewards[o] = wp.float32(r)
+        out.dones[o] = is_crashed
         out.truncated[e] = ep.time[e] >= p.duration
+        return i == 0 and out.dones[o]  # highway-env ends the episode on its first vehicle
 
     return SimpleNamespace(spawn=spawn, reward=reward)
