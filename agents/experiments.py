@@ -1,4 +1,5 @@
-"""Scenarios that are more than one agent's training run: perception chains and the data-efficiency study.
+"""Scenarios that are more than one agent's training run: perception chains, the data-efficiency study,
+self-play traffic and the multi-agent intersection.
 
 Each experiment is ``fn(work_dir, seed) -> metrics`` (a flat dict of numbers, plus optional ``details``),
 registered in ``agents.scenarios.SCENARIOS`` as an :class:`agents.scenarios.Experiment` with criteria on
@@ -11,10 +12,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from agents.common.evaluation import evaluate_policy
+from agents.common.evaluation import evaluate_joint, evaluate_policy, traffic_metrics
 from agents.run import load_policy, train_run
 
 HIGHWAY_FAST = "autodrive/HighwayFast-v0"
+SELF_PLAY = "autodrive/HighwaySelfPlay-v0"
+INTERSECTION_MULTI_AGENT = "autodrive/IntersectionMultiAgent-v0"
+SLOWER = 4  # DiscreteMetaAction's index of SLOWER
 
 
 def perception_driving(
@@ -152,4 +156,98 @@ def adversarial_robustness(work_dir: Path, seed: int) -> dict[str, Any]:
         "detector_pgd4_auroc": result["detector"]["attacks"]["pgd"]["4.0"]["auroc"],
         "experiment_seconds": result["seconds"],
         "details": result,
+    }
+
+
+def self_play_highway(work_dir: Path, seed: int, steps: int = 600_000, episodes: int = 100) -> dict[str, Any]:
+    """PPO with one network shared by all 21 vehicles of HighwayFast's road (``autodrive/HighwaySelfPlay-v0``:
+    no IDM/MOBIL traffic), then the road's safety and speed (``traffic_metrics``) under the learned
+    policy against IDM/MOBIL traffic on the same road (HighwayFast with NPC-NPC collisions checked; its
+    one controlled vehicle takes SLOWER and falls back, and only the IDM/MOBIL vehicles are counted).
+    Also the learned policy as the single controlled vehicle among IDM/MOBIL traffic: whether what the
+    vehicles learned together transfers."""
+    import time
+
+    start = time.perf_counter()
+    run_dir = train_run(
+        "ppo", SELF_PLAY, steps=steps, seed=seed, device="cpu", out=Path(work_dir) / "ppo",
+        eval_episodes=episodes, progress=False, tensorboard=False,
+    )  # fmt: skip
+    train_seconds = time.perf_counter() - start
+    policy = load_policy(run_dir)
+    ours = traffic_metrics(policy, SELF_PLAY, episodes, seed=10_000 + seed)
+    idm = traffic_metrics(
+        SLOWER,
+        HIGHWAY_FAST,
+        episodes,
+        seed=10_000 + seed,
+        env_kwargs={"check_npc_collisions": True},
+        count="idm",
+    )
+    alone = evaluate_policy(policy, HIGHWAY_FAST, episodes, seed=10_000 + seed)
+    return {
+        "self_play_crashes_per_vehicle_km": ours["crashes_per_vehicle_km"],
+        "self_play_mean_speed": ours["mean_speed"],
+        "self_play_crashed_share": ours["crashed_share"],
+        "idm_crashes_per_vehicle_km": idm["crashes_per_vehicle_km"],
+        "idm_mean_speed": idm["mean_speed"],
+        "idm_crashed_share": idm["crashed_share"],
+        "single_ego_mean_return": alone["mean_return"],
+        "single_ego_crash_rate": alone["crash_rate"],
+        "train_seconds": train_seconds,
+        "experiment_seconds": time.perf_counter() - start,
+        "details": {"self_play": ours, "idm": idm, "single_ego": alone},
+    }
+
+
+def intersection_multi_agent(
+    work_dir: Path, seed: int, steps: int = 150_000, episodes: int = 300, peer_episodes: int = 100
+) -> dict[str, Any]:
+    """DQN with ego attention, one network for both controlled vehicles of the multi-agent intersection
+    (its envs fold into the batch), then joint success (both arrived, no crash) and any-crash rates in
+    ours and in highway-env's ``intersection-multi-agent-v0``."""
+    import time
+
+    start = time.perf_counter()
+    run_dir = train_run(
+        "dqn", INTERSECTION_MULTI_AGENT, steps=steps, seed=seed, device="cpu", out=Path(work_dir) / "dqn",
+        hp_overrides={"net": "ego_attention"}, eval_episodes=episodes, progress=False, tensorboard=False,
+    )  # fmt: skip
+    train_seconds = time.perf_counter() - start
+    return {
+        **_joint_metrics(load_policy(run_dir), seed, episodes, peer_episodes),
+        "train_seconds": train_seconds,
+    }
+
+
+def sb3_ppo_intersection_multi_agent(
+    work_dir: Path, seed: int, steps: int = 15_000, peer_episodes: int = 100
+) -> dict[str, Any]:
+    """The peer: stable-baselines3's PPO trained in highway-env's single-agent ``intersection-v0`` (SB3 has
+    no tuple spaces), driving both vehicles of ``intersection-multi-agent-v0`` and of ours."""
+    import time
+
+    start = time.perf_counter()
+    run_dir = train_run(
+        "sb3-ppo", "intersection-v0", steps=steps, seed=seed, device="cpu", out=Path(work_dir) / "sb3-ppo",
+        eval_episodes=20, progress=False, tensorboard=False,
+    )  # fmt: skip
+    train_seconds = time.perf_counter() - start
+    return {
+        **_joint_metrics(load_policy(run_dir), seed, peer_episodes, peer_episodes),
+        "train_seconds": train_seconds,
+    }
+
+
+def _joint_metrics(policy, seed: int, episodes: int, peer_episodes: int) -> dict[str, Any]:
+    ours = evaluate_joint(policy, INTERSECTION_MULTI_AGENT, episodes, seed=10_000 + 1000 * seed)
+    peer = evaluate_joint(policy, "intersection-multi-agent-v0", peer_episodes, seed=10_000 + 1000 * seed)
+    return {
+        "joint_success_rate": ours["joint_success_rate"],
+        "any_crash_rate": ours["any_crash_rate"],
+        "mean_return": ours["mean_return"],
+        "peer_joint_success_rate": peer["joint_success_rate"],
+        "peer_any_crash_rate": peer["any_crash_rate"],
+        "peer_mean_return": peer["mean_return"],
+        "details": {"ours": ours, "peer": peer},
     }

@@ -14,13 +14,21 @@ from agents.run import load_policy, read_run_config
 VIDEO_SUFFIXES = (".gif", ".mp4")
 
 
-def _env_action(env: gym.Env, action) -> int | np.ndarray:
+def _env_action(env: gym.Env, action, space: gym.Space | None = None) -> int | np.ndarray | tuple:
     """A policy's action for one env's ``step``: an int, or one command vector whatever batch axis the
-    policy added."""
+    policy added; for a tuple env (several controlled vehicles) one per vehicle, from the policy's batch."""
+    space = space or env.action_space
     action = np.asarray(action)
-    if isinstance(env.action_space, gym.spaces.Discrete):
+    if isinstance(space, gym.spaces.Tuple):
+        return tuple(_env_action(env, a, s) for a, s in zip(action.reshape(len(space), -1), space))
+    if isinstance(space, gym.spaces.Discrete):
         return action.item()
-    return action.reshape(env.action_space.shape)
+    return action.reshape(space.shape)
+
+
+def _policy_input(obs):
+    """The observation as the policy takes it: a tuple env's observations (one per vehicle) as a batch."""
+    return np.stack(obs) if isinstance(obs, tuple) else obs
 
 
 def _episode_frames(env: gym.Env, policy, seed: int, max_frames: int) -> tuple[list[np.ndarray], float]:
@@ -30,7 +38,7 @@ def _episode_frames(env: gym.Env, policy, seed: int, max_frames: int) -> tuple[l
     obs, _ = env.reset(seed=seed)
     frames, total = [env.render()], 0.0
     while len(frames) < max_frames:
-        action, _ = policy.predict(obs, deterministic=True)
+        action, _ = policy.predict(_policy_input(obs), deterministic=True)
         obs, reward, terminated, truncated, _ = env.step(_env_action(env, action))
         total += float(reward)
         frames.extend(sub_steps() if sub_steps is not None else [env.render()])
@@ -93,7 +101,7 @@ def play(run_dir: str | Path, episodes: int = 1, seed: int = 0, env_id: str | No
             obs, _ = env.reset(seed=seed + i)
             total, done = 0.0, False
             while not done:
-                action, _ = policy.predict(obs, deterministic=True)
+                action, _ = policy.predict(_policy_input(obs), deterministic=True)
                 obs, reward, terminated, truncated, _ = env.step(_env_action(env, action))
                 total += float(reward)
                 done = terminated or truncated

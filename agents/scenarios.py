@@ -157,6 +157,24 @@ CROSSES_THE_INTERSECTION = {
 # highway-env's intersection-v0 steps ~30 times a second here: 15k steps of SB3's PPO take more wall-clock
 # than intersection-dqn-attention's training
 INTERSECTION_PEER_STEPS = 15_000
+# IDM/MOBIL traffic on HighwayFast's road (NPC-NPC collisions checked, the one controlled vehicle falling
+# back): 0.0016 crashes per vehicle-km at 20.5 m/s over 100 episodes (agents.common.evaluation.traffic_metrics).
+# A road of self-play vehicles must be no less safe and faster.
+SELF_PLAY_TRAFFIC = {
+    "self_play_crashes_per_vehicle_km": ("<=", 0.0016),
+    "self_play_mean_speed": (">=", 20.5),
+    "experiment_seconds": ("<=", 600.0),
+}
+# intersection-multi-agent-v0 driven on blindly (both vehicles always IDLE): both arrive in 66% of 300 episodes
+# of ours and 70% of 200 of highway-env's, some vehicle crashes in the rest (34%, 31%;
+# agents.common.evaluation.evaluate_joint). A multi-agent policy must do better on both, in both.
+BOTH_CROSS_THE_INTERSECTION = {
+    "joint_success_rate": (">=", 0.7),
+    "any_crash_rate": ("<=", 0.15),
+    "peer_joint_success_rate": (">=", 0.7),
+    "peer_any_crash_rate": ("<=", 0.15),
+    "train_seconds": ("<=", 600.0),
+}
 PARKING_STEPS = 96_000  # sb3-sac-her.yaml's parking recipe: 48k SAC updates, under 10 minutes here
 
 SCENARIOS: dict[str, Scenario | Experiment] = {
@@ -500,6 +518,33 @@ SCENARIOS: dict[str, Scenario | Experiment] = {
                 "experiment_seconds": ("<=", 1800.0),
             },
             description="GAN augmentation and self-supervised (frame-prediction) pretraining vs real-only at 250 labels",
+        ),
+        Experiment(
+            name="self-play-highway",
+            function="self_play_highway",
+            algo="ppo (shared by 21 vehicles)",
+            env_id="autodrive/HighwaySelfPlay-v0",
+            criteria=SELF_PLAY_TRAFFIC,
+            description="every vehicle of HighwayFast's road driven by one PPO policy: crashes per vehicle-km and "
+            "speed against IDM/MOBIL traffic on the same road",
+        ),
+        Experiment(
+            name="intersection-multi-agent-dqn-attention",
+            function="intersection_multi_agent",
+            algo="dqn (ego attention, shared by 2 vehicles)",
+            env_id="autodrive/IntersectionMultiAgent-v0",
+            criteria=BOTH_CROSS_THE_INTERSECTION,
+            description="one ego-attention DQN drives both vehicles of the multi-agent intersection: joint success "
+            "here and in highway-env's intersection-multi-agent-v0",
+        ),
+        Experiment(
+            name="sb3-ppo-highway-env-intersection-multi-agent",
+            function="sb3_ppo_intersection_multi_agent",
+            algo="sb3-ppo",
+            env_id="intersection-v0",
+            criteria={"experiment_seconds": ("<=", 600.0)},
+            description="peer: stable-baselines3 PPO trained in highway-env's intersection-v0 (15k steps) drives both "
+            "vehicles of intersection-multi-agent-v0",
         ),
     ]
 }

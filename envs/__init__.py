@@ -35,6 +35,11 @@ ENV_SPECS: dict[str, tuple[str, str, dict]] = {
         "envs.highway.vector:HighwayVectorEnv",
         {"preset": "highway-fast"},
     ),
+    f"{NAMESPACE}/HighwaySelfPlay-v0": (
+        "envs.highway.env:HighwayEnv",
+        "envs.highway.vector:HighwayVectorEnv",
+        {"preset": "highway-self-play"},
+    ),
     f"{NAMESPACE}/Merge-v0": (
         "envs.highway.env:HighwayEnv",
         "envs.highway.vector:HighwayVectorEnv",
@@ -74,6 +79,9 @@ ENV_SPECS: dict[str, tuple[str, str, dict]] = {
 
 #: the driving worlds' ids (one simulator, one camera, one set of observation and action options)
 DRIVING_IDS = tuple(env_id for env_id, spec in ENV_SPECS.items() if spec[0].startswith("envs.highway.env:"))
+#: the driving ids with several controlled vehicles by default (the camera and its datasets observe one)
+MULTI_AGENT_IDS = (f"{NAMESPACE}/IntersectionMultiAgent-v0", f"{NAMESPACE}/HighwaySelfPlay-v0")
+SINGLE_AGENT_IDS = tuple(env_id for env_id in DRIVING_IDS if env_id not in MULTI_AGENT_IDS)
 
 
 def register_envs() -> None:
@@ -92,4 +100,4 @@ def register_envs() -> None:
 
 register_envs()
 
-__all__ = ["DRIVING_IDS", "ENV_SPECS", "NAMESPACE", "register_envs"]
+__all__ = ["DRIVING_IDS", "ENV_SPECS", "MULTI_AGENT_IDS", "NAMESPACE", "SINGLE_AGENT_IDS", "register_envs"]

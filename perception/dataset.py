@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from envs import DRIVING_IDS
+from envs import SINGLE_AGENT_IDS
 from envs.io import load_arrays, read_json, save_arrays, write_json
 from envs.physics.structs import ABSENT
 from perception.lidar import LidarSpec, check_spec, scan
@@ -75,8 +75,8 @@ class GenerateConfig:
     def __post_init__(self) -> None:
         if self.frames < 1 or self.num_envs < 1 or self.steps_per_shard < 1 or self.workers < 1:
             raise ValueError("frames, num_envs, steps_per_shard and workers must all be >= 1")
-        if self.env_id not in DRIVING_IDS:
-            raise ValueError(f"env_id={self.env_id!r}: datasets are generated from one of {DRIVING_IDS}")
+        if self.env_id not in SINGLE_AGENT_IDS:  # the camera and the labels follow one controlled vehicle
+            raise ValueError(f"env_id={self.env_id!r}: datasets are generated from one of {SINGLE_AGENT_IDS}")
         if "observation" in dict(self.env_kwargs):
             raise ValueError("env_kwargs must not set 'observation': labels and camera come from the state")
 

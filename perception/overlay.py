@@ -71,10 +71,10 @@ def camera_worlds_png(
     import gymnasium as gym
     import imageio.v3 as iio
 
-    from envs import DRIVING_IDS
+    from envs import SINGLE_AGENT_IDS
 
     rows = []
-    for env_id in env_ids or tuple(i for i in DRIVING_IDS if i != "autodrive/Highway-v0"):
+    for env_id in env_ids or tuple(i for i in SINGLE_AGENT_IDS if i != "autodrive/Highway-v0"):
         env = gym.make(env_id, observation="camera", camera_channels=3, camera_stack=1, camera_height=64)
         obs, _ = env.reset(seed=seed)
         frames, step = [], 0

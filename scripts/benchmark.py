@@ -4,6 +4,7 @@
 autodrive benchmark gridworld              # vs minigrid
 autodrive benchmark highway                # vs highway-env
 autodrive benchmark worlds                 # merge, exit, roundabout, racetrack, parking vs highway-env's
+autodrive benchmark multi-agent            # agent-steps/s with 2 to 32 controlled vehicles per env
 autodrive benchmark agents                 # our DQN vs stable-baselines3's on highway-env
 autodrive benchmark sb3                    # SB3 PPO through our batched envs vs SB3's DummyVecEnv
 autodrive benchmark perception --model runs/perception --agent runs/<run>   # frames/s, driving from pixels
@@ -18,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-BENCHMARKS = ("gridworld", "highway", "worlds", "agents", "sb3", "perception")
+BENCHMARKS = ("gridworld", "highway", "worlds", "multi-agent", "agents", "sb3", "perception")
 
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
@@ -29,9 +30,9 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     modules = {}
     for name in BENCHMARKS:
         try:
-            modules[name] = importlib.import_module(f"scripts.bench.{name}")
+            modules[name] = importlib.import_module(f"scripts.bench.{name.replace('-', '_')}")
         except ModuleNotFoundError as exc:
-            if exc.name != f"scripts.bench.{name}":
+            if exc.name != f"scripts.bench.{name.replace('-', '_')}":
                 raise
             continue
         p = sub.add_parser(name, help=(modules[name].__doc__ or "").strip().splitlines()[0])

@@ -11,7 +11,9 @@ crash/terminated flags differ. The OccupancyGrid and four non-default observatio
 (``envs.highway.fidelity.OBSERVATION_CONFIGS``) are compared the same way on random actions, and so
 are non-default world configs (``envs.highway.fidelity.WORLD_CONFIGS``: reward weights, frequencies,
 traffic) under both policies, and DiscreteMetaAction's options (``ACTION_CONFIGS``: lateral-only,
-longitudinal-only with four target speeds) under random actions. intersection-v0 runs without new
+longitudinal-only with four target speeds) under random actions, and several controlled vehicles with
+highway-env's tuple API (``MULTI_AGENT_CONFIGS``; intersection-multi-agent-v0 by default).
+intersection-v0 runs without new
 vehicles during the episode (``STEP_CONFIGS``: each simulator draws them from its own stream). parking-v0 is compared on its
 KinematicsGoal observation under zero, full-throttle and random commands.
 Statistics: 200 episodes per fixed policy in our batch (float32) against highway-env's stored
@@ -52,15 +54,20 @@ def step_fidelity(presets: list[str], scenes: int) -> list[dict]:
     cases += [("default", "float64", "random", name) for name in fid.ACTION_CONFIGS]
     cases += [("default", "float64", "right", None)]  # always LANE_RIGHT: exit-v0's goal, the merge ramp
     cases += [("default", "float64", "faster", None)]  # parking: full throttle into a wall or a spot
+    cases += [("default", "float64", p, "multi-agent") for p in ("idle", "random")]
     for preset in presets:
         for observation, precision, policy, world_config in cases:
             if world_config == "world-config" and preset not in fid.WORLD_CONFIGS:
+                continue
+            if world_config == "multi-agent" and (
+                preset not in fid.MULTI_AGENT_CONFIGS or (preset == "racetrack" and policy != "idle")
+            ):
                 continue
             if (policy == "faster") != (preset == "parking"):
                 continue  # the other worlds' FASTER is covered by random actions
             if preset == "parking" and (observation != "default" or world_config in fid.ACTION_CONFIGS):
                 continue  # parking-v0 is a goal task: its reward reads KinematicsGoal, its ego ContinuousAction
-            if preset == "intersection" and (
+            if preset.startswith("intersection") and (
                 observation not in ("default", "occupancy_grid") or world_config in fid.ACTION_CONFIGS
                 or policy == "right"
             ):  # fmt: skip
@@ -74,6 +81,8 @@ def step_fidelity(presets: list[str], scenes: int) -> list[dict]:
             config = fid.STEP_CONFIGS.get(preset)
             if world_config == "world-config":
                 config = fid.WORLD_CONFIGS.get(preset)
+            if world_config == "multi-agent":
+                config = fid.MULTI_AGENT_CONFIGS[preset]
             config = fid.ACTION_CONFIGS.get(world_config, config)
             start = time.perf_counter()
             obs_config = (

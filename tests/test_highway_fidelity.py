@@ -24,6 +24,7 @@ from envs.highway.env import HighwayEnv  # noqa: E402
 from envs.highway.fidelity import (  # noqa: E402
     ACTION_CONFIGS,
     CONTINUOUS_CONFIGS,
+    MULTI_AGENT_CONFIGS,
     OBSERVATION_CONFIGS,
     STEP_CONFIGS,
     WORLD_CONFIGS,
@@ -113,14 +114,6 @@ def test_intersection_multi_agent_matches_highway_env(seed: int, policy: str) ->
     compare("intersection-multi-agent", seed, policy, config=STEP_CONFIGS["intersection-multi-agent"])
 
 
-#: highway-env's tuple API on the highway: three controlled vehicles, each leading its share of the NPCs
-MANY_CONTROLLED = {
-    "controlled_vehicles": 3,
-    "action": {"type": "MultiAgentAction", "action_config": {"type": "DiscreteMetaAction"}},
-    "observation": {"type": "MultiAgentObservation", "observation_config": {"type": "Kinematics"}},
-}
-
-
 @pytest.mark.parametrize("policy", ["idle", "random"])
 @pytest.mark.parametrize(  # highway-v0 steps slowly in highway-env: 4 of its scenes, 20 of highway-fast's
     "preset, seed", [*(("highway-fast", k) for k in range(20)), *(("highway", k) for k in range(4))]
@@ -128,7 +121,15 @@ MANY_CONTROLLED = {
 def test_many_controlled_vehicles_match_highway_env(preset: str, seed: int, policy: str) -> None:
     """``controlled_vehicles=3`` with MultiAgentAction / MultiAgentObservation: every agent's observation
     from its own vehicle, the first vehicle's reward and termination (highway-env's), scene by scene."""
-    compare(preset, seed, policy, config=MANY_CONTROLLED)
+    compare(preset, seed, policy, config=MULTI_AGENT_CONFIGS[preset])
+
+
+@pytest.mark.parametrize("seed", range(10))
+@pytest.mark.parametrize("preset", ["exit", "racetrack"])
+def test_many_controlled_vehicles_in_other_worlds_match_highway_env(preset: str, seed: int) -> None:
+    """exit-v0 (random meta-actions) and racetrack-v0 (zero steering: highway-env's multi-agent racetrack
+    charges each agent the norm of the joint action, ours its own command) with two controlled vehicles."""
+    compare(preset, seed, "random" if preset == "exit" else "idle", config=MULTI_AGENT_CONFIGS[preset])
 
 
 @pytest.mark.parametrize("policy", ["idle", "random"])

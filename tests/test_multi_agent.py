@@ -3,6 +3,7 @@ batched form with the agents folded into the batch, per-agent rewards and flags,
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import gymnasium as gym
@@ -12,6 +13,7 @@ from gymnasium.utils.env_checker import check_env
 from pettingzoo.test import parallel_api_test
 
 import envs
+from agents.common.evaluation import evaluate_joint, traffic_metrics
 from envs.highway.env import HighwayEnv
 from envs.highway.parallel import parallel_env
 from envs.highway.vector import HighwayVectorEnv
@@ -172,3 +174,46 @@ def test_bad_multi_agent_input_raises() -> None:
         gym.make("autodrive/HighwayFast-v0", action={"type": "MultiAgentAction", "configs": {}})
     with pytest.raises(ValueError, match="unknown driving env id"):
         parallel_env("autodrive/GridWorld-v0")
+
+
+def test_scene_must_put_the_controlled_vehicles_first() -> None:
+    env = HighwayEnv("highway-fast", controlled_vehicles=2)
+    env.reset(seed=0)
+    scene = env.scene()
+    swapped = dataclasses.replace(scene, kind=np.roll(scene.kind, 1))
+    with pytest.raises(ValueError, match=r"slots 0..1 must be the 2 controlled vehicle"):
+        env.reset(options={"scene": swapped})
+
+
+def test_traffic_metrics_count_every_vehicle_of_the_road() -> None:
+    """IDLE self-play traffic: 21 vehicles at 25 m/s for 30 s, nobody crashes; each drives 0.75 km."""
+    m = traffic_metrics(1, "autodrive/HighwaySelfPlay-v0", episodes=4)
+    assert m["vehicles"] == 84 and m["crashes"] == 0
+    assert m["mean_speed"] == pytest.approx(25.0, abs=1e-3)
+    assert m["vehicle_km"] == pytest.approx(84 * 25 * 30 / 1000, rel=1e-3)
+    idm = traffic_metrics(4, "autodrive/HighwayFast-v0", episodes=4, count="idm")
+    assert idm["vehicles"] == 80 and idm["vehicle_km"] > 0
+    with pytest.raises(ValueError, match="count="):
+        traffic_metrics(1, "autodrive/HighwayFast-v0", episodes=1, count="npc")
+
+
+def test_evaluate_joint_scores_both_vehicles() -> None:
+    class Stop:  # SLOWER: both vehicles stop short of the junction, nobody arrives or crashes
+        def predict(self, obs, deterministic=True):
+            return np.zeros(len(obs), np.int64), None
+
+    m = evaluate_joint(Stop(), "autodrive/IntersectionMultiAgent-v0", episodes=3)
+    assert m["joint_success_rate"] == 0.0 and m["any_crash_rate"] == 0.0
+    with pytest.raises(ValueError, match="not a multi-agent env"):
+        evaluate_joint(Stop(), "autodrive/Intersection-v0", episodes=1)
+
+
+def test_replay_drives_every_vehicle_of_a_tuple_env() -> None:
+    """``autodrive enjoy`` / recording: the policy takes the vehicles' observations as a batch and its
+    actions go back as a tuple."""
+    from agents.replay import _env_action, _policy_input
+
+    env = gym.make("autodrive/IntersectionMultiAgent-v0")
+    obs, _ = env.reset(seed=0)
+    assert _policy_input(obs).shape == (2, 15, 7)
+    assert _env_action(env, np.array([2, 0])) == (2, 0)

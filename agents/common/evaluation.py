@@ -35,8 +35,9 @@ def evaluate_policy(
         raise ValueError(f"episodes must be >= 1, got {episodes}")
     n = num_envs or min(episodes, 64)
     n = max(1, min(n, episodes))
-    quota = np.array([episodes // n + (1 if i < episodes % n else 0) for i in range(n)])
     venv = make_vec_env(env_id, n, seed=seed, env_kwargs=env_kwargs)
+    n = venv.num_envs  # several controlled vehicles: a row per agent, and an episode is an agent's
+    quota = np.array([episodes // n + (1 if i < episodes % n else 0) for i in range(n)])
     returns: list[float] = []
     lengths: list[int] = []
     crashes: list[float] = []
@@ -74,7 +75,9 @@ def evaluate_policy(
                 done_count[i] += 1
             ep_ret[finished] = 0.0
             ep_len[finished] = 0
-            prev_done = finished
+            # the raw flag: an agent done before its env's episode ends stays done (its row is not live)
+            # until the env resets
+            prev_done = done
     finally:
         venv.close()
     result = {
@@ -202,3 +205,108 @@ class PeriodicEval:
         self.next_at = int(state["next_at"])
         self.best_return, self.best_step = float(state["best_return"]), int(state["best_step"])
         self.best_crash_rate = float(state["best_crash_rate"])
+
+
+def traffic_metrics(
+    policy,
+    env_id: str,
+    episodes: int = 100,
+    seed: int = 10_000,
+    env_kwargs: dict | None = None,
+    count: str = "all",
+) -> dict:
+    """How safely and how fast a road's traffic drives: one episode in each of ``episodes`` batched envs
+    of our driving ``env_id``, every controlled vehicle driven by ``policy`` (or a constant action index),
+    the others by IDM/MOBIL.
+
+    Over the vehicles ``count`` names ("all", "controlled" or "idm"): ``crashes_per_vehicle_km``
+    (vehicles that crash, over the kilometres they drove along the road until the episode ended),
+    ``mean_speed`` [m/s] of those not crashed (over vehicles and steps), ``crashed_share`` (vehicles
+    crashed by the end of their episode) and ``vehicle_km``.
+    """
+    from envs.physics import structs as st
+
+    kinds = {"all": (st.CONTROLLED, st.IDM, st.VEHICLE), "controlled": (st.CONTROLLED,), "idm": (st.IDM,)}
+    if count not in kinds:
+        raise ValueError(f"count={count!r}: choose one of {sorted(kinds)}")
+    venv = make_vec_env(env_id, episodes, seed=seed, env_kwargs=env_kwargs)
+    sim = venv.unwrapped.sim if hasattr(venv, "unwrapped") else venv.sim
+    host = sim.host
+    obs, _ = venv.reset(seed=seed)
+    live = np.ones(episodes, dtype=bool)
+    moving = np.isin(host["kind"], kinds[count])  # the vehicles counted (objects never are)
+    distance, crashes, speed_sum, speed_n = 0.0, 0, 0.0, 0
+    crashed_before = host["crashed"].copy()
+    while live.any():
+        x0 = host["x"].copy()
+        if isinstance(policy, int):
+            actions = np.full(venv.num_envs, policy, np.int64)
+        else:
+            actions = policy.predict(obs, deterministic=True)[0]
+        obs, *_ = venv.step(actions)
+        rows = live[:, None] & moving
+        distance += float(np.where(rows, host["x"] - x0, 0.0).sum())
+        crashes += int((rows & host["crashed"] & ~crashed_before).sum())
+        running = rows & ~host["crashed"]
+        speed_sum += float(np.where(running, host["speed"], 0.0).sum())
+        speed_n += int(running.sum())
+        crashed_before = host["crashed"].copy()
+        live &= ~(host["terminated"] | host["truncated"])
+    vehicles = int(moving.sum())
+    venv.close()
+    km = distance / 1000.0
+    return {
+        "env_id": env_id,
+        "episodes": episodes,
+        "vehicles": vehicles,
+        "vehicle_km": km,
+        "crashes": crashes,
+        "crashes_per_vehicle_km": crashes / max(km, 1e-9),
+        "crashed_share": crashes / max(vehicles, 1),
+        "mean_speed": speed_sum / max(speed_n, 1),
+    }
+
+
+def evaluate_joint(
+    policy, env_id: str, episodes: int = 100, seed: int = 10_000, env_kwargs: dict | None = None
+) -> dict:
+    """Episodes of a multi-agent tuple env (ours, or highway-env's ``intersection-multi-agent-v0``), one
+    ``policy`` driving every controlled vehicle from its own observation. ``joint_success_rate``: every
+    vehicle arrived and none crashed; ``any_crash_rate``: some vehicle crashed; ``mean_return``: the
+    env's (cooperative) reward."""
+    import gymnasium as gym
+
+    from agents.common.envs import check_env_id
+    from envs.highway.compat import highway_env_wrapper
+
+    spec = check_env_id(env_id)
+    env = gym.make(env_id, **dict(env_kwargs or {}))
+    wrapper = highway_env_wrapper(spec)
+    env = wrapper(env) if wrapper is not None else env
+    if not isinstance(env.action_space, gym.spaces.Tuple):
+        raise ValueError(f"{env_id} is not a multi-agent env (its action space is {env.action_space})")
+    returns, joint, crashed = [], [], []
+    try:
+        for k in range(episodes):
+            obs, _ = env.reset(seed=seed + k)
+            total, done, info = 0.0, False, {}
+            while not done:
+                actions, _ = policy.predict(np.stack(obs), deterministic=True)
+                obs, reward, terminated, truncated, info = env.step(tuple(int(a) for a in actions))
+                total += float(reward)
+                done = terminated or truncated
+            returns.append(total)
+            any_crash = any(info["agents_crashed"])
+            joint.append(float(all(info["agents_is_success"]) and not any_crash))
+            crashed.append(float(any_crash))
+    finally:
+        env.close()
+    return {
+        "env_id": env_id,
+        "episodes": episodes,
+        "mean_return": float(np.mean(returns)),
+        "stderr_return": float(np.std(returns) / math.sqrt(episodes)),
+        "joint_success_rate": float(np.mean(joint)),
+        "any_crash_rate": float(np.mean(crashed)),
+        "seed": seed,
+    }

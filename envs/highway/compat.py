@@ -132,12 +132,16 @@ def scene_from_highway_env(he_env: Any, world: str | None = None) -> Scene:
 class ArrivalInfo(gym.Wrapper):
     """highway-env's ``intersection-v0`` family with ``info["is_success"]``: the controlled vehicle has
     arrived (its ``has_arrived``, the same test as ours), so that the same evaluation reports the
-    arrival rate in both simulators."""
+    arrival rate in both simulators; with several controlled vehicles also ``agents_is_success`` and
+    ``agents_crashed``, as ours report them."""
 
     def step(self, action: Any):
         obs, reward, terminated, truncated, info = self.env.step(action)
         env = self.env.unwrapped
         info["is_success"] = bool(env.has_arrived(env.vehicle))
+        if len(env.controlled_vehicles) > 1:  # intersection-multi-agent-v0: every vehicle's, as ours report
+            info["agents_is_success"] = tuple(bool(env.has_arrived(v)) for v in env.controlled_vehicles)
+            info["agents_crashed"] = tuple(bool(v.crashed) for v in env.controlled_vehicles)
         return obs, reward, terminated, truncated, info
 
 

@@ -38,6 +38,7 @@ CONTINUOUS_OPTIONS = (
     "clip",
 )
 ACTION_TYPES = ("DiscreteMetaAction", "ContinuousAction")
+EPISODE_ENDS = ("highway-env", "all-agents")
 ACCELERATION_RANGE = (-5.0, 5.0)  # [m/s2] highway-env ContinuousAction.ACCELERATION_RANGE
 STEERING_RANGE = (-math.pi / 4, math.pi / 4)  # [rad] highway-env ContinuousAction.STEERING_RANGE
 VEHICLE_SPEED_RANGE = (-40.0, 40.0)  # [m/s] highway-env Vehicle.MIN_SPEED, MAX_SPEED
@@ -94,6 +95,9 @@ class DrivingConfig:
     # controlled vehicle; without them the policy drives the first and the others hold their set-points
     multi_agent_action: bool = False
     multi_agent_observation: bool = False
+    # when an episode ends: "highway-env" (the world's rule: most end when the first controlled vehicle is
+    # done) or "all-agents" (once every controlled vehicle is done: self-play, the PettingZoo envs)
+    episode_end: str = "highway-env"
     observation: str = "kinematics"
     # highway-env's options of that observation (e.g. ``features``, ``vehicles_count``, ``absolute``), as
     # sorted (name, value) pairs; a highway-env-style ``observation={"type": ..., **options}`` fills it
@@ -130,6 +134,8 @@ class DrivingConfig:
         from envs.worlds import WORLDS  # lazy: the world modules import the kernels
 
         problems += WORLDS[self.world].placement_problems(self)
+        if self.episode_end not in EPISODE_ENDS:
+            problems.append(f"episode_end={self.episode_end!r}: choose one of {EPISODE_ENDS}")
         if self.controlled_vehicles > 1 and self.observation == "camera":
             problems.append(
                 f"controlled_vehicles={self.controlled_vehicles}: the camera observes one vehicle; "
@@ -795,6 +801,18 @@ PRESETS: dict[str, DrivingConfig] = {
     "racetrack": RacetrackConfig(),
     "parking": ParkingConfig(),
     "intersection": IntersectionConfig(),
+    # self-play on highway-fast-v0's road: all 21 vehicles are driven by the policy (no IDM/MOBIL traffic),
+    # placed as highway-env places controlled vehicles, 1 m/s-apart gaps like its traffic (ego_spacing 1);
+    # an episode lasts until every vehicle has crashed or the 30 s are up
+    "highway-self-play": HighwayConfig(
+        lanes_count=3,
+        vehicles_count=0,
+        controlled_vehicles=21,
+        duration=30.0,
+        simulation_frequency=5,
+        ego_spacing=1.0,
+        episode_end="all-agents",
+    ),
     # intersection-multi-agent-v0: two controlled vehicles (from the south and the west), one action and
     # one observation each, the reward their mean
     "intersection-multi-agent": IntersectionConfig(

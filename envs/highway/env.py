@@ -79,7 +79,6 @@ class HighwayEnv(gym.Env):
         config: HighwayConfig | dict | None = None,
         render_mode: str | None = None,
         precision: str = "float64",
-        episode_end: str = "highway-env",
         **overrides: Any,
     ) -> None:
         self.config = make_config(preset, config, **overrides)
@@ -91,9 +90,8 @@ class HighwayEnv(gym.Env):
         # frames come at the simulation frequency (every physics sub-step), as highway-env's viewer draws them
         self.metadata = {**self.metadata, "render_fps": self.config.simulation_frequency}
         self.sim = make_simulator(
-            self.config, 1, precision=precision, autoreset=False, threads=1, trace=render_mode is not None,
-            episode_end=episode_end,
-        )  # fmt: skip
+            self.config, 1, precision=precision, autoreset=False, threads=1, trace=render_mode is not None
+        )
         kind = self._kind = OBSERVATIONS[self.config.observation]
         self._camera = kind.array_observer()
         self._agents = agents = self.config.controlled_vehicles
@@ -195,6 +193,8 @@ class HighwayEnv(gym.Env):
             info["agents_rewards"] = tuple(host["rewards"].tolist())
             info["agents_terminated"] = tuple(host["dones"].tolist())
             info["agents_crashed"] = tuple(host["ego_crashed"].tolist())
+            for key, term in self._info_flags:  # e.g. agents_is_success: each one has arrived
+                info[f"agents_{key}"] = tuple((host["terms"][:, self._terms.index(term)] > 0).tolist())
         return info
 
     def render(self) -> np.ndarray | None:

@@ -197,6 +197,38 @@ WORLD_CONFIGS = {
 }
 
 
+def _tuple_api(action: dict, observation: dict, agents: int) -> dict:
+    return {
+        "controlled_vehicles": agents,
+        "action": {"type": "MultiAgentAction", "action_config": action},
+        "observation": {"type": "MultiAgentObservation", "observation_config": observation},
+    }
+
+
+#: several controlled vehicles with highway-env's tuple API (MultiAgentAction, MultiAgentObservation),
+#: compared step by step: three on the highway (each leading its share of the traffic), two on the exit
+#: road and on the racetrack; the racetrack's grid with presence only, because for vehicles on its
+#: diagonal lanes the road layer's waypoints fall on cell edges, where rounding decides the cell, and
+#: under zero steering only: highway-env's multi-agent racetrack charges each vehicle the norm of the
+#: joint action in action_reward, ours its own command
+MULTI_AGENT_CONFIGS = {
+    "highway-fast": _tuple_api({"type": "DiscreteMetaAction"}, {"type": "Kinematics"}, 3),
+    "highway": _tuple_api({"type": "DiscreteMetaAction"}, {"type": "Kinematics"}, 3),
+    "exit": _tuple_api({"type": "DiscreteMetaAction"}, {"type": "ExitObservation"}, 2),
+    "racetrack": _tuple_api(
+        {"type": "ContinuousAction", "longitudinal": False},
+        {
+            "type": "OccupancyGrid",
+            "features": ["presence"],
+            "grid_size": [[-18, 18], [-18, 18]],
+            "grid_step": [3, 3],
+            "as_image": False,
+            "align_to_vehicle_axes": True,
+        },
+        2,
+    ),  # fmt: skip
+}
+
 #: highway-env DiscreteMetaAction options (any world), compared step by step under random actions
 ACTION_CONFIGS = {
     "lateral-only": {"action": {"type": "DiscreteMetaAction", "longitudinal": False}},
@@ -234,9 +266,13 @@ def highway_env_scene(
         he = gym.make(HIGHWAY_ENV_IDS[preset], config=config).unwrapped
     restore_highway_env_idm()  # an earlier intersection-v0 in this process must not change this one
     he.reset(seed=seed)
-    idle = np.zeros(he.action_space.shape, np.float32) if he.action_space.shape else 1  # continuous: zeros
-    if isinstance(he.action_space, gym.spaces.Tuple):  # MultiAgentAction: one action per vehicle
-        idle = (idle,) * len(he.action_space)
+
+    def idle_action(space: Any) -> Any:  # continuous: zeros; MultiAgentAction: one per vehicle
+        if isinstance(space, gym.spaces.Tuple):
+            return tuple(idle_action(s) for s in space)
+        return np.zeros(space.shape, np.float32) if space.shape else 1
+
+    idle = idle_action(he.action_space)
     for _ in range(seed % 3):
         he.step(idle)
     return he
@@ -281,10 +317,14 @@ def policy_actions(
     )
 
 
-def agent_actions(policy: str, seed: int, steps: int, agents: int, action_names: tuple[str, ...]) -> list:
+def agent_actions(
+    policy: str, seed: int, steps: int, agents: int, action_names: tuple[str, ...], continuous: int = 0
+) -> list:
     """MultiAgentAction sequences: each step a tuple of one action per controlled vehicle, agent k's from
     :func:`policy_actions` with its own seed."""
-    per_agent = [policy_actions(policy, seed + 7919 * k, steps, action_names) for k in range(agents)]
+    per_agent = [
+        policy_actions(policy, seed + 7919 * k, steps, action_names, continuous) for k in range(agents)
+    ]
     return list(zip(*per_agent))
 
 
@@ -325,11 +365,11 @@ def compare_steps(
     out = {"obs": observation_gap(he.observation_type.observe(), obs), "reward": 0.0, "steps": 0}
     out["mismatch"] = None
     size = ours.config.action_size if ours.config.continuous_control is not None else 0
-    if size and not ours.config.clip:
-        policy_list = [np.clip(a, -1, 1) for a in policy_actions(policy, seed, steps, continuous=size)]
-    elif ours.config.multi_agent_action:
+    if ours.config.multi_agent_action:
         names = tuple(ours.config.action_names)
-        policy_list = agent_actions(policy, seed, steps, ours.config.controlled_vehicles, names)
+        policy_list = agent_actions(policy, seed, steps, ours.config.controlled_vehicles, names, size)
+    elif size and not ours.config.clip:
+        policy_list = [np.clip(a, -1, 1) for a in policy_actions(policy, seed, steps, continuous=size)]
     else:
         policy_list = policy_actions(policy, seed, steps, tuple(ours.config.action_names), size)
     for action in policy_list:

@@ -50,9 +50,9 @@ class DrivingParallelEnv(ParallelEnv):
     metadata = {"name": "autodrive_driving_v0", "render_modes": ["rgb_array"], "is_parallelizable": True}
 
     def __init__(self, preset: str = "highway", render_mode: str | None = None, **config: Any) -> None:
-        config = {**config, "multi_agent_action": True, "multi_agent_observation": True}
+        config = {**config, "multi_agent_action": True, "multi_agent_observation": True}  # one per agent
         single = GoalHighwayEnv if preset == "parking" else HighwayEnv
-        self.env = single(preset, render_mode=render_mode, episode_end="all-agents", **config)
+        self.env = single(preset, render_mode=render_mode, **{**config, "episode_end": "all-agents"})
         self.render_mode = render_mode
         self.config = self.env.config
         self.possible_agents = [f"agent_{k}" for k in range(self.config.controlled_vehicles)]

@@ -127,11 +127,13 @@ class HighwayRenderer:
                            float(scene.y[0]) - cfg.centering_position[1] * h / s])  # fmt: skip
         self.screen.fill(BACKGROUND)
         self._draw_road(origin)
-        for i in range(len(scene.x) - 1, -1, -1):  # ego drawn last, on top
+        for i in range(len(scene.x) - 1, -1, -1):  # controlled vehicles drawn last, on top
             kind = int(scene.kind[i])
             if kind == st.ABSENT:
                 continue
-            color = EGO_COLOR if i == 0 else (OBSTACLE_COLOR if kind == st.OBSTACLE else NPC_COLOR)
+            color = (
+                EGO_COLOR if kind == st.CONTROLLED else (OBSTACLE_COLOR if kind == st.OBSTACLE else NPC_COLOR)
+            )
             if kind == st.OBSTACLE and not scene.flags[i] & st.SOLID:
                 color = GOAL_COLOR
             color = CRASHED_COLOR if scene.crashed[i] else color

@@ -37,17 +37,14 @@ def make_simulator(
     autoreset: bool = True,
     threads: int | None = None,
     trace: bool = False,
-    episode_end: str = "highway-env",
 ) -> Simulator:
     """``num_envs`` episodes of ``cfg``'s world on ``device``, observed as ``cfg.observation`` says
-    (``trace``: keep every sub-step's poses, for rendering at the simulation frequency; ``episode_end``:
-    highway-env's rule, or ``"all-agents"``: once every controlled vehicle is done)."""
+    (``trace``: keep every sub-step's poses, for rendering at the simulation frequency)."""
     observation = OBSERVATIONS[cfg.observation].kernel(cfg)
     world = WORLDS[cfg.world](cfg)
     return Simulator(
-        world, observation, num_envs, device, precision, autoreset, threads, cfg.action_names, trace=trace,
-        episode_end=episode_end,
-    )  # fmt: skip
+        world, observation, num_envs, device, precision, autoreset, threads, cfg.action_names, trace=trace
+    )
 
 
 def state_view(sim: Simulator, as_torch: bool = False) -> TrafficState:

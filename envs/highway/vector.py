@@ -53,7 +53,6 @@ class HighwayVectorEnv(VectorEnv):
         render_mode: str | None = None,
         precision: str = "float32",
         threads: int | None = None,
-        episode_end: str = "highway-env",
         **overrides: Any,
     ) -> None:
         self.config = make_config(preset, config, **overrides)
@@ -68,9 +67,7 @@ class HighwayVectorEnv(VectorEnv):
         self.agents = self.config.controlled_vehicles
         self.num_worlds = int(num_envs)
         self.num_envs = self.num_worlds * self.agents
-        self.sim = make_simulator(
-            self.config, self.num_worlds, str(device), precision, True, threads, episode_end=episode_end
-        )
+        self.sim = make_simulator(self.config, self.num_worlds, str(device), precision, True, threads)
         kind = self._kind = OBSERVATIONS[self.config.observation]
         self._camera = kind.array_observer()
         self.single_observation_space = kind.space(self.config)

@@ -60,15 +60,11 @@ class Simulator:
         threads: int | None = None,
         actions: Sequence[str] = ACTION_NAMES,
         trace: bool = False,
-        episode_end: str = "highway-env",
     ) -> None:
         if num_envs < 1:
             raise ValueError(f"num_envs={num_envs}: need at least one env")
         if precision not in PRECISIONS:
             raise ValueError(f"precision={precision!r}: choose one of {sorted(PRECISIONS)}")
-        if episode_end not in EPISODE_ENDS:
-            raise ValueError(f"episode_end={episode_end!r}: choose one of {sorted(EPISODE_ENDS)}")
-        self.episode_end = episode_end
         init_warp()
         cfg = world.cfg
         self.agents = int(cfg.controlled_vehicles)  # controlled vehicles, in slots 0 .. agents - 1
@@ -170,7 +166,7 @@ class Simulator:
         p.trace = int(trace)
         p.agents = self.agents
         p.shared_reward = int(self.world.shared_reward)
-        p.episode_end = EPISODE_ENDS[self.episode_end]
+        p.episode_end = EPISODE_ENDS[cfg.episode_end]
         control = cfg.continuous_control  # None for meta-actions
         p.continuous = int(control is not None)
         control_f, control_i = np.zeros(6), np.zeros(3, np.int32)

@@ -2,7 +2,7 @@
 highway-env (``envs/highway/compat.py``).
 
 Lanes are named as highway-env names them, ``(from, to, id)``; routes are lists of such names, where
-``id`` may be None ("any lane of that road"). Slot 0 is the controlled vehicle; vehicles come before
+``id`` may be None ("any lane of that road"). Slots 0 .. k - 1 are the k controlled vehicles; vehicles come before
 road objects, in highway-env's road order (the order matters where highway-env breaks ties).
 """
 
@@ -94,7 +94,7 @@ class Scene:
         for name in (*FLOAT_FIELDS, *BOOL_FIELDS, *INT_FIELDS):
             arr = np.asarray(getattr(self, name))
             if arr.shape != (slots,):
-                out.append(f"{name} has shape {arr.shape}, env needs ({slots},) (vehicles_count + 1)")
+                out.append(f"{name} has shape {arr.shape}, env needs ({slots},) (its vehicle slots)")
             elif name in FLOAT_FIELDS and not np.all(np.isfinite(arr)):
                 bad = np.flatnonzero(~np.isfinite(arr)).tolist()
                 out.append(f"{name} has non-finite values (NaN or inf) at vehicles {bad}")
@@ -105,8 +105,14 @@ class Scene:
             return out
         if not np.isin(self.kind, list(st.KIND_NAMES)).all():
             out.append(f"kind has unknown codes; known: {st.KIND_NAMES}")
-        elif self.kind[0] != st.CONTROLLED:
-            out.append("slot 0 must be the controlled vehicle")
+        else:
+            agents = int(getattr(cfg, "controlled_vehicles", 1))
+            controlled = np.flatnonzero(self.kind == st.CONTROLLED).tolist()
+            if controlled != list(range(agents)):
+                out.append(
+                    f"slots 0..{agents - 1} must be the {agents} controlled vehicle(s) (controlled_vehicles="
+                    f"{agents}); the scene's controlled vehicles are in slots {controlled}"
+                )
         roads = set(network.roads())
         for k in range(slots):
             for name in ("lane", "target_lane"):

@@ -4,8 +4,9 @@
   lane more along the exit section ``1 -> 2`` (100 m), ``lanes_count`` lanes ``2 -> 3`` (500 m), each
   lane's speed limit ``26 - 3.4 * lane id`` m/s; the exit ``2 -> exit`` is a forbidden circular lane of
   radius 150 m leaving the section's extra (rightmost) lane.
-- Spawning (``ExitEnv._create_vehicles`` with ``Vehicle.create_random``): the controlled vehicle on lane
-  ``(0, 1, 0)`` at 25 m/s, ``3 * offset * U(0.9, 1.1)`` m along it; ``vehicles_count`` IDM vehicles,
+- Spawning (``ExitEnv._create_vehicles`` with ``Vehicle.create_random``): the ``controlled_vehicles`` on
+  lane ``(0, 1, 0)`` at 25 m/s, the first ``3 * offset * U(0.9, 1.1)`` m along it, each next one
+  ``offset * U(0.9, 1.1)`` ahead of it; ``vehicles_count`` IDM vehicles,
   each on lane ``k`` of road ``0 -> 1`` with probability ``k / sum(lanes)`` (never lane 0), at that
   lane's speed limit, ``offset * U(0.9, 1.1)`` ahead of the farthest vehicle so far, where ``offset =
   spacing * (12 + speed) * exp(-5/40 * lanes)``; they never change lanes and follow the route to node 3.
@@ -77,6 +78,23 @@ class ExitWorld(World):
     reward_terms = REWARD_TERMS
     info_flags = {"is_success": "goal_reward"}  # highway-env's ExitEnv adds info["is_success"]
     route_capacity = 3  # NPCs: (0, 1, lane) -> (1, 2, any) -> (2, 3, any)
+    max_controlled = None  # as many as fit on the road
+
+    @classmethod
+    def placement_problems(cls, cfg) -> list[str]:
+        """Every vehicle is placed ahead of the farthest one so far: the farthest placement (every gap at
+        its largest) must stay on the 1 km road."""
+        problems = super().placement_problems(cfg)
+        factor = SPACING_JITTER[1] * np.exp(-5 / 40 * cfg.lanes_count)
+        ego_gap = cfg.ego_spacing * (SPACING_BASE + EGO_SPEED) * factor
+        npc_gap = (SPACING_BASE + lane_speed_limit(1)) * factor / cfg.vehicles_density
+        reach = (2 + cfg.controlled_vehicles) * ego_gap + cfg.vehicles_count * npc_gap
+        if not problems and reach > ROAD_LENGTH:
+            problems.append(
+                f"controlled_vehicles={cfg.controlled_vehicles} and vehicles_count={cfg.vehicles_count} may "
+                f"not fit on the 1 km road (up to {reach:.0f} m of spacing): place fewer vehicles"
+            )
+        return problems
 
     def network(self) -> RoadNetwork:
         return exit_network(self.cfg.lanes_count)
@@ -132,7 +150,7 @@ def exit_funcs(F: type) -> SimpleNamespace:  # noqa: N803
             lane_id = int(0)
             speed = F(EGO_SPEED)
             spacing = p.world_f[EGO_SPACING]
-            if i > 0:
+            if i >= p.agents:  # the controlled vehicles first (slots 0 .. agents - 1), then the NPCs
                 u = wp.randi(rng, 0, total)  # the lane whose cumulative weight first exceeds u
                 lane_id = int(1)
                 acc = int(1)
@@ -149,7 +167,7 @@ def exit_funcs(F: type) -> SimpleNamespace:  # noqa: N803
             x0 = x0 + offset * (JITTER0 + JITTER_SPAN * F(wp.randf(rng)))
             pos = position(rd.lf, rd.li, ln, x0, ZERO)
             h = heading_at(rd.lf, rd.li, ln, x0)
-            if i == 0:
+            if i < p.agents:
                 place(v, rd, p, e, i, CONTROLLED, EGO_FLAGS, pos[0], pos[1], h, speed, LENGTH, WIDTH)
             else:
                 place(v, rd, p, e, i, IDM, NPC_FLAGS, pos[0], pos[1], h, speed, LENGTH, WIDTH)

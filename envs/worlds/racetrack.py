@@ -3,8 +3,10 @@
 - Road (highway-env ``RacetrackEnv._make_road``): a closed two-lane circuit ``a -> b -> ... -> i -> a``
   of 5 m wide straight and circular lanes, every lane limited to 10 m/s.
 - Spawning (``_make_vehicles``): the controlled vehicle (a plain ``Vehicle``: ContinuousAction,
-  steering only by default) on lane ``(a, b, U{0, 1})`` at U(20, 50) m, at its lane's speed limit; an
-  IDM vehicle ahead on lane ``(b, c, same id)`` at U(0, its length) m and 6 + U(0, 3) m/s; then, of the
+  steering only by default) on lane ``(a, b, U{0, 1})`` at U(20, 50) m, at its lane's speed limit (with
+  ``controlled_vehicles`` > 1, the others on random lanes, ``random_lane_index``, at U(20, 50) m); an
+  IDM vehicle ahead on lane ``(b, c, same id as the last controlled one)`` at U(0, its length) m and
+  6 + U(0, 3) m/s; then, of the
   ``other_vehicles - 1`` more slots, a uniformly random number (``rng.integers(other_vehicles)``) of
   IDM vehicles on random lanes (``random_lane_index``), each dropped if within 20 m of one placed before.
 - Reward terms ``lane_centering_reward`` (1 / (1 + lane_centering_cost * lateral^2) on the ego's lane),
@@ -82,9 +84,11 @@ class RacetrackWorld(World):
     name = "racetrack"
     reward_terms = REWARD_TERMS
 
+    max_controlled = 8  # on random lanes of the 14-lane circuit; more would often start on each other
+
     @property
     def slots(self) -> int:
-        return 1 + self.cfg.other_vehicles
+        return self.cfg.controlled_vehicles + self.cfg.other_vehicles
 
     def network(self) -> RoadNetwork:
         return racetrack_network()
@@ -127,21 +131,30 @@ def racetrack_funcs(F: type) -> SimpleNamespace:  # noqa: N803
         rng = wp.rand_init(ep.seed[e], ep.episode[e])
         for i in range(v.x.shape[1]):
             v.kind[e, i] = st.ABSENT
-        lane_id = wp.randi(rng, 0, 2)
-        ln = rd.road_first[p.world_i[FIRST_ROAD]] + lane_id
-        s = S_LO + S_SPAN * F(wp.randf(rng))
-        pos = position(rd.lf, rd.li, ln, s, ZERO)
-        h = heading_at(rd.lf, rd.li, ln, s)
-        speed = rd.lf[ln, SPEED_LIMIT_COL]  # make_on_lane(speed=None): the lane's speed limit
-        place(v, rd, p, e, 0, CONTROLLED, EGO_FLAGS, pos[0], pos[1], h, speed, LENGTH, WIDTH_V)
+        agents = p.agents
+        lane_id = int(0)
+        for k in range(agents):  # the first on a random lane of (a, b), the others on random lanes
+            ln = int(0)
+            if k == 0:
+                lane_id = wp.randi(rng, 0, 2)
+                ln = rd.road_first[p.world_i[FIRST_ROAD]] + lane_id
+            else:  # highway-env random_lane_index: a random road (node pair), a random lane of it
+                road = wp.randi(rng, 0, rd.road_first.shape[0])
+                lane_id = wp.randi(rng, 0, rd.road_lanes[road])
+                ln = rd.road_first[road] + lane_id
+            s = S_LO + S_SPAN * F(wp.randf(rng))
+            pos = position(rd.lf, rd.li, ln, s, ZERO)
+            h = heading_at(rd.lf, rd.li, ln, s)
+            speed = rd.lf[ln, SPEED_LIMIT_COL]  # make_on_lane(speed=None): the lane's speed limit
+            place(v, rd, p, e, k, CONTROLLED, EGO_FLAGS, pos[0], pos[1], h, speed, LENGTH, WIDTH_V)
         n = p.world_i[SLOT_COUNT]
-        if n > 1:  # the front vehicle: same lane id on (b, c), anywhere along lane (b, c, 0)'s length
+        if n > agents:  # the front vehicle: the last controlled one's lane id on (b, c), anywhere along it
             front = rd.road_first[p.world_i[FRONT_ROAD]]
             s = rd.lf[front, LENGTH_COL] * F(wp.randf(rng))
             speed = SPEED0 + SPEED_SPAN * F(wp.randf(rng))
-            put_idm(v, rd, p, e, 1, front + lane_id, s, speed)
-            extra = wp.randi(rng, 0, n - 1)  # rng.integers(other_vehicles)
-            placed = int(2)
+            put_idm(v, rd, p, e, agents, front + lane_id, s, speed)
+            extra = wp.randi(rng, 0, n - agents)  # rng.integers(other_vehicles)
+            placed = int(agents + 1)
             for _k in range(extra):
                 road = wp.randi(rng, 0, rd.road_first.shape[0])  # one road per node pair of the loop
                 cand = rd.road_first[road] + wp.randi(rng, 0, rd.road_lanes[road])
