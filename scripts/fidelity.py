@@ -54,7 +54,7 @@ def step_fidelity(presets: list[str], scenes: int) -> list[dict]:
     cases += [("default", "float64", "random", name) for name in fid.ACTION_CONFIGS]
     cases += [("default", "float64", "right", None)]  # always LANE_RIGHT: exit-v0's goal, the merge ramp
     cases += [("default", "float64", "faster", None)]  # parking: full throttle into a wall or a spot
-    cases += [("default", "float64", p, "multi-agent") for p in ("idle", "random")]
+    cases += [("default", "float64", p, "multi-agent") for p in ("idle", "random", "faster")]
     for preset in presets:
         for observation, precision, policy, world_config in cases:
             if world_config == "world-config" and preset not in fid.WORLD_CONFIGS:

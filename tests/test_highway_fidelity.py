@@ -125,11 +125,13 @@ def test_many_controlled_vehicles_match_highway_env(preset: str, seed: int, poli
 
 
 @pytest.mark.parametrize("seed", range(10))
-@pytest.mark.parametrize("preset", ["exit", "racetrack"])
+@pytest.mark.parametrize("preset", ["exit", "racetrack", "parking"])
 def test_many_controlled_vehicles_in_other_worlds_match_highway_env(preset: str, seed: int) -> None:
     """exit-v0 (random meta-actions) and racetrack-v0 (zero steering: highway-env's multi-agent racetrack
-    charges each agent the norm of the joint action, ours its own command) with two controlled vehicles."""
-    compare(preset, seed, "random" if preset == "exit" else "idle", config=MULTI_AGENT_CONFIGS[preset])
+    charges each agent the norm of the joint action, ours its own command) with two controlled vehicles,
+    parking-v0 (random commands) with three, each with its own goal: highway-env's reward (the first
+    one's goal, every crashed one's penalty) and is_success per vehicle."""
+    compare(preset, seed, "idle" if preset == "racetrack" else "random", config=MULTI_AGENT_CONFIGS[preset])
 
 
 @pytest.mark.parametrize("policy", ["idle", "random"])

@@ -36,6 +36,15 @@ def test_check_env_multi_agent_intersection() -> None:
         check_env(env, skip_render_check=True)
 
 
+def test_check_env_self_play() -> None:
+    """The self-play id through Gymnasium's single-env API drives the first of its 21 vehicles."""
+    env = gym.make("autodrive/HighwaySelfPlay-v0").unwrapped
+    assert env.config.controlled_vehicles == 21 and env.config.vehicles_count == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        check_env(env, skip_render_check=True)
+
+
 def test_tuple_api_on_the_highway() -> None:
     env = HighwayEnv("highway-fast", controlled_vehicles=3, vehicles_count=9, **TUPLE_API)
     obs, info = env.reset(seed=4)

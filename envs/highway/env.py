@@ -195,6 +195,8 @@ class HighwayEnv(gym.Env):
             info["agents_crashed"] = tuple(host["ego_crashed"].tolist())
             for key, term in self._info_flags:  # e.g. agents_is_success: each one has arrived
                 info[f"agents_{key}"] = tuple((host["terms"][:, self._terms.index(term)] > 0).tolist())
+                if self._tuple_obs and self.sim.world.flags_per_agent:  # parking-v0's is_success
+                    info[key] = info[f"agents_{key}"]
         return info
 
     def render(self) -> np.ndarray | None:
@@ -242,8 +244,11 @@ class GoalHighwayEnv(HighwayEnv):
 
     def step(self, action: Any) -> tuple[dict, float, bool, bool, dict]:
         obs, _, terminated, truncated, info = super().step(action)
-        first = obs[0] if isinstance(obs, tuple) else obs  # MultiAgentObservation: the first vehicle's
-        reward = self.sim.world.step_reward(first["achieved_goal"], first["desired_goal"], info["crashed"])
+        # with several controlled vehicles, as highway-env's ParkingEnv: the first one's goal reward and
+        # the collision penalty of every one that crashed
+        first = obs[0] if isinstance(obs, tuple) else obs
+        crashes = sum(info["agents_crashed"]) if self._agents > 1 else info["crashed"]
+        reward = self.sim.world.step_reward(first["achieved_goal"], first["desired_goal"], crashes)
         return obs, reward, terminated, truncated, info
 
     def compute_reward(self, achieved_goal: Any, desired_goal: Any, info: Any = None) -> np.ndarray | float:

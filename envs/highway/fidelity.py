@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from envs.highway.compat import scene_from_highway_env
-from envs.highway.env import HighwayEnv
+from envs.highway.env import GoalHighwayEnv, HighwayEnv
 from envs.highway.vector import HighwayVectorEnv
 from envs.physics.traffic import IDM_DEFAULTS
 
@@ -207,7 +207,7 @@ def _tuple_api(action: dict, observation: dict, agents: int) -> dict:
 
 #: several controlled vehicles with highway-env's tuple API (MultiAgentAction, MultiAgentObservation),
 #: compared step by step: three on the highway (each leading its share of the traffic), two on the exit
-#: road and on the racetrack; the racetrack's grid with presence only, because for vehicles on its
+#: road and on the racetrack, three in the parking lot (each with its own goal); the racetrack's grid with presence only, because for vehicles on its
 #: diagonal lanes the road layer's waypoints fall on cell edges, where rounding decides the cell, and
 #: under zero steering only: highway-env's multi-agent racetrack charges each vehicle the norm of the
 #: joint action in action_reward, ours its own command
@@ -226,6 +226,16 @@ MULTI_AGENT_CONFIGS = {
             "align_to_vehicle_axes": True,
         },
         2,
+    ),  # fmt: skip
+    "parking": _tuple_api(
+        {"type": "ContinuousAction"},
+        {
+            "type": "KinematicsGoal",
+            "features": ["x", "y", "vx", "vy", "cos_h", "sin_h"],
+            "scales": [100, 100, 5, 5, 1, 1],
+            "normalize": False,
+        },
+        3,
     ),  # fmt: skip
 }
 
@@ -360,7 +370,8 @@ def compare_steps(
     """
     he = highway_env_scene(preset, seed, observation, config)
     chosen = {} if observation is None else {"observation": highway_env_observation(observation)}
-    ours = HighwayEnv(preset, config, precision=precision, **chosen)
+    single = GoalHighwayEnv if preset == "parking" else HighwayEnv  # parking-v0 is a GoalEnv: its reward too
+    ours = single(preset, config, precision=precision, **chosen)
     obs, _ = ours.reset(options={"scene": scene_from_highway_env(he)})
     out = {"obs": observation_gap(he.observation_type.observe(), obs), "reward": 0.0, "steps": 0}
     out["mismatch"] = None

@@ -566,10 +566,13 @@ def observe_funcs(F: type) -> SimpleNamespace:  # noqa: N803
         v: Vehicles, ep: Episodes, rd: Road, p: Params, e: int, out: Outputs, ego: int, orow: int
     ):
         nf = p.obs_i[0]
-        goal = int(-1)
+        goal = int(-1)  # the observer's goal: the ego-th road object that is not solid (a Landmark)
+        seen = int(0)
         for j in range(v.x.shape[1]):
             if goal < 0 and v.kind[e, j] == OBSTACLE and (v.flags[e, j] & SOLID) == 0:
-                goal = j
+                if seen == ego:
+                    goal = j
+                seen = seen + 1
         for f in range(nf):
             code = p.obs_i[1 + f]
             scale = p.obs_f[f]

@@ -44,6 +44,9 @@ class World:
     shared_reward = False
     #: controlled vehicles the world can place (None: as many as fit, see ``placement_problems``)
     max_controlled: int | None = 1
+    #: with MultiAgentObservation, ``info_flags`` hold one value per controlled vehicle (highway-env's
+    #: parking-v0 reports ``is_success`` so), not the first one's
+    flags_per_agent = False
 
     def __init__(self, cfg) -> None:
         self.cfg = cfg

@@ -4,16 +4,19 @@
   each other across a 20 m aisle, lanes ``(a, b, k)`` from (x_k, 10) to (x_k, 18) and ``(b, c, k)``
   from (x_k, -10) to (x_k, -18), x_k = 4 (k - 6) - 2, every one with continuous lines.
 - Spawning (``_create_vehicles``): the controlled vehicle (a plain ``Vehicle``: ContinuousAction,
-  acceleration and steering) at rest at the origin with heading U(0, 2 pi); its closest spot is taken.
-  The goal, a 2 x 2 m ``Landmark`` (collidable, not solid: reaching it crashes nothing), sits at the
-  middle of a uniformly drawn free spot, heading along it; then ``vehicles_count`` parked vehicles
-  (plain ``Vehicle`` at rest, 4 m into a uniformly drawn free spot); then, with ``add_walls``, four 1 m
-  thick walls around the 70 x 42 m lot. Slots: ego, parked vehicles, goal, walls.
+  acceleration and steering) at rest at the origin with heading U(0, 2 pi) (with ``controlled_vehicles``
+  k, vehicle i at x = 10 (i - k // 2)); its closest spot is taken. Its goal, a 2 x 2 m ``Landmark``
+  (collidable, not solid: reaching it crashes nothing), sits at the middle of a uniformly drawn free
+  spot, heading along it; then ``vehicles_count`` parked vehicles (plain ``Vehicle`` at rest, 4 m into
+  a uniformly drawn free spot); then, with ``add_walls``, four 1 m thick walls around the 70 x 42 m lot.
+  Slots: controlled vehicles, parked vehicles, goals (vehicle i's is the i-th), walls.
 - Reward (``compute_reward``): ``-(sum_k reward_weights_k * |achieved_k - desired_k|) ** 0.5`` over the
   ego's and the goal's (x/100, y/100, vx/5, vy/5, cos_h, sin_h), plus ``collision_reward`` on a crash;
   terms ``goal_reward`` (the first part), ``collision_reward`` (1 if crashed), ``success_reward`` (1 if
   the goal part exceeds ``-success_goal_reward``, reported as ``info["is_success"]``).
-- Terminated on a crash or a success; truncated at ``duration``.
+- Terminated on a crash or a success (with several controlled vehicles: any one's crash, or the first
+  one's success, as highway-env's ``_is_terminated`` reads its first vehicle's goal); truncated at
+  ``duration``.
 
 Random streams: env ``e``'s episode ``k`` draws from ``wp.rand_init(seed[e], k)`` (Warp's PCG): the
 ego's heading, the goal's spot, then each parked vehicle's spot.
@@ -94,9 +97,14 @@ class ParkingWorld(World):
     reward_terms = REWARD_TERMS
     info_flags = {"is_success": "success_reward"}
 
+    max_controlled = 7  # highway-env lines them up 10 m apart from x = -10 * (k // 2): 7 fit in the lot
+    flags_per_agent = True
+
     @property
     def slots(self) -> int:
-        return 1 + self.cfg.vehicles_count + 1 + (4 if self.cfg.add_walls else 0)
+        """The controlled vehicles, the parked ones, a goal per controlled vehicle, the walls."""
+        k = self.cfg.controlled_vehicles
+        return k + self.cfg.vehicles_count + k + (4 if self.cfg.add_walls else 0)
 
     def network(self) -> RoadNetwork:
         return parking_network()
@@ -109,14 +117,16 @@ class ParkingWorld(World):
 
     def scene_problems(self, scene) -> list[str]:
         goals = (np.asarray(scene.kind) == st.OBSTACLE) & ((np.asarray(scene.flags) & st.SOLID) == 0)
-        if not goals.any():
+        k = self.cfg.controlled_vehicles
+        if goals.sum() < k:
             return [
-                "a parking scene needs its goal: a road object that is not solid (highway-env's Landmark)"
+                f"a parking scene needs a goal per controlled vehicle ({k}): road objects that are not "
+                f"solid (highway-env's Landmark), in the controlled vehicles' order; it has {int(goals.sum())}"
             ]
-        g = int(np.flatnonzero(goals)[0])
-        x, y = float(scene.x[g]), float(scene.y[g])
-        if not (abs(x) < LOT_LENGTH / 2 and abs(y) < LOT_WIDTH / 2):
-            return [f"the goal at ({x:g}, {y:g}) is outside the {LOT_LENGTH:g} x {LOT_WIDTH:g} m lot"]
+        for g in np.flatnonzero(goals)[:k].tolist():
+            x, y = float(scene.x[g]), float(scene.y[g])
+            if not (abs(x) < LOT_LENGTH / 2 and abs(y) < LOT_WIDTH / 2):
+                return [f"the goal at ({x:g}, {y:g}) is outside the {LOT_LENGTH:g} x {LOT_WIDTH:g} m lot"]
         return []
 
     def compute_reward(self, achieved_goal, desired_goal, info=None) -> np.ndarray:
@@ -163,6 +173,18 @@ def parking_funcs(F: type) -> SimpleNamespace:  # noqa: N803
         return row
 
     @wp.func
+    def goal_of(v: Vehicles, e: int, i: int) -> int:
+        """Controlled vehicle i's goal: the i-th road object that is not solid (a Landmark), -1 if none."""
+        goal = int(-1)
+        seen = int(0)
+        for j in range(v.x.shape[1]):
+            if goal < 0 and v.kind[e, j] == OBSTACLE and (v.flags[e, j] & SOLID) == 0:
+                if seen == i:
+                    goal = j
+                seen = seen + 1
+        return goal
+
+    @wp.func
     def goal_feature(v: Vehicles, e: int, j: int, k: int) -> F:
         """highway-env ``to_dict()[GOAL_FEATURES[k]]`` of slot j (a road object does not move)."""
         speed = v.speed[e, j]
@@ -186,17 +208,27 @@ def parking_funcs(F: type) -> SimpleNamespace:  # noqa: N803
         rng = wp.rand_init(ep.seed[e], ep.episode[e])
         for i in range(v.x.shape[1]):
             v.kind[e, i] = st.ABSENT
-        heading = TWO_PI * F(wp.randf(rng))
-        place(v, rd, p, e, 0, CONTROLLED, EGO_FLAGS, ZERO, ZERO, heading, ZERO, LENGTH, WIDTH_V)
+        agents = p.agents
         spots = rd.lf.shape[0]
         free = (int(1) << spots) - 1
-        free = free & ~(int(1) << v.lane[e, 0])
-        count = spots - 1
-        goal = take_free(free, wp.randi(rng, 0, count))
-        free = free & ~(int(1) << goal)
-        count = count - 1
+        count = spots
+        for k in range(agents):  # at rest, 10 m apart along the aisle, random headings; their spots taken
+            x0 = F(10.0) * F(k - agents // 2)
+            heading = TWO_PI * F(wp.randf(rng))
+            place(v, rd, p, e, k, CONTROLLED, EGO_FLAGS, x0, ZERO, heading, ZERO, LENGTH, WIDTH_V)
+            free = free & ~(int(1) << v.lane[e, k])
+            count = count - 1
         n = p.world_i[VEHICLES_COUNT]
-        for i in range(1, 1 + n):
+        g = agents + n  # the goals' slots: one per controlled vehicle, in their order
+        for k in range(agents):
+            goal = take_free(free, wp.randi(rng, 0, count))
+            free = free & ~(int(1) << goal)
+            count = count - 1
+            s = HALF * rd.lf[goal, LENGTH_COL]
+            pos = position(rd.lf, rd.li, goal, s, ZERO)
+            place(v, rd, p, e, g + k, OBSTACLE, GOAL_FLAGS, pos[0], pos[1], heading_at(rd.lf, rd.li, goal, s),
+                  ZERO, MARK, MARK)  # fmt: skip
+        for i in range(agents, agents + n):
             ln = take_free(free, wp.randi(rng, 0, count))
             free = free & ~(int(1) << ln)
             count = count - 1
@@ -205,11 +237,7 @@ def parking_funcs(F: type) -> SimpleNamespace:  # noqa: N803
                   ZERO, LENGTH, WIDTH_V)  # fmt: skip
             v.acc[e, i] = ZERO
             v.steer[e, i] = ZERO
-        s = HALF * rd.lf[goal, LENGTH_COL]
-        pos = position(rd.lf, rd.li, goal, s, ZERO)
-        g = 1 + n
-        place(v, rd, p, e, g, OBSTACLE, GOAL_FLAGS, pos[0], pos[1], heading_at(rd.lf, rd.li, goal, s), ZERO,
-              MARK, MARK)  # fmt: skip
+        g = g + agents - 1  # the last goal's slot: the walls follow it
         if p.world_i[ADD_WALLS] != 0:
             quarter = F(0.5 * math.pi)
             place(v, rd, p, e, g + 1, OBSTACLE, OBJECT_FLAGS, ZERO, -HALF_W, ZERO, ZERO, WALL_L, THICK)
@@ -222,10 +250,7 @@ def parking_funcs(F: type) -> SimpleNamespace:  # noqa: N803
         v: Vehicles, ep: Episodes, rd: Road, p: Params, e: int, i: int, o: int, action: int,
         command: wp.vec2f, out: Outputs,
     ) -> bool:  # fmt: skip
-        goal = int(-1)  # the first road object that is not solid: the ego's Landmark
-        for j in range(v.x.shape[1]):
-            if goal < 0 and v.kind[e, j] == OBSTACLE and (v.flags[e, j] & SOLID) == 0:
-                goal = j
+        goal = goal_of(v, e, i)
         dist = ZERO
         for k in range(NG):
             scale = p.world_f[WEIGHTS + NG + k]
@@ -247,6 +272,7 @@ def parking_funcs(F: type) -> SimpleNamespace:  # noqa: N803
         out.rewards[o] = wp.float32(closeness + p.world_f[COLLISION_W] * crashed)
         out.dones[o] = is_crashed or success
         out.truncated[e] = ep.time[e] >= p.duration
-        return i == 0 and out.dones[o]  # highway-env ends the episode on its first vehicle
+        # highway-env ends the episode on any controlled vehicle's crash or the first one's success
+        return is_crashed or (i == 0 and success)
 
-    return SimpleNamespace(spawn=spawn, reward=reward, take_free=take_free)
+    return SimpleNamespace(spawn=spawn, reward=reward, take_free=take_free, goal_of=goal_of)
