@@ -214,10 +214,8 @@ def intersection_multi_agent(
         hp_overrides={"net": "ego_attention"}, eval_episodes=episodes, progress=False, tensorboard=False,
     )  # fmt: skip
     train_seconds = time.perf_counter() - start
-    return {
-        **_joint_metrics(load_policy(run_dir), seed, episodes, peer_episodes),
-        "train_seconds": train_seconds,
-    }
+    metrics = _joint_metrics(load_policy(run_dir), seed, episodes, peer_episodes)
+    return {**metrics, "train_seconds": train_seconds, "experiment_seconds": time.perf_counter() - start}
 
 
 def sb3_ppo_intersection_multi_agent(
@@ -233,10 +231,8 @@ def sb3_ppo_intersection_multi_agent(
         eval_episodes=20, progress=False, tensorboard=False,
     )  # fmt: skip
     train_seconds = time.perf_counter() - start
-    return {
-        **_joint_metrics(load_policy(run_dir), seed, peer_episodes, peer_episodes),
-        "train_seconds": train_seconds,
-    }
+    metrics = _joint_metrics(load_policy(run_dir), seed, peer_episodes, peer_episodes)
+    return {**metrics, "train_seconds": train_seconds, "experiment_seconds": time.perf_counter() - start}
 
 
 def _joint_metrics(policy, seed: int, episodes: int, peer_episodes: int) -> dict[str, Any]:

@@ -3,6 +3,7 @@
     autodrive fidelity                               # 20 scenes per preset and policy, 200 episodes
     autodrive fidelity --scenes 5 --episodes 100 --out /tmp/fidelity.json
     autodrive fidelity --presets merge --update          # re-measure one world, keep the others' rows
+    autodrive fidelity --presets exit parking --configs multi-agent --update   # only those step cases
 
 Step by step: each seeded highway-env scene (``envs.highway.fidelity.highway_env_scene``) is loaded into
 our single env (float64 and float32) and both run 10 policy steps of IDLE and of random actions.
@@ -43,7 +44,7 @@ from scripts.bench import machine  # noqa: E402
 RESULTS = ROOT / "docs" / "results" / "fidelity-highway.json"
 
 
-def step_fidelity(presets: list[str], scenes: int) -> list[dict]:
+def step_fidelity(presets: list[str], scenes: int, configs: list[str] | None = None) -> list[dict]:
     rows = []
     # "default": the world's own observation (Kinematics; exit-v0's ExitObservation)
     cases = [("default", "float64", p, None) for p in ("idle", "random")]
@@ -57,6 +58,8 @@ def step_fidelity(presets: list[str], scenes: int) -> list[dict]:
     cases += [("default", "float64", p, "multi-agent") for p in ("idle", "random", "faster")]
     for preset in presets:
         for observation, precision, policy, world_config in cases:
+            if configs is not None and (world_config or "default") not in configs:
+                continue
             if world_config == "world-config" and preset not in fid.WORLD_CONFIGS:
                 continue
             if world_config == "multi-agent" and (
@@ -148,19 +151,31 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     parser.add_argument("--update", action="store_true", help="keep other presets' rows already in --out")
     parser.add_argument("--scenes", type=int, default=20, help="seeded scenes per preset and policy")
     parser.add_argument("--episodes", type=int, default=200, help="our episodes per policy (statistics)")
+    parser.add_argument(
+        "--configs", nargs="+", default=None,
+        help="only these step cases' configs (default, world-config, multi-agent, or an ACTION_CONFIGS name); "
+        "with --update the other rows of these presets are kept",
+    )  # fmt: skip
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
     result = {
         "benchmark": "fidelity-highway",
         "machine": machine(),
         "versions": package_versions(),
-        "step": step_fidelity(args.presets, args.scenes),
-        "statistics": statistical_fidelity(args.presets, args.episodes),
+        "step": step_fidelity(args.presets, args.scenes, args.configs),
+        "statistics": [] if args.configs else statistical_fidelity(args.presets, args.episodes),
     }
     if args.update and Path(args.out).exists():
         old = json.loads(Path(args.out).read_text())
         for key in ("step", "statistics"):
-            result[key] = [r for r in old.get(key, []) if r["preset"] not in args.presets] + result[key]
+            if args.configs and key == "statistics":  # step cases only: every statistic is kept
+                result[key] = old.get(key, [])
+                continue
+            redone = {(r["preset"], r.get("config")) for r in result[key]} if args.configs else set()
+            result[key] = [
+                r for r in old.get(key, [])
+                if r["preset"] not in args.presets or (args.configs and (r["preset"], r.get("config")) not in redone)
+            ] + result[key]  # fmt: skip
     write_json(args.out, result)
     print(f"wrote {args.out}")
     return 0

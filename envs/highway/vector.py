@@ -13,6 +13,13 @@ the reset observation. ``info`` is a dict of batched arrays: ``speed``, ``crashe
 ``rewards`` (term -> array); at the step where an env terminates or truncates, ``info["crashed"]`` is
 that final step's value.
 
+Several controlled vehicles (``controlled_vehicles=k``): the agents fold into the batch, so ``num_envs``
+is k times the number of envs made (``num_worlds``) and row ``e * k + j`` is env e's vehicle j, with its
+own observation, reward (``info["rewards"]`` and ``crashed`` per row too), terminated once it is done
+(crashed, arrived, parked) or its env's episode has ended, and its env's truncation. A row that is done
+stays done until its env resets, so the training loops treat its later steps as not live. Scenes and
+``reset_mask`` are per env (a mask sets all of an env's rows or none).
+
 Random streams: ``reset(seed=s)`` gives env k the 32-bit word k of ``SeedSequence(s)``; its episode m is
 drawn from Warp's PCG stream ``rand_init(word, m)``, so results do not depend on the batch's threads,
 and the same seed gives the same episodes.
@@ -99,7 +106,7 @@ class HighwayVectorEnv(VectorEnv):
 
     def reset(self, *, seed: int | list[int] | None = None, options: dict | None = None) -> tuple[Any, dict]:
         """Reset every env. ``seed`` seeds the whole batch; ``options={"scene": s}`` loads a Scene into
-        every env (or a list of ``num_envs`` scenes, one per env); ``options={"reset_mask": m}`` (bool,
+        every env (or a list of ``num_worlds`` scenes, one per env); ``options={"reset_mask": m}`` (bool,
         shape (num_envs,)) resets only the envs where ``m`` is set, as Gymnasium's vector envs do."""
         if isinstance(seed, list | tuple):
             seed = [s for s in seed if s is not None] or None
