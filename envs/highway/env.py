@@ -146,12 +146,16 @@ class HighwayEnv(gym.Env):
             raise RuntimeError("call reset() before step()")
         host = self.sim.host
         # without the tuple API the policy drives the first vehicle; the others keep their set-points
-        actions = check_agent_actions(action, self._agents) if self._tuple_action else (action,)
-        for k, a in enumerate(actions):
-            if self._continuous:
-                host["commands"][k, : self.config.action_size] = check_commands(a, self.config)
-            else:
-                host["action"][k] = check_action(a, self.config.action_names)
+        if self._tuple_action:
+            for k, a in enumerate(check_agent_actions(action, self._agents)):
+                if self._continuous:
+                    host["commands"][k, : self.config.action_size] = check_commands(a, self.config)
+                else:
+                    host["action"][k] = check_action(a, self.config.action_names)
+        elif self._continuous:
+            host["commands"][0, : self.config.action_size] = check_commands(action, self.config)
+        else:
+            host["action"][0] = check_action(action, self.config.action_names)
         self.sim.step()
         self._stepped = True
         if self.render_mode == "human":
@@ -173,18 +177,25 @@ class HighwayEnv(gym.Env):
     def _info(self) -> dict:
         host, terms = self.sim.host, self._terms
         # a cooperative world reports its agents' mean terms (highway-env ``_rewards``), others the first's
-        values = (
-            host["terms"][:, : len(terms)].mean(axis=0) if self._shared else host["terms"][0, : len(terms)]
-        )
+        values = host["terms"][0, : len(terms)]
+        if self._shared and self._agents > 1:
+            values = host["terms"][:, : len(terms)].mean(axis=0)
         rewards = dict(zip(terms, values.tolist()))  # Python floats
-        if self._continuous:
-            actions = [host["commands"][k, : self.config.action_size].copy() for k in range(self._agents)]
+        if self._tuple_action:
+            if self._continuous:
+                action = tuple(
+                    host["commands"][k, : self.config.action_size].copy() for k in range(self._agents)
+                )
+            else:
+                action = tuple(host["action"].tolist())
+        elif self._continuous:
+            action = host["commands"][0, : self.config.action_size].copy()
         else:
-            actions = host["action"].tolist()
+            action = int(host["action"][0])
         info = {
             "speed": float(host["ego_speed"][0]),
             "crashed": bool(host["ego_crashed"][0]),
-            "action": tuple(actions) if self._tuple_action else actions[0],
+            "action": action,
             "rewards": rewards,
         }
         for key, term in self._info_flags:

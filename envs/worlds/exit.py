@@ -181,7 +181,7 @@ def exit_funcs(F: type) -> SimpleNamespace:  # noqa: N803
                 v.route_road[e, i, 2] = p.world_i[AFTER_ROAD]
                 v.route_lane[e, i, 2] = ANY_LANE
 
-    @wp.func
+    @wp.func(inline=True)
     def reward(
         v: Vehicles,
         ep: Episodes,

@@ -175,7 +175,7 @@ def highway_funcs(F: type) -> SimpleNamespace:  # noqa: N803
                 v.delta[e, i] = DELTA0 + DELTA_SPAN * F(wp.randf(rng))
             v.born[e, i] = t
 
-    @wp.func
+    @wp.func(inline=True)
     def reward(
         v: Vehicles,
         ep: Episodes,

@@ -297,7 +297,7 @@ def intersection_funcs(F: type) -> SimpleNamespace:  # noqa: N803
         if changed or after != before:
             refresh_all(v, rd, ep, e)
 
-    @wp.func
+    @wp.func(inline=True)
     def reward(
         v: Vehicles,
         ep: Episodes,

@@ -156,7 +156,7 @@ def merge_funcs(F: type) -> SimpleNamespace:  # noqa: N803
         pos = position(rd.lf, rd.li, merge_lane, MERGE_LENGTH, ZERO)
         place(v, rd, p, e, OBSTACLE_SLOT, OBSTACLE, OBJECT_FLAGS, pos[0], pos[1], ZERO, ZERO, SIZE, SIZE)
 
-    @wp.func
+    @wp.func(inline=True)
     def reward(
         v: Vehicles,
         ep: Episodes,

@@ -245,7 +245,7 @@ def parking_funcs(F: type) -> SimpleNamespace:  # noqa: N803
             place(v, rd, p, e, g + 3, OBSTACLE, OBJECT_FLAGS, -HALF_L, ZERO, quarter, ZERO, WALL_W, THICK)
             place(v, rd, p, e, g + 4, OBSTACLE, OBJECT_FLAGS, HALF_L, ZERO, quarter, ZERO, WALL_W, THICK)
 
-    @wp.func
+    @wp.func(inline=True)
     def reward(
         v: Vehicles, ep: Episodes, rd: Road, p: Params, e: int, i: int, o: int, action: int,
         command: wp.vec2f, out: Outputs,

@@ -171,7 +171,7 @@ def racetrack_funcs(F: type) -> SimpleNamespace:  # noqa: N803
                     put_idm(v, rd, p, e, placed, cand, s, speed)
                     placed = placed + 1
 
-    @wp.func
+    @wp.func(inline=True)
     def reward(
         v: Vehicles, ep: Episodes, rd: Road, p: Params, e: int, i: int, o: int, action: int,
         command: wp.vec2f, out: Outputs,

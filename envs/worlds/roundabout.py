@@ -171,7 +171,7 @@ def roundabout_funcs(F: type) -> SimpleNamespace:  # noqa: N803
             plan_route(v, rd, p, e, 1 + k, destination)
             v.delta[e, 1 + k] = DELTA0 + DELTA_SPAN * F(wp.randf(rng))
 
-    @wp.func
+    @wp.func(inline=True)
     def reward(
         v: Vehicles,
         ep: Episodes,
