@@ -92,8 +92,12 @@ def test_config_reads_like_highway_envs_dict(preset: str) -> None:
     assert cfg["simulation_frequency"] == cfg.simulation_frequency and "action" in cfg
     # racetrack-v0 and parking-v0 drive with ContinuousAction, the others take meta-actions
     continuous = preset in ("racetrack", "parking")
-    assert cfg["action"]["type"] == ("ContinuousAction" if continuous else "DiscreteMetaAction")
-    assert cfg["observation"]["type"] in (
+    action, observation = cfg["action"], cfg["observation"]
+    if cfg.multi_agent_action:  # intersection-multi-agent-v0: one DiscreteMetaAction per vehicle
+        assert action["type"] == "MultiAgentAction" and observation["type"] == "MultiAgentObservation"
+        action, observation = action["action_config"], observation["observation_config"]
+    assert action["type"] == ("ContinuousAction" if continuous else "DiscreteMetaAction")
+    assert observation["type"] in (
         "Kinematics", "ExitObservation", "OccupancyGrid", "TimeToCollision", "KinematicsGoal",
         "LidarObservation", "camera",
     )  # fmt: skip
