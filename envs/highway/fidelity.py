@@ -394,7 +394,8 @@ def compare_steps(
             abs(a - b) for a, b in zip(he_info.get("agents_rewards", ()), info.get("agents_rewards", ()))
         ]
         out["reward"] = max(out["reward"], abs(he_r - r), *terms)
-        flags = ("crashed", *(k for k in ("is_success", "agents_terminated") if k in he_info))
+        # per-agent flags where both report them (ours only with several controlled vehicles)
+        flags = ("crashed", *(k for k in ("is_success", "agents_terminated") if k in he_info and k in info))
         if (term, trunc, *(info[k] for k in flags)) != (he_term, he_trunc, *(he_info[k] for k in flags)):
             out["mismatch"] = out["steps"]
             break
