@@ -41,7 +41,11 @@ def test_config_reads_like_highway_env() -> None:
     with pytest.raises(ValueError, match=r"options \['dynamical'\] are not supported"):
         make_config("highway-fast", {"action": {"type": "ContinuousAction", "dynamical": True}})
     with pytest.raises(ValueError, match="supported types"):
-        make_config("highway-fast", {"action": {"type": "MultiAgentAction"}})
+        make_config("highway-fast", {"action": {"type": "DiscreteAction"}})
+    with pytest.raises(ValueError, match="supported types"):  # MultiAgentAction of an unknown action type
+        make_config(
+            "highway-fast", {"action": {"type": "MultiAgentAction", "action_config": {"type": "Steer"}}}
+        )
     with pytest.raises(ValueError, match="low < high"):
         make_config("highway-fast", {"action": {"type": "ContinuousAction", "steering_range": [0.2, -0.2]}})
 

@@ -148,7 +148,9 @@ def test_bad_config_and_scenes_raise() -> None:
     env = HighwayEnv("parking")
     env.reset(seed=0)
     s = env.scene()
-    with pytest.raises(ValueError, match="needs a goal per controlled vehicle"):  # the goal made solid: no Landmark left
+    with pytest.raises(
+        ValueError, match="needs a goal per controlled vehicle"
+    ):  # the goal made solid: no Landmark left
         env.reset(options={"scene": dataclasses.replace(s, flags=s.flags | st.SOLID)})
     x = s.x.copy()
     x[1] = 80.0

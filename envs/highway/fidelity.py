@@ -370,7 +370,8 @@ def compare_steps(
     """
     he = highway_env_scene(preset, seed, observation, config)
     chosen = {} if observation is None else {"observation": highway_env_observation(observation)}
-    single = GoalHighwayEnv if preset == "parking" else HighwayEnv  # parking-v0 is a GoalEnv: its reward too
+    # parking-v0 with its goal observation is a GoalEnv: the reward of its goals (and every crash) too
+    single = GoalHighwayEnv if preset == "parking" and observation is None else HighwayEnv
     ours = single(preset, config, precision=precision, **chosen)
     obs, _ = ours.reset(options={"scene": scene_from_highway_env(he)})
     out = {"obs": observation_gap(he.observation_type.observe(), obs), "reward": 0.0, "steps": 0}
@@ -428,7 +429,14 @@ def run_episodes(
         )
     names = tuple(env.config.action_names)
     fixed = POLICIES[policy] if shape else policy_action(policy, names)
+    limit = 100 * env.config.max_episode_steps if hasattr(env.config, "max_episode_steps") else 10_000
+    steps = 0
     while live.any():
+        steps += 1
+        if steps > limit:  # an episode that never ends is a bug of its world, not a long episode
+            raise RuntimeError(
+                f"{preset}/{policy}: {int(live.sum())} episodes still running after {limit} steps"
+            )
         rows = env.num_envs
         if shape:  # idle: zero commands; faster: full acceleration; random: uniform in [-1, 1]
             if fixed is None:

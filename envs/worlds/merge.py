@@ -181,11 +181,11 @@ def merge_funcs(F: type) -> SimpleNamespace:  # noqa: N803
             lane_change = ONE
         merging = ZERO
         merge_lane = p.world_i[MERGE_LANE]
-        for i in range(v.x.shape[1]):
-            kind = v.kind[e, i]
-            if (kind == CONTROLLED or kind == IDM) and v.lane[e, i] == merge_lane:
-                target = v.target_speed[e, i]
-                merging = merging + (target - v.speed[e, i]) / target
+        for j in range(v.x.shape[1]):
+            kind = v.kind[e, j]
+            if (kind == CONTROLLED or kind == IDM) and v.lane[e, j] == merge_lane:
+                target = v.target_speed[e, j]
+                merging = merging + (target - v.speed[e, j]) / target
         w_crash = p.world_f[COLLISION_W]
         w_merging = p.world_f[MERGING_W]
         r = (
