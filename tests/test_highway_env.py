@@ -168,7 +168,11 @@ def test_highway_env_action_configs_are_ported() -> None:
     with pytest.raises(ValueError, match="actions_per_axis"):
         make_config("highway", {"action": {"type": "DiscreteMetaAction", "actions_per_axis": 3}})
     with pytest.raises(ValueError, match=r"supported types are \['DiscreteMetaAction', 'ContinuousAction'\]"):
-        make_config("highway", {"action": {"type": "MultiAgentAction"}})
+        make_config("highway", {"action": {"type": "DiscreteAction"}})
+    with pytest.raises(ValueError, match="or MultiAgentAction of one of them"):
+        make_config(
+            "highway", {"action": {"type": "MultiAgentAction", "action_config": {"type": "Steering"}}}
+        )
     with pytest.raises(ValueError, match="at least one"):
         make_config("merge", longitudinal=False, lateral=False)
 

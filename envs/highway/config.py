@@ -415,7 +415,9 @@ def _action_changes(value: Any) -> dict[str, Any]:
         }
     kind = value.get("type") if isinstance(value, Mapping) else None
     if kind not in ACTION_TYPES:
-        raise ValueError(f"action={value!r}: the supported types are {list(ACTION_TYPES)}")
+        raise ValueError(
+            f"action={value!r}: the supported types are {list(ACTION_TYPES)} (or MultiAgentAction of one of them)"
+        )
     options = {k: v for k, v in value.items() if k != "type"}
     # highway-env's racetrack-v0 config gives ContinuousAction target_speeds, which it ignores: so do we
     known = ACTION_OPTIONS if kind == "DiscreteMetaAction" else (*CONTINUOUS_OPTIONS, "target_speeds")
