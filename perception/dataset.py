@@ -307,10 +307,18 @@ class Dataset:
         frames = self.arrays["frames"][self.history[index]]  # (B, stack, C, H, W)
         return frames.reshape(len(index), -1, *frames.shape[-2:])
 
-    def lidar(self, index: np.ndarray, spec: LidarSpec) -> np.ndarray:
-        """(B, cells, 2) LiDAR scans of frames ``index``, checked against the LiDAR ``spec`` a model reads."""
+    def lidar(self, index: np.ndarray, spec: LidarSpec, stack: int = 1) -> np.ndarray:
+        """(B, stack, cells, 2) LiDAR scans of frames ``index`` and of the ``stack - 1`` frames before
+        each (oldest first; an episode's first scan repeats, as its first camera frame does), checked
+        against the LiDAR ``spec`` a model reads."""
         check_spec(spec, self.manifest["lidar"], "the dataset")
-        return self.arrays["lidar"][index]
+        return self.arrays["lidar"][self.scan_history(index, stack)]
+
+    def scan_history(self, index: np.ndarray, stack: int) -> np.ndarray:
+        """(B, stack) frame indices of the last ``stack`` scans of frames ``index``, oldest first."""
+        if not 1 <= stack <= self.history.shape[1]:
+            raise ValueError(f"a stack of {stack} scans: the dataset keeps 1 to {self.history.shape[1]}")
+        return self.history[index][:, -stack:]
 
 
 def load_dataset(path: str | os.PathLike, stack: int | None = None) -> Dataset:

@@ -26,7 +26,7 @@ import torch
 
 from perception import decode as dec
 from perception.dataset import Dataset
-from perception.lidar import DEGRADATIONS, camera_blackout, camera_noise, lidar_dropout
+from perception.lidar import DEGRADATIONS, LidarSpec, camera_blackout, camera_noise, lidar_dropout
 from perception.model import SENSORS, ModelConfig
 from perception.train import lidar_input
 
@@ -52,7 +52,7 @@ class SensorDropout:
 
     def __call__(self, data: Dataset, index: np.ndarray, mcfg: ModelConfig) -> tuple[torch.Tensor, ...]:
         frames = data.stacked_frames(index)
-        scans = data.lidar(index, mcfg.lidar).copy()
+        scans = data.lidar(index, mcfg.lidar, mcfg.lidar_stack).copy()  # (B, S, cells, 2)
         fault = np.searchsorted(self.shares, self.rng.random(len(index)), side="right")  # 0, 1, 2; 3 clean
         black, noisy, lost = fault == 0, fault == 1, fault == 2
         frames[black] = camera_blackout(frames[black])
@@ -74,6 +74,9 @@ class FusionConfig:
     test_frames: int = 8_192
     cnn_steps: int = 6000  # training steps of each model (a step budget: a seed gives one result)
     channels: int = 16
+    # scans the LiDAR and fused models read (this step's and the one before): of the nearest vehicles no
+    # ray reaches, 29% were reached one step earlier (``lidar_visibility`` in the results)
+    lidar_stack: int = 2
     episodes: int = 100  # driving episodes per model and condition
     seed: int = 0
     agent_dir: str = "agents/pretrained/highway-fast-dqn"  # the Kinematics-trained policy that drives
@@ -87,6 +90,36 @@ class FusionConfig:
             raise ValueError(
                 f"unknown sensors or conditions {sorted(unknown)}: choose from {SENSORS}, {tuple(DEGRADATIONS)}"
             )
+
+
+def visibility(data: Dataset, spec: Any, rows: int = 4, chunk: int = 2048) -> dict[str, float]:
+    """What any LiDAR-only perception is up against, on a dataset's frames: the share of the ``rows``
+    nearest vehicles within the LiDAR's range (the vehicles the planner's Kinematics rows list) that no
+    return of the scan lands on (:func:`perception.lidar.reached`), and the share of those that a return
+    of the previous scan of the same episode landed on (what a scan history can recover)."""
+    from perception.dataset import ABSENT_DX
+    from perception.lidar import reached
+
+    vehicles, scans, heading = data.arrays["vehicles"], data.arrays["lidar"], data.arrays["pose"][:, 2]
+    counted = hidden = recovered = 0
+    for start in range(0, len(data), chunk):
+        index = np.arange(start, min(start + chunk, len(data)))
+        before = data.scan_history(index, 2)[:, 0]  # the frame itself at an episode's start
+        veh = vehicles[index]
+        dist = np.where(veh[..., 0] > ABSENT_DX / 2, np.hypot(veh[..., 0], veh[..., 1]), np.inf)
+        nearest = np.argsort(dist, axis=1)[:, :rows]  # (B, rows)
+        valid = np.take_along_axis(dist, nearest, 1) < spec.maximum_range
+        now = np.take_along_axis(reached(scans[index], heading[index], veh, spec), nearest, 1)
+        then = reached(scans[before], heading[before], vehicles[before], spec)  # slots keep their vehicle
+        then = np.take_along_axis(then, nearest, 1) & (before != index)[:, None]
+        counted += int(valid.sum())
+        hidden += int((valid & ~now).sum())
+        recovered += int((valid & ~now & then).sum())
+    return {
+        "vehicles": counted,
+        "unreached_share": hidden / max(counted, 1),
+        "unreached_reached_one_step_before": recovered / max(hidden, 1),
+    }
 
 
 def run(cfg: FusionConfig, work_dir: str | Path, progress: bool = False) -> dict[str, Any]:
@@ -106,9 +139,15 @@ def run(cfg: FusionConfig, work_dir: str | Path, progress: bool = False) -> dict
     policy = load_policy(cfg.agent_dir)
     truth = evaluate_policy(policy, cfg.env_id, episodes=cfg.episodes, seed=10_000)
     result: dict[str, Any] = {"config": dataclasses.asdict(cfg), "ground_truth": truth, "models": {}}
+    result["lidar_visibility"] = visibility(datasets["test"], LidarSpec(**datasets["test"].manifest["lidar"]))
     for sensors in cfg.sensors:
         tcfg = TrainConfig(
-            minutes=1e6, max_steps=cfg.cnn_steps, channels=cfg.channels, sensors=sensors, seed=cfg.seed
+            minutes=1e6,
+            max_steps=cfg.cnn_steps,
+            channels=cfg.channels,
+            sensors=sensors,
+            lidar_stack=cfg.lidar_stack if sensors != "camera" else 1,
+            seed=cfg.seed,
         )
         model_dir = work_dir / f"model-{sensors}"
         trained = train(tcfg, datasets["train"], model_dir, progress=progress)

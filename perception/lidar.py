@@ -104,6 +104,69 @@ def project(scans: np.ndarray, view_heading: np.ndarray, spec: LidarSpec, camera
     return out
 
 
+def project_stack(
+    scans: np.ndarray, view_heading: np.ndarray, spec: LidarSpec, camera: CameraSpec
+) -> np.ndarray:
+    """Stacks of scans (B, S, cells, 2), oldest first, and their views' headings (B, S) [rad] -> (B, S*3,
+    H, W) float32: each scan projected in its own view (:func:`project`), as stacked camera frames are
+    each drawn around the ego of their time."""
+    b, stack = scans.shape[:2]
+    flat = project(scans.reshape(b * stack, *scans.shape[2:]), np.reshape(view_heading, -1), spec, camera)
+    return flat.reshape(b, stack * len(CHANNELS), *flat.shape[2:])
+
+
+class ScanHistory:
+    """The last ``stack`` scans of each env of a driving loop and their views' headings, oldest first:
+    what a model with ``lidar_stack > 1`` reads. An env whose episode has just begun (``fresh``) repeats
+    its first scan, as the camera's frame stack repeats its first frame."""
+
+    def __init__(self, stack: int) -> None:
+        if stack < 1:
+            raise ValueError(f"a LiDAR stack holds at least 1 scan, got {stack}")
+        self.stack = stack
+        self.scans: np.ndarray | None = None  # (B, S, cells, 2)
+        self.headings: np.ndarray | None = None  # (B, S)
+
+    def push(
+        self, scans: np.ndarray, headings: np.ndarray, fresh: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """This step's scans (B, cells, 2), headings (B,) and fresh-episode mask (B,) -> the stacks
+        (B, S, cells, 2) and their headings (B, S)."""
+        scans, headings = np.asarray(scans, np.float32), np.asarray(headings, np.float64)
+        fresh = np.asarray(fresh, bool).copy()
+        if self.scans is None or self.scans.shape[0] != len(scans) or self.scans.shape[2:] != scans.shape[1:]:
+            self.scans = np.empty((len(scans), self.stack, *scans.shape[1:]), np.float32)
+            self.headings = np.empty((len(scans), self.stack), np.float64)
+            fresh[:] = True
+        self.scans[:, :-1], self.headings[:, :-1] = self.scans[:, 1:], self.headings[:, 1:]
+        self.scans[:, -1], self.headings[:, -1] = scans, headings
+        self.scans[fresh] = scans[fresh][:, None]
+        self.headings[fresh] = headings[fresh][:, None]
+        return self.scans.copy(), self.headings.copy()
+
+
+def reached(
+    scans: np.ndarray,
+    view_heading: np.ndarray,
+    vehicles: np.ndarray,
+    spec: LidarSpec,
+    size: tuple[float, float] = (5.0, 2.0),
+    tolerance: float = 0.3,
+) -> np.ndarray:
+    """(B, N) bool: whether a return of each scan (B, cells, 2) lands on each vehicle, given as (B, N, >=2)
+    dx, dy [m] from the ego in the view of heading ``view_heading`` (B,) [rad] (a dataset's ``vehicles``),
+    each a ``size`` (length, width) [m] rectangle along the view, ``tolerance`` [m] wider: on a straight
+    road a vehicle no return lands on is hidden behind others (or out of range)."""
+    a = spec.angles[None, :] - np.asarray(view_heading, np.float64)[:, None]  # (B, cells) in the view
+    dist = scans[..., 0].astype(np.float64)
+    dist = np.where(dist < spec.maximum_range * (1 - 1e-6), dist, np.nan)  # no return (or a lost ray)
+    px, py = dist * np.cos(a), dist * np.sin(a)  # (B, cells)
+    dx, dy = vehicles[..., 0:1].astype(np.float64), vehicles[..., 1:2].astype(np.float64)  # (B, N, 1)
+    on_x = np.abs(px[:, None, :] - dx) <= size[0] / 2 + tolerance  # NaN compares False
+    on_y = np.abs(py[:, None, :] - dy) <= size[1] / 2 + tolerance
+    return (on_x & on_y).any(axis=-1)
+
+
 def _pixels(dx: np.ndarray, dy: np.ndarray, camera: CameraSpec) -> tuple[np.ndarray, ...]:
     """Points relative to the ego in the view -> their pixel rows, columns and whether the scene shows them."""
     col = np.minimum(np.floor(camera.x_to_column(dx)).astype(np.int64), camera.width - 1)
@@ -113,9 +176,9 @@ def _pixels(dx: np.ndarray, dy: np.ndarray, camera: CameraSpec) -> tuple[np.ndar
 
 
 def lidar_dropout(scans: np.ndarray, rate: float, rng: np.random.Generator, spec: LidarSpec) -> np.ndarray:
-    """Each ray lost with probability ``rate``: it reads NaN (no measurement, neither a return nor free
+    """Scans (..., cells, 2): each ray lost with probability ``rate``: it reads NaN (no measurement, neither a return nor free
     space; ``spec`` is the LiDAR's)."""
-    lost = rng.random(scans.shape[:2]) < rate
+    lost = rng.random(scans.shape[:-1]) < rate  # (..., cells): scans of any leading shape
     out = scans.astype(np.float32, copy=True)
     out[lost] = np.nan
     return out
@@ -170,7 +233,8 @@ class Degradation:
     def apply(
         self, frames: Any, scans: np.ndarray | None, rng: np.random.Generator, spec: LidarSpec
     ) -> tuple[Any, np.ndarray | None]:
-        """Damaged copies of stacked uint8 frames (B, S*C, H, W) and scans (B, cells, 2) (None: no LiDAR)."""
+        """Damaged copies of stacked uint8 frames (B, S*C, H, W) and scans (B, [S,] cells, 2) (None: no
+        LiDAR)."""
         frames = np.asarray(frames)
         if self.camera_blackout:
             frames = camera_blackout(frames)

@@ -39,7 +39,7 @@ def predict(
 ) -> dict[str, np.ndarray]:
     """Stacked uint8 frames (B, S*C, H, W) and the camera's poses (B, 3) -> predicted ``kinematics`` and
     ``occupancy`` (simulator layouts). ``pose`` None: the straight highway's (see ``decode.pseudo_state``).
-    ``lidar``: the projected LiDAR channels (B, 3, H, W) of a model that reads them."""
+    ``lidar``: the projected LiDAR channels (B, 3*lidar_stack, H, W) of a model that reads them."""
     out: dict[str, list] = {"kinematics": [], "occupancy": []}
     for i in range(0, len(frames), batch_size):
         extra = () if lidar is None else (torch.from_numpy(lidar[i : i + batch_size]),)
@@ -113,7 +113,7 @@ def evaluate(
     n = len(data) if max_frames is None else min(max_frames, len(data))
     index = np.arange(n)
     frames = data.stacked_frames(index)
-    scans = data.lidar(index, model.cfg.lidar) if model.cfg.uses_lidar else None
+    scans = data.lidar(index, model.cfg.lidar, model.cfg.lidar_stack) if model.cfg.uses_lidar else None
     if degradation is not None:
         frames, scans = degradation.apply(frames, scans, np.random.default_rng(seed), model.cfg.lidar)
     lidar = None if scans is None else lidar_input(data, index, model.cfg, scans).numpy()

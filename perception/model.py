@@ -6,8 +6,9 @@ turns the detections into a pseudo traffic state that goes through the simulator
 OccupancyGrid functions, so predictions and labels share one definition (sorting, clipping, cells).
 
 With ``sensors="fused"`` the CNN also reads a LiDAR scan projected onto the camera's grid
-(:func:`perception.lidar.project`, three more input channels); ``sensors="lidar"`` reads the projected scan
-and only the dashboard rows of the frames (the ego's odometry), never the camera's scene.
+(:func:`perception.lidar.project`, three more input channels per scan: the last ``lidar_stack`` scans, so a
+vehicle another one hides now can still show where it was a step ago); ``sensors="lidar"`` reads the
+projected scans and only the dashboard rows of the frames (the ego's odometry), never the camera's scene.
 
 Output cells are ``STRIDE`` = (2, 4) input pixels (rows, columns): 2 m x 4 m in the camera's fine zone,
 2 m x 12 m in its long-range zone; 5 m vehicles in one lane never share a fine-zone cell.
@@ -46,6 +47,7 @@ class ModelConfig:
     ego_hidden: int = 64
     sensors: str = "camera"  # one of SENSORS
     lidar: LidarSpec = LidarSpec()  # the scan a "lidar" or "fused" model reads
+    lidar_stack: int = 1  # scans it reads, the newest last (at most the camera's frame stack)
 
     def __post_init__(self) -> None:
         h, w = self.camera.height, self.camera.width
@@ -55,6 +57,11 @@ class ModelConfig:
             )
         if self.sensors not in SENSORS:
             raise ValueError(f"sensors={self.sensors!r}: choose one of {SENSORS}")
+        if not 1 <= self.lidar_stack <= self.camera.stack:
+            raise ValueError(
+                f"lidar_stack={self.lidar_stack}: a model reads 1 to camera stack={self.camera.stack} scans "
+                "(datasets keep the history of the camera's stack)"
+            )
 
     @property
     def uses_lidar(self) -> bool:
@@ -63,7 +70,8 @@ class ModelConfig:
     @property
     def in_channels(self) -> int:
         """Input channels: the stacked frames, and the projected LiDAR channels if the model reads them."""
-        return self.camera.stack * self.camera.channels + len(LIDAR_CHANNELS) * self.uses_lidar
+        lidar = len(LIDAR_CHANNELS) * self.lidar_stack * self.uses_lidar
+        return self.camera.stack * self.camera.channels + lidar
 
     @property
     def grid(self) -> tuple[int, int]:
@@ -72,8 +80,8 @@ class ModelConfig:
 
 
 class PerceptionCNN(nn.Module):
-    """uint8 frames (B, stack*C, H, W) [+ projected LiDAR (B, 3, H, W)] -> dense (B, 5, H/2, W/4) and
-    ego (B, 4)."""
+    """uint8 frames (B, stack*C, H, W) [+ projected LiDAR (B, 3*lidar_stack, H, W)] -> dense (B, 5, H/2,
+    W/4) and ego (B, 4)."""
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
@@ -113,7 +121,7 @@ class PerceptionCNN(nn.Module):
                 raise ValueError(f"a sensors={self.cfg.sensors!r} model needs the projected LiDAR scan")
             if self.cfg.sensors == "lidar":  # the dashboard rows only: the camera's scene is not read
                 x = torch.cat([torch.zeros_like(x[:, :, :-HUD_ROWS]), x[:, :, -HUD_ROWS:]], dim=2)
-            x = torch.cat([x, lidar.float()], dim=1)  # (B, S*C+3, H, W)
+            x = torch.cat([x, lidar.float()], dim=1)  # (B, S*C+3*L, H, W)
         x_in = torch.cat([x, self.column_scale.expand(b, -1, -1, -1)], dim=1)  # (B, S*C+1, H, W)
         f = self.trunk(self.stem(x_in))  # (B, c, H/2, W/4)
         dense = self.dense(f)  # (B, 5, H/2, W/4)

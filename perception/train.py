@@ -18,7 +18,7 @@ from envs.highway.camera import CameraSpec
 from envs.io import write_json
 from perception import decode as dec
 from perception.dataset import Dataset, load_dataset
-from perception.lidar import LidarSpec, project
+from perception.lidar import LidarSpec, project_stack
 from perception.model import ModelConfig, PerceptionCNN, save_model
 
 
@@ -32,6 +32,7 @@ class TrainConfig:
     channels: int = 16
     ego_hidden: int = 64  # width of the ego head's hidden layer (perception.model.ModelConfig)
     sensors: str = "camera"  # what the model reads: "camera", "lidar" or "fused" (perception.model)
+    lidar_stack: int = 1  # LiDAR scans it reads, the newest last (perception.model.ModelConfig)
     seed: int = 0
     threads: int = 2
     positive_weight: float = 4.0  # objectness BCE weight of the (rare) cells that hold a vehicle
@@ -93,10 +94,11 @@ def loss_fn(
 
 
 def lidar_input(data: Dataset, index: np.ndarray, mcfg: ModelConfig, scans: np.ndarray | None = None):
-    """The projected LiDAR channels (B, 3, H, W) of frames ``index`` (their scans, or ``scans``)."""
-    scans = data.lidar(index, mcfg.lidar) if scans is None else scans
-    heading = data.arrays["pose"][index, 2]
-    return torch.from_numpy(project(scans, heading, mcfg.lidar, mcfg.camera))
+    """The projected LiDAR channels (B, 3*lidar_stack, H, W) of frames ``index`` (their scan stacks, or
+    ``scans`` (B, lidar_stack, cells, 2))."""
+    scans = data.lidar(index, mcfg.lidar, mcfg.lidar_stack) if scans is None else scans
+    heading = data.arrays["pose"][data.scan_history(index, mcfg.lidar_stack), 2]  # (B, S)
+    return torch.from_numpy(project_stack(scans, heading, mcfg.lidar, mcfg.camera))
 
 
 def batch(data: Dataset, index: np.ndarray, mcfg: ModelConfig) -> tuple[torch.Tensor, ...]:
@@ -138,7 +140,9 @@ def train(
     torch.set_num_threads(cfg.threads)
     rng = np.random.default_rng(cfg.seed)
     mcfg = dataclasses.replace(
-        model_config_of(data.manifest, cfg.channels, cfg.sensors), ego_hidden=cfg.ego_hidden
+        model_config_of(data.manifest, cfg.channels, cfg.sensors),
+        ego_hidden=cfg.ego_hidden,
+        lidar_stack=cfg.lidar_stack,
     )
     model = PerceptionCNN(mcfg)
     if init_state is not None:

@@ -30,7 +30,7 @@ from envs.highway.camera import CameraSpec
 from envs.highway.observation import OBSERVATIONS, STATE_OBSERVATIONS
 from perception import decode as dec
 from perception.attacks import Attack, attack_frames, attack_of
-from perception.lidar import DEGRADATIONS, Degradation, env_scan, project
+from perception.lidar import DEGRADATIONS, Degradation, ScanHistory, env_scan, project_stack
 from perception.model import PerceptionCNN, load_model
 
 
@@ -71,7 +71,9 @@ def degradation_of(degradation: Degradation | str | None) -> Degradation:
 
 class Perceiver:
     """Stacked camera frames (B, S*C, H, W), the camera's poses (B, 3) and, for a model that reads one,
-    LiDAR scans (B, cells, 2) -> the planner's observation (float32), via the CNN and the simulator."""
+    LiDAR scans (B, cells, 2) -> the planner's observation (float32), via the CNN and the simulator. A
+    model that reads several scans gets this step's and the previous ones (kept here; ``fresh`` (B,) marks
+    the envs whose episode has just begun)."""
 
     def __init__(
         self,
@@ -99,14 +101,21 @@ class Perceiver:
         self.rng = np.random.default_rng(seed)
         self.attack = attack_of(attack)
         self.generator = torch.Generator(self.device).manual_seed(seed)
+        self.scans = ScanHistory(model.cfg.lidar_stack)
 
     @property
     def reads_lidar(self) -> bool:
         return self.model.cfg.uses_lidar
 
-    def __call__(self, frames: Any, pose: np.ndarray, scans: np.ndarray | None = None) -> np.ndarray:
+    def __call__(
+        self, frames: Any, pose: np.ndarray, scans: np.ndarray | None = None, fresh: Any = None
+    ) -> np.ndarray:
         if self.reads_lidar and scans is None:
             raise ValueError(f"a sensors={self.model.cfg.sensors!r} model needs LiDAR scans")
+        if self.reads_lidar and self.model.cfg.lidar_stack > 1 and fresh is None:
+            raise ValueError(
+                "a model that reads several LiDAR scans needs `fresh`: which episodes just began"
+            )
         if self.degradation != Degradation():
             frames, scans = self.degradation.apply(
                 torch.as_tensor(frames).cpu().numpy(), scans, self.rng, self.model.cfg.lidar
@@ -114,7 +123,9 @@ class Perceiver:
         x = (torch.as_tensor(frames, device=self.device),)
         if self.reads_lidar:
             cfg = self.model.cfg
-            lidar = project(scans, np.asarray(pose)[:, 2], cfg.lidar, cfg.camera)
+            fresh = np.ones(len(scans), bool) if fresh is None else np.asarray(fresh, bool)
+            stacks, headings = self.scans.push(scans, np.asarray(pose)[:, 2], fresh)
+            lidar = project_stack(stacks, headings, cfg.lidar, cfg.camera)
             x += (torch.as_tensor(lidar, device=self.device),)
         if self.attack is not None:
             x = (attack_frames(self.model, *x[:1], self.attack, lidar=x[1] if len(x) > 1 else None,
@@ -124,6 +135,11 @@ class Perceiver:
         det = dec.decode(dense, ego, self.model.cfg)
         name = {"occupancy_grid": "occupancy"}.get(self.planner.observation, self.planner.observation)
         return dec.observe(det, self.planner, (name,), pose)[name]
+
+
+def fresh_episodes(env: Any) -> np.ndarray:
+    """(B,) bool: the envs of a driving env (``unwrapped``) whose episode has just begun (time 0)."""
+    return np.asarray(env.state.time).reshape(-1) == 0
 
 
 class PerceptionWrapper(gym.ObservationWrapper):
@@ -144,7 +160,8 @@ class PerceptionWrapper(gym.ObservationWrapper):
     def observation(self, observation: np.ndarray) -> np.ndarray:
         env = self.env.unwrapped
         scans = env_scan(env, self.perceiver.model.cfg.lidar) if self.perceiver.reads_lidar else None
-        return self.perceiver(np.asarray(observation)[None], env.camera_pose[None], scans)[0]
+        obs = self.perceiver(np.asarray(observation)[None], env.camera_pose[None], scans, fresh_episodes(env))
+        return obs[0]
 
 
 class PerceptionVectorWrapper(VectorObservationWrapper):
@@ -166,7 +183,7 @@ class PerceptionVectorWrapper(VectorObservationWrapper):
     def observations(self, observations: Any) -> Any:
         env = self.env.unwrapped
         scans = env_scan(env, self.perceiver.model.cfg.lidar) if self.perceiver.reads_lidar else None
-        obs = self.perceiver(observations, env.camera_pose, scans)
+        obs = self.perceiver(observations, env.camera_pose, scans, fresh_episodes(env))
         if isinstance(observations, torch.Tensor):
             return torch.as_tensor(obs, device=observations.device)
         return obs

@@ -30,6 +30,12 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     parser.add_argument("--train-frames", type=int, default=defaults.train_frames)
     parser.add_argument("--test-frames", type=int, default=defaults.test_frames)
     parser.add_argument("--cnn-steps", type=int, default=defaults.cnn_steps, help="training steps per model")
+    parser.add_argument(
+        "--lidar-stack",
+        type=int,
+        default=defaults.lidar_stack,
+        help="LiDAR scans the lidar and fused models read",
+    )
     parser.add_argument("--episodes", type=int, default=defaults.episodes, help="driving episodes per case")
     parser.add_argument("--agent", default=defaults.agent_dir, help="run directory of the driving policy")
     parser.add_argument("--seed", type=int, default=defaults.seed)
@@ -48,6 +54,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         train_frames=args.train_frames,
         test_frames=args.test_frames,
         cnn_steps=args.cnn_steps,
+        lidar_stack=args.lidar_stack,
         episodes=args.episodes,
         agent_dir=args.agent,
         seed=args.seed,

@@ -66,6 +66,7 @@ def cmd_train(args: argparse.Namespace) -> dict:
         seed=args.seed,
         max_steps=args.max_steps,
         sensors=args.sensors,
+        lidar_stack=args.lidar_stack,
     )
     result = train(cfg, args.data, args.out)
     result.pop("model")
@@ -169,6 +170,9 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         choices=("camera", "lidar", "fused"),
         default="camera",
         help="what the CNN reads: the camera, the LiDAR scan (and the dashboard), or both",
+    )
+    p.add_argument(
+        "--lidar-stack", type=int, default=1, help="LiDAR scans it reads: this step's and the ones before"
     )
     p.set_defaults(func=cmd_train)
 

@@ -524,6 +524,19 @@ def fusion_table(b: dict) -> list[str]:
         f"{cfg['test_frames']:,} held-out frames; returns over {cfg['episodes']} episodes of "
         f"`{cfg['agent_dir']}` (ground truth: {truth['mean_return']:.2f}, crash rate "
         f"{truth.get('crash_rate', 0):.2f}); return kept = the condition's return / the same model's clean one.",
+        *_visibility_line(b.get("lidar_visibility"), cfg.get("lidar_stack", 1)),
+    ]
+
+
+def _visibility_line(v: dict | None, stack: int) -> list[str]:
+    if not v:
+        return []
+    return [
+        "",
+        f"The LiDAR and fused CNNs read the last {stack} scan(s). On the held-out frames, no LiDAR return lands "
+        f"on {100 * v['unreached_share']:.1f}% of the 4 nearest vehicles within range (of {v['vehicles']:,}): "
+        "they are hidden behind others, and only the camera sees them; "
+        f"{100 * v['unreached_reached_one_step_before']:.1f}% of those were reached by the scan one step earlier.",
     ]
 
 

@@ -15,11 +15,14 @@ from perception.lidar import (  # noqa: E402
     DEGRADATIONS,
     Degradation,
     LidarSpec,
+    ScanHistory,
     camera_blackout,
     camera_noise,
     env_scan,
     lidar_dropout,
     project,
+    project_stack,
+    reached,
 )
 from perception.model import ModelConfig, PerceptionCNN  # noqa: E402
 
@@ -148,8 +151,78 @@ def test_dataset_scans_and_a_mismatched_lidar(small_dataset) -> None:
     assert (scans[..., 0] < LidarSpec().maximum_range).mean() > 0.05  # traffic is seen
     with pytest.raises(ValueError, match="cells=32.*the dataset has cells=128"):
         small_dataset.lidar(np.arange(4), LidarSpec(cells=32))
-    result = train(TrainConfig(minutes=1e6, max_steps=2, sensors="fused"), small_dataset, progress=False)
+    result = train(
+        TrainConfig(minutes=1e6, max_steps=2, sensors="fused", lidar_stack=2), small_dataset, progress=False
+    )
     assert result["model"].cfg.lidar == LidarSpec(**small_dataset.manifest["lidar"])
+    assert result["model"].cfg.lidar_stack == 2
+
+
+def test_scan_history_stacks_like_the_camera() -> None:
+    spec = LidarSpec(cells=8)
+    history = ScanHistory(2)
+    a, b, c = (np.full((2, 8, 2), v, np.float32) for v in (1.0, 2.0, 3.0))
+    stacks, headings = history.push(a, np.array([0.1, 0.2]), np.array([False, False]))
+    assert np.all(stacks == 1.0) and np.allclose(headings, [[0.1, 0.1], [0.2, 0.2]])  # first call: fresh
+    stacks, headings = history.push(b, np.array([0.3, 0.4]), np.array([False, True]))
+    assert np.all(stacks[0, 0] == 1.0) and np.all(stacks[0, 1] == 2.0)  # oldest first
+    assert np.all(stacks[1] == 2.0) and np.allclose(headings[1], 0.4)  # a new episode repeats its scan
+    stacks, _ = history.push(c, np.zeros(2), np.zeros(2, bool))
+    assert np.all(stacks[:, 0] == 2.0) and np.all(stacks[:, 1] == 3.0)
+    # each scan of a stack is projected in its own view, channels oldest first
+    scan = _scan(spec, {0: (10.0, 0.0)})
+    both = project_stack(np.stack([scan, scan], 1), np.array([[0.0, np.pi / 2]]), spec, CAMERA)
+    assert both.shape == (1, 6, CAMERA.height, CAMERA.width)
+    np.testing.assert_array_equal(both[:, :3], project(scan, np.zeros(1), spec, CAMERA))
+    np.testing.assert_array_equal(both[:, 3:], project(scan, np.full(1, np.pi / 2), spec, CAMERA))
+    with pytest.raises(ValueError, match="lidar_stack=3"):
+        ModelConfig(sensors="fused", lidar_stack=3)  # the camera stacks 2 frames
+
+
+def test_a_two_scan_model_reads_the_scan_before_in_data_and_in_the_env(small_dataset, tmp_path) -> None:
+    from perception.model import save_model
+    from perception.train import lidar_input
+    from perception.wrapper import make_perceived_env
+
+    data = small_dataset
+    index = np.arange(64, 128)  # the second step of each env: its first scan is one step older
+    stacks = data.lidar(index, LidarSpec(), stack=2)
+    np.testing.assert_array_equal(stacks[:, 1], data.arrays["lidar"][index])
+    before = np.where(data.arrays["first"][index], index, index - 64)  # a reset repeats its own scan
+    np.testing.assert_array_equal(stacks[:, 0], data.arrays["lidar"][before])
+    assert (before != index).any()
+    np.testing.assert_array_equal(data.lidar(np.arange(64), LidarSpec(), 2)[:, 0], data.arrays["lidar"][:64])
+    mcfg = ModelConfig(sensors="fused", lidar_stack=2)
+    assert lidar_input(data, index, mcfg).shape == (64, 6, CAMERA.height, CAMERA.width)
+    with pytest.raises(ValueError, match="stack of 3 scans"):
+        data.lidar(index, LidarSpec(), stack=3)
+    # the driving loop: the wrapper keeps the previous scan, and a reset starts the stack again
+    save_model(PerceptionCNN(mcfg), tmp_path / "m")
+    env = make_perceived_env(tmp_path / "m")
+    env.reset(seed=0)
+    first = env.perceiver.scans.scans.copy()
+    assert np.array_equal(first[:, 0], first[:, 1], equal_nan=True)
+    env.step(1)
+    assert np.array_equal(env.perceiver.scans.scans[:, 0], first[:, 1], equal_nan=True)
+    env.reset(seed=1)
+    again = env.perceiver.scans.scans
+    assert np.array_equal(again[:, 0], again[:, 1], equal_nan=True)
+
+
+def test_returns_reach_the_vehicles_they_land_on(small_dataset) -> None:
+    from perception.fusion import visibility
+
+    spec = LidarSpec(cells=64)
+    scan = _scan(spec, {0: (9.0, 0.0), 16: (3.0, 0.0)})  # ahead: the rear of a car at 10 m; left at 3 m
+    vehicles = np.array([[[10.0, 0.0], [30.0, 0.0], [0.0, 4.0], [0.0, -4.0]]])  # the second one is hidden
+    np.testing.assert_array_equal(reached(scan, np.zeros(1), vehicles, spec), [[True, False, True, False]])
+    turned = reached(scan, np.full(1, -np.pi / 2), vehicles, spec)  # the same rays in a view turned right
+    np.testing.assert_array_equal(turned, [[False, False, False, False]])
+    scan[0, 0] = np.nan  # a lost ray lands nowhere
+    assert not reached(scan, np.zeros(1), vehicles, spec)[0, 0]
+    seen = visibility(small_dataset, LidarSpec())
+    assert seen["vehicles"] > 0 and 0 < seen["unreached_share"] < 0.5
+    assert 0 <= seen["unreached_reached_one_step_before"] <= 1
 
 
 def test_reduced_fusion_experiment(tmp_path) -> None:
@@ -159,6 +232,11 @@ def test_reduced_fusion_experiment(tmp_path) -> None:
     result = run(cfg, tmp_path)
     models = result["models"]
     assert set(models) == {"camera", "lidar", "fused"}
+    assert set(result["lidar_visibility"]) == {
+        "vehicles",
+        "unreached_share",
+        "unreached_reached_one_step_before",
+    }
     for m in models.values():
         assert set(m["conditions"]) == set(DEGRADATIONS)
         for r in m["conditions"].values():
