@@ -167,6 +167,95 @@ def reached(
     return (on_x & on_y).any(axis=-1)
 
 
+def objects(
+    scans: np.ndarray,
+    pose: np.ndarray,
+    ego_velocity: np.ndarray,
+    spec: LidarSpec,
+    gap: float = 2.5,
+    size: tuple[float, float] = (5.0, 2.0),
+) -> tuple[np.ndarray, np.ndarray]:
+    """Vehicles found in LiDAR scans by geometry alone, no learning: the classic segment-and-fit detector.
+
+    Returns of neighbouring rays closer than ``gap`` [m] form one object (Euclidean clustering, as
+    Autoware's LiDAR detector does); a box of the vehicles' ``size`` (length, width) [m] along the view is
+    placed behind the faces the returns saw (the rear face of a car ahead, the side of one alongside), and
+    its velocity is the least-squares fit of the rays' relative speeds (each ray measures the relative
+    velocity along itself), with a weak prior of no relative motion for what the rays cannot resolve.
+    Written here: ray-level clustering of a 2-D scan is a few array lines, and point-cloud libraries
+    (e.g. Open3D's DBSCAN) work on one cloud at a time.
+
+    ``scans`` (B, cells, 2) raw (NaN: a lost ray), ``pose`` (B, 3) the ego's x, y [m] and the view's heading
+    [rad], ``ego_velocity`` (B, 2) [m/s] in the world's frame -> ``found`` (B, cells) and the objects'
+    world x, y, vx, vy (B, cells, 4) (one object per segment, in its first ray's slot)."""
+    b, cells = scans.shape[:2]
+    dist, rel = scans[..., 0].astype(np.float64), scans[..., 1].astype(np.float64)
+    hit = dist < spec.maximum_range * (1 - 1e-6)  # False for NaN
+    a = spec.angles[None, :] - np.asarray(pose, np.float64)[:, 2:3]  # (B, cells) in the view
+    cos, sin = np.cos(a), np.sin(a)
+    px, py = np.where(hit, dist * cos, 0.0), np.where(hit, dist * sin, 0.0)
+    # each ray's neighbour is the last ray before it that came back: a lost ray (NaN) does not split an object
+    valid = ~np.isnan(dist)
+    last = np.maximum.accumulate(np.where(np.tile(valid, 2), np.arange(2 * cells), -1), axis=1)
+    prev = last[:, cells - 1 : 2 * cells - 1].clip(0) % cells  # (B, cells)
+    rows = np.arange(b)[:, None]
+    # neighbouring returns are one object when close, or when one box of ``size`` along the view holds both
+    # (a far car's rear and side are seen by rays metres apart)
+    ddx, ddy = np.abs(px - px[rows, prev]), np.abs(py - py[rows, prev])
+    joined = hit & hit[rows, prev] & ((np.hypot(ddx, ddy) < gap) | ((ddx < size[0]) & (ddy < size[1])))
+    # segments: a new one at every ray not joined to the one before; the rays before a scan's first start
+    # belong to its last segment (one object across ray 0); a scan joined all around has none (bin ``cells``)
+    start = hit & ~joined
+    label = np.cumsum(start, axis=1) - 1  # (B, cells) the segment of each ray
+    label = np.where(label < 0, label[:, -1:], label)
+    label = np.where(hit & (label >= 0), label, cells)
+    first = np.where(start, np.arange(cells)[None, :], cells)  # slot of each segment: its first ray
+    slot = np.full((b, cells + 1), cells)
+    np.minimum.at(slot, (np.repeat(np.arange(b), cells), label.ravel()), first.ravel())
+    flat = (np.arange(b)[:, None] * (cells + 1) + label).ravel()[hit.ravel()]
+    n = b * (cells + 1)
+
+    def total(values: np.ndarray) -> np.ndarray:
+        return np.bincount(flat, values[hit], n).reshape(b, cells + 1)
+
+    def extreme(values: np.ndarray, fn: Any, fill: float) -> np.ndarray:
+        out = np.full(n, fill)
+        fn.at(out, flat, values[hit])
+        return out.reshape(b, cells + 1)
+
+    count = total(np.ones_like(px))
+    found_seg = count > 0
+    x_lo, x_hi = extreme(px, np.minimum, np.inf), extreme(px, np.maximum, -np.inf)
+    y_lo, y_hi = extreme(py, np.minimum, np.inf), extreme(py, np.maximum, -np.inf)
+    half_l, half_w = size[0] / 2, size[1] / 2
+    # the faces seen: a car ahead shows its rear (its centre half a length beyond the nearest return) and
+    # its rear's full width, one behind its front, one alongside its side (the centre half a width beyond)
+    with np.errstate(invalid="ignore"):
+        ahead, behind = x_lo > half_l, x_hi < -half_l
+        cx = np.where(ahead, x_lo + half_l, np.where(behind, x_hi - half_l, (x_lo + x_hi) / 2))
+        side = np.where(y_lo > 0, y_lo + half_w, y_hi - half_w)
+        cy = np.where(ahead | behind, (y_lo + y_hi) / 2, side)
+    # relative velocity: min sum (d.v - rel)^2 + prior |v|^2, a 2x2 solve per segment, in the view
+    prior = 0.05
+    axx, axy, ayy = total(cos * cos) + prior, total(cos * sin), total(sin * sin) + prior
+    bx, by = total(cos * rel), total(sin * rel)
+    det = axx * ayy - axy * axy  # >= prior^2 > 0
+    rvx, rvy = (ayy * bx - axy * by) / det, (axx * by - axy * bx) / det
+    theta = np.asarray(pose, np.float64)[:, 2:3]
+    c, s_ = np.cos(theta), np.sin(theta)
+    with np.errstate(invalid="ignore"):  # empty segments hold inf - inf
+        world = np.stack(
+            [pose[:, 0:1] + c * cx - s_ * cy, pose[:, 1:2] + s_ * cx + c * cy,
+             ego_velocity[:, 0:1] + c * rvx - s_ * rvy, ego_velocity[:, 1:2] + s_ * rvx + c * rvy], axis=-1,
+        )  # fmt: skip
+    found = np.zeros((b, cells), bool)
+    out = np.zeros((b, cells, 4))
+    bi, li = np.nonzero(found_seg[:, :cells] & (slot[:, :cells] < cells))
+    found[bi, slot[bi, li]] = True
+    out[bi, slot[bi, li]] = world[bi, li]
+    return found, out
+
+
 def _pixels(dx: np.ndarray, dy: np.ndarray, camera: CameraSpec) -> tuple[np.ndarray, ...]:
     """Points relative to the ego in the view -> their pixel rows, columns and whether the scene shows them."""
     col = np.minimum(np.floor(camera.x_to_column(dx)).astype(np.int64), camera.width - 1)

@@ -27,11 +27,12 @@ import torch
 from gymnasium.vector import VectorEnv, VectorObservationWrapper
 
 from envs.highway.camera import CameraSpec
-from envs.highway.observation import OBSERVATIONS, STATE_OBSERVATIONS
+from envs.highway.observation import OBSERVATIONS, STATE_OBSERVATIONS, observe_state
 from perception import decode as dec
 from perception.attacks import Attack, attack_frames, attack_of
 from perception.lidar import DEGRADATIONS, Degradation, ScanHistory, env_scan, project_stack
 from perception.model import PerceptionCNN, load_model
+from perception.tracking import Tracker, fuse_lidar_objects
 
 
 def camera_kwargs(model: PerceptionCNN) -> dict[str, Any]:
@@ -82,6 +83,8 @@ class Perceiver:
         degradation: Degradation | str | None = None,
         seed: int = 0,
         attack: Attack | str | None = None,
+        coast_steps: int = 0,
+        lidar_objects: bool = False,
     ) -> None:
         if env_config.observation != "camera":
             raise ValueError(
@@ -102,6 +105,12 @@ class Perceiver:
         self.attack = attack_of(attack)
         self.generator = torch.Generator(self.device).manual_seed(seed)
         self.scans = ScanHistory(model.cfg.lidar_stack)
+        if lidar_objects and not model.cfg.uses_lidar:
+            raise ValueError(
+                f"lidar_objects needs a model that reads LiDAR, not sensors={model.cfg.sensors!r}"
+            )
+        self.lidar_objects = lidar_objects
+        self.tracker = Tracker(coast_steps, 1.0 / env_config.policy_frequency) if coast_steps else None
 
     @property
     def reads_lidar(self) -> bool:
@@ -112,9 +121,11 @@ class Perceiver:
     ) -> np.ndarray:
         if self.reads_lidar and scans is None:
             raise ValueError(f"a sensors={self.model.cfg.sensors!r} model needs LiDAR scans")
-        if self.reads_lidar and self.model.cfg.lidar_stack > 1 and fresh is None:
+        if fresh is None and (
+            self.tracker is not None or self.reads_lidar and self.model.cfg.lidar_stack > 1
+        ):
             raise ValueError(
-                "a model that reads several LiDAR scans needs `fresh`: which episodes just began"
+                "tracking, or a model that reads several LiDAR scans, needs `fresh`: which episodes just began"
             )
         if self.degradation != Degradation():
             frames, scans = self.degradation.apply(
@@ -133,8 +144,15 @@ class Perceiver:
         with torch.inference_mode():
             dense, ego = self.model(*x)
         det = dec.decode(dense, ego, self.model.cfg)
-        name = {"occupancy_grid": "occupancy"}.get(self.planner.observation, self.planner.observation)
-        return dec.observe(det, self.planner, (name,), pose)[name]
+        state, present = dec.pseudo_state(det, pose)
+        if self.lidar_objects:
+            state, present = fuse_lidar_objects(state, present, scans, np.asarray(pose), self.model.cfg.lidar)
+        if self.tracker is not None:
+            spec = self.model.cfg.lidar
+            state, present = self.tracker.update(
+                state, present, fresh, scans, spec.angles, spec.maximum_range
+            ) if self.reads_lidar else self.tracker.update(state, present, fresh)  # fmt: skip
+        return observe_state(self.planner.observation, state, self.planner, present)
 
 
 def fresh_episodes(env: Any) -> np.ndarray:
@@ -152,9 +170,13 @@ class PerceptionWrapper(gym.ObservationWrapper):
         degradation: Degradation | str | None = None,
         seed: int = 0,
         attack: Attack | str | None = None,
+        coast_steps: int = 0,
+        lidar_objects: bool = False,
     ) -> None:
         super().__init__(env)
-        self.perceiver = Perceiver(model, env.unwrapped.config, degradation, seed, attack)
+        self.perceiver = Perceiver(
+            model, env.unwrapped.config, degradation, seed, attack, coast_steps, lidar_objects
+        )
         self.observation_space = self.perceiver.space
 
     def observation(self, observation: np.ndarray) -> np.ndarray:
@@ -174,9 +196,13 @@ class PerceptionVectorWrapper(VectorObservationWrapper):
         degradation: Degradation | str | None = None,
         seed: int = 0,
         attack: Attack | str | None = None,
+        coast_steps: int = 0,
+        lidar_objects: bool = False,
     ) -> None:
         super().__init__(env)
-        self.perceiver = Perceiver(model, env.unwrapped.config, degradation, seed, attack)
+        self.perceiver = Perceiver(
+            model, env.unwrapped.config, degradation, seed, attack, coast_steps, lidar_objects
+        )
         self.single_observation_space = self.perceiver.space
         self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, env.num_envs)
 
@@ -194,13 +220,17 @@ def make_perceived_env(
     preset: str = "highway-fast",
     degradation: Degradation | str | None = None,
     attack: Attack | str | None = None,
+    coast_steps: int = 0,
+    lidar_objects: bool = False,
     **overrides: Any,
 ) -> gym.Env:
     from envs.highway.env import HighwayEnv
 
     model = load_model(model_dir)
     env = HighwayEnv(preset, **{**overrides, **camera_kwargs(model)})
-    return PerceptionWrapper(env, model, degradation, attack=attack)
+    return PerceptionWrapper(
+        env, model, degradation, attack=attack, coast_steps=coast_steps, lidar_objects=lidar_objects
+    )
 
 
 def make_perceived_vec(
@@ -209,6 +239,8 @@ def make_perceived_vec(
     preset: str = "highway-fast",
     degradation: Degradation | str | None = None,
     attack: Attack | str | None = None,
+    coast_steps: int = 0,
+    lidar_objects: bool = False,
     **overrides: Any,
 ) -> VectorEnv:
     from envs.highway.vector import HighwayVectorEnv
@@ -218,4 +250,6 @@ def make_perceived_vec(
     venv = HighwayVectorEnv(num_envs, preset, device=device, **{**overrides, **camera_kwargs(model)})
     if model.cfg.uses_lidar and str(device).startswith("cuda"):
         raise ValueError("LiDAR scans of a perceived env are computed on the CPU: make it with device='cpu'")
-    return PerceptionVectorWrapper(venv, model, degradation, attack=attack)
+    return PerceptionVectorWrapper(
+        venv, model, degradation, attack=attack, coast_steps=coast_steps, lidar_objects=lidar_objects
+    )
