@@ -10,7 +10,10 @@ learns to lean on whichever sensor is easier and fails when that one goes.
 Each model is then measured on held-out frames and, through ``PerceptionVectorWrapper``, driving a
 Kinematics-trained policy, under every condition of ``perception.lidar.DEGRADATIONS`` (clean, camera
 noise, camera blackout, LiDAR dropout): occupancy F1, position MAE, mean return and crash rate, and the
-return kept against the same model's clean return.
+return kept against the same model's clean return. Each model drives twice: on its CNN's detections
+alone, and *tracked*: through ``perception.tracking`` (lost vehicles coast for ``coast_steps`` steps and,
+for a model that reads LiDAR, object-level fusion with the LiDAR's own geometric objects vetoes camera
+ghosts and adds the vehicles the CNN missed).
 """
 
 from __future__ import annotations
@@ -77,7 +80,9 @@ class FusionConfig:
     # scans the LiDAR and fused models read (this step's and the one before): of the nearest vehicles no
     # ray reaches, 29% were reached one step earlier (``lidar_visibility`` in the results)
     lidar_stack: int = 2
-    episodes: int = 100  # driving episodes per model and condition
+    episodes: int = 200  # driving episodes per model, condition and pipeline
+    coast_steps: int = 4  # the tracked pipeline: steps a lost vehicle's track coasts
+    lidar_objects: bool = True  # the tracked pipeline of a LiDAR-reading model fuses the LiDAR's objects
     seed: int = 0
     agent_dir: str = "agents/pretrained/highway-fast-dqn"  # the Kinematics-trained policy that drives
     sensors: tuple[str, ...] = SENSORS
@@ -158,42 +163,65 @@ def run(cfg: FusionConfig, work_dir: str | Path, progress: bool = False) -> dict
             metrics = evaluate(
                 model, datasets["test"], env_config, degradation=DEGRADATIONS[condition], rates=False
             )
-            driving = evaluate_policy(
-                policy,
-                perceived_id(cfg.env_id),
-                episodes=cfg.episodes,
-                seed=10_000,
-                env_kwargs={"model_dir": str(model_dir), "degradation": condition},
+            kwargs = {"model_dir": str(model_dir), "degradation": condition}
+            tracking = {
+                "coast_steps": cfg.coast_steps,
+                "lidar_objects": cfg.lidar_objects and sensors != "camera",
+            }
+            driving, tracked = (
+                evaluate_policy(
+                    policy, perceived_id(cfg.env_id), episodes=cfg.episodes, seed=10_000, env_kwargs=kw
+                )
+                for kw in (kwargs, {**kwargs, **tracking})
             )
             rows[condition] = {
                 "occupancy_f1": metrics["occupancy_f1"],
                 "position_mae_m": metrics.get("position_mae_m"),
                 "speed_mae_m_s": metrics.get("speed_mae_m_s"),
-                "mean_return": driving["mean_return"],
-                "crash_rate": driving.get("crash_rate"),
+                **_driving(driving),
+                "tracked": {**_driving(tracked), **tracking},
                 "seconds": time.perf_counter() - t0,
             }
-        clean = rows.get("clean", {}).get("mean_return")
-        for row in rows.values():
-            row["return_kept"] = row["mean_return"] / clean if clean else None
-            row["return_kept_of_ground_truth"] = row["mean_return"] / truth["mean_return"]
+        clean = rows.get("clean")
+        _kept(list(rows.values()), clean, truth)
+        _kept([row["tracked"] for row in rows.values()], clean and clean["tracked"], truth)
         result["models"][sensors] = {"training": trained, "conditions": rows}
     return result
 
 
+def _driving(r: dict[str, Any]) -> dict[str, Any]:
+    return {k: r.get(k) for k in ("mean_return", "stderr_return", "crash_rate")}
+
+
+def _kept(rows: list[dict[str, Any]], clean: dict[str, Any] | None, truth: dict[str, Any]) -> None:
+    """Each row's return as a share of the clean condition's (None without one) and of ground truth's."""
+    for row in rows:
+        row["return_kept"] = row["mean_return"] / clean["mean_return"] if clean else None
+        row["return_kept_of_ground_truth"] = row["mean_return"] / truth["mean_return"]
+
+
+def _cells(r: dict[str, Any] | None) -> str:
+    """Mean return +- its standard error, crash rate, return kept; dashes for a result without them."""
+    if r is None:
+        return "– | – | –"
+    ret = f"{r['mean_return']:.2f}" + (f" ± {r['stderr_return']:.2f}" if r.get("stderr_return") else "")
+    crash = "–" if r.get("crash_rate") is None else f"{r['crash_rate']:.2f}"
+    kept = "–" if r.get("return_kept") is None else f"{100 * r['return_kept']:.1f}%"
+    return f"{ret} | {crash} | {kept}"
+
+
 def format_table(result: dict[str, Any]) -> str:
-    """Markdown: one row per model and condition."""
+    """Markdown: one row per model and condition; driving on the CNN alone, then tracked."""
     lines = [
-        "| sensors | condition | occupancy F1 | position MAE [m] | mean return | crash rate | return kept |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| sensors | condition | occupancy F1 | position MAE [m] | mean return | crash rate | return kept "
+        "| tracked: mean return | crash rate | return kept |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for sensors, m in result["models"].items():
         for condition, r in m["conditions"].items():
             mae = "–" if r["position_mae_m"] is None else f"{r['position_mae_m']:.2f}"
-            crash = "–" if r["crash_rate"] is None else f"{r['crash_rate']:.2f}"
-            kept = "–" if r["return_kept"] is None else f"{100 * r['return_kept']:.1f}%"
             lines.append(
-                f"| {sensors} | {condition} | {r['occupancy_f1']:.3f} | {mae} | {r['mean_return']:.2f} | "
-                f"{crash} | {kept} |"
+                f"| {sensors} | {condition} | {r['occupancy_f1']:.3f} | {mae} | {_cells(r)} | "
+                f"{_cells(r.get('tracked'))} |"
             )
     return "\n".join(lines)

@@ -37,6 +37,18 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         help="LiDAR scans the lidar and fused models read",
     )
     parser.add_argument("--episodes", type=int, default=defaults.episodes, help="driving episodes per case")
+    parser.add_argument(
+        "--coast-steps",
+        type=int,
+        default=defaults.coast_steps,
+        help="tracked driving: steps the track of a vehicle perception lost coasts",
+    )
+    parser.add_argument(
+        "--no-lidar-objects",
+        dest="lidar_objects",
+        action="store_false",
+        help="tracked driving without the LiDAR's own objects (veto of camera ghosts, missed vehicles)",
+    )
     parser.add_argument("--agent", default=defaults.agent_dir, help="run directory of the driving policy")
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--work-dir", default=None, help="datasets and models (default: a temp dir)")
@@ -56,6 +68,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         cnn_steps=args.cnn_steps,
         lidar_stack=args.lidar_stack,
         episodes=args.episodes,
+        coast_steps=args.coast_steps,
+        lidar_objects=args.lidar_objects,
         agent_dir=args.agent,
         seed=args.seed,
     )

@@ -247,6 +247,16 @@ def test_reduced_fusion_experiment(tmp_path) -> None:
     assert cam["lidar_dropout"]["mean_return"] == cam["clean"]["mean_return"]
     assert lid["camera_blackout"]["occupancy_f1"] == lid["clean"]["occupancy_f1"]
     assert lid["camera_noise"]["mean_return"] == lid["clean"]["mean_return"]
+    # and each drives tracked as well: coasting, and the LiDAR's objects for the models that read it
+    assert cam["lidar_dropout"]["tracked"]["mean_return"] == cam["clean"]["tracked"]["mean_return"]
+    assert lid["camera_blackout"]["tracked"]["mean_return"] == lid["clean"]["tracked"]["mean_return"]
+    assert (
+        not cam["clean"]["tracked"]["lidar_objects"]
+        and models["fused"]["conditions"]["clean"]["tracked"]["lidar_objects"]
+    )
+    assert all(
+        np.isfinite(r["tracked"]["return_kept"]) for m in models.values() for r in m["conditions"].values()
+    )
     table = format_table(result)
     assert table.count("\n") == 2 + 3 * len(DEGRADATIONS) - 1
     assert dataclasses.asdict(cfg) == result["config"]
