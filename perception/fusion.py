@@ -26,10 +26,20 @@ from typing import Any
 
 import numpy as np
 import torch
+from gymnasium.vector import VectorEnv, VectorObservationWrapper
 
 from perception import decode as dec
 from perception.dataset import Dataset
-from perception.lidar import DEGRADATIONS, LidarSpec, camera_blackout, camera_noise, lidar_dropout
+from perception.lidar import (
+    DEGRADATIONS,
+    LidarSpec,
+    camera_blackout,
+    camera_noise,
+    env_scan,
+    lidar_dropout,
+    reached,
+    true_state,
+)
 from perception.model import SENSORS, ModelConfig
 from perception.train import lidar_input
 
@@ -97,6 +107,37 @@ class FusionConfig:
             )
 
 
+class LidarVisibleTruth(VectorObservationWrapper):
+    """A driving vector env seen through perfect LiDAR-only perception: its planner observation of the
+    true state with every vehicle removed that no return of the last ``stack`` scans of its episode lands
+    on (:func:`perception.lidar.reached`, on the straight highway's axes). What occlusion leaves a LiDAR
+    perception that reads only those scans: the bound it cannot pass without the camera or a memory of
+    the vehicles it lost."""
+
+    def __init__(self, env: VectorEnv, spec: LidarSpec, stack: int = 2) -> None:
+        super().__init__(env)
+        if stack < 1:
+            raise ValueError(f"stack={stack}: LidarVisibleTruth reads at least one scan")
+        self.lidar, self.stack = spec, stack
+        self.before: np.ndarray | None = None  # (stack - 1, B, slots) the earlier scans' reached vehicles
+
+    def observations(self, observations: Any) -> Any:
+        from envs.highway.observation import observe_state
+        from perception.wrapper import fresh_episodes
+
+        env = self.env.unwrapped
+        state, present = true_state(env)
+        rel = np.stack([state.x - state.x[:, :1], state.y - state.y[:, :1]], axis=-1)
+        now = reached(env_scan(env, self.lidar), np.zeros(len(rel)), rel, self.lidar)
+        now[:, 0] = True  # the ego
+        if self.before is None or self.before.shape[1:] != now.shape:
+            self.before = np.zeros((self.stack - 1, *now.shape), bool)
+        self.before[:, fresh_episodes(env)] = False
+        seen = now | self.before.any(0)
+        self.before = np.concatenate([self.before, now[None]])[1:]
+        return observe_state(env.config.observation, state, env.config, present & seen)
+
+
 def visibility(data: Dataset, spec: Any, rows: int = 4, chunk: int = 2048) -> dict[str, float]:
     """What any LiDAR-only perception is up against, on a dataset's frames: the share of the ``rows``
     nearest vehicles within the LiDAR's range (the vehicles the planner's Kinematics rows list) that no
@@ -129,6 +170,7 @@ def visibility(data: Dataset, spec: Any, rows: int = 4, chunk: int = 2048) -> di
 
 def run(cfg: FusionConfig, work_dir: str | Path, progress: bool = False) -> dict[str, Any]:
     """Generate the data, train one model per sensor set, measure each under every condition."""
+    from agents.common.envs import make_vec_env
     from agents.common.evaluation import evaluate_policy
     from agents.run import load_policy
     from perception.dataset import train_and_test
@@ -144,7 +186,10 @@ def run(cfg: FusionConfig, work_dir: str | Path, progress: bool = False) -> dict
     policy = load_policy(cfg.agent_dir)
     truth = evaluate_policy(policy, cfg.env_id, episodes=cfg.episodes, seed=10_000)
     result: dict[str, Any] = {"config": dataclasses.asdict(cfg), "ground_truth": truth, "models": {}}
-    result["lidar_visibility"] = visibility(datasets["test"], LidarSpec(**datasets["test"].manifest["lidar"]))
+    spec = LidarSpec(**datasets["test"].manifest["lidar"])
+    result["lidar_visibility"] = visibility(datasets["test"], spec)
+    seen = LidarVisibleTruth(make_vec_env(cfg.env_id, min(cfg.episodes, 64)), spec, cfg.lidar_stack)
+    result["lidar_visible_truth"] = evaluate_policy(policy, cfg.env_id, cfg.episodes, seed=10_000, venv=seen)
     for sensors in cfg.sensors:
         tcfg = TrainConfig(
             minutes=1e6,

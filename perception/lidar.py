@@ -289,17 +289,22 @@ def camera_blackout(frames: np.ndarray) -> np.ndarray:
     return out
 
 
-def env_scan(env: Any, spec: LidarSpec) -> np.ndarray:
-    """LiDAR scans (B, cells, 2) of a driving env's current state (``env.unwrapped`` of a single or a
-    batched env on the CPU): the second sensor of a camera env."""
+def true_state(env: Any) -> tuple[Any, np.ndarray]:
+    """A driving env's current state (``env.unwrapped`` of a single or a batched env on the CPU) as a
+    float64 NumPy TrafficState (B, slots), and which slots hold a vehicle."""
     from envs.highway.state import TrafficState
     from envs.physics.structs import ABSENT
 
     s = env.state
-    x = np.asarray(s.x)
     fields = ("x", "y", "heading", "speed", "time")
     state = TrafficState(**{k: np.array(np.asarray(getattr(s, k)), np.float64) for k in fields})
-    present = np.asarray(env.sim.host["kind"]).reshape(x.shape) != ABSENT
+    return state, np.asarray(env.sim.host["kind"]).reshape(state.x.shape) != ABSENT
+
+
+def env_scan(env: Any, spec: LidarSpec) -> np.ndarray:
+    """LiDAR scans (B, cells, 2) of a driving env's current state (see :func:`true_state`): the second
+    sensor of a camera env."""
+    state, present = true_state(env)
     return scan(state, env.config, present, spec)
 
 

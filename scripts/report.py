@@ -523,20 +523,47 @@ def fusion_table(b: dict) -> list[str]:
         f"Each CNN trained {cfg['cnn_steps']:,} steps on {cfg['train_frames']:,} frames; F1 and MAE on "
         f"{cfg['test_frames']:,} held-out frames; returns over {cfg['episodes']} episodes of "
         f"`{cfg['agent_dir']}` (ground truth: {truth['mean_return']:.2f}, crash rate "
-        f"{truth.get('crash_rate', 0):.2f}); return kept = the condition's return / the same model's clean one.",
-        *_visibility_line(b.get("lidar_visibility"), cfg.get("lidar_stack", 1)),
+        f"{truth.get('crash_rate', 0):.2f}); return ± its standard error; return kept = the condition's return / "
+        "the same model's clean one.",
+        *_tracked_line(cfg, b["models"]),
+        *_visibility_line(b.get("lidar_visibility"), cfg.get("lidar_stack", 1), b.get("lidar_visible_truth")),
     ]
 
 
-def _visibility_line(v: dict | None, stack: int) -> list[str]:
+def _tracked_line(cfg: dict, models: dict) -> list[str]:
+    if "coast_steps" not in cfg:
+        return []
+    objects = "; for the models that read LiDAR, object-level fusion with the LiDAR's own geometric objects"
+    return [
+        "",
+        f"Tracked: the same CNN's detections through `perception.tracking`: a vehicle perception lost coasts "
+        f"for up to {cfg['coast_steps']} steps at its last velocity until a LiDAR ray shows its place empty"
+        + (
+            objects + " (a detection the scan saw empty, or on the ego, is dropped; a LiDAR object no "
+            "detection covers is added)."
+            if cfg.get("lidar_objects")
+            else "."
+        ),
+    ]
+
+
+def _visibility_line(v: dict | None, stack: int, visible: dict | None = None) -> list[str]:
     if not v:
         return []
+    bound = (
+        f" Driving on the true state with every vehicle no return of the last {stack} scan(s) reached removed "
+        f"(perfect perception of the rays alone) returns {visible['mean_return']:.2f} ± "
+        f"{visible['stderr_return']:.2f}, crash rate {visible.get('crash_rate', 0):.2f}."
+        if visible
+        else ""
+    )
     return [
         "",
         f"The LiDAR and fused CNNs read the last {stack} scan(s). On the held-out frames, no LiDAR return lands "
         f"on {100 * v['unreached_share']:.1f}% of the 4 nearest vehicles within range (of {v['vehicles']:,}): "
         "they are hidden behind others, and only the camera sees them; "
-        f"{100 * v['unreached_reached_one_step_before']:.1f}% of those were reached by the scan one step earlier.",
+        f"{100 * v['unreached_reached_one_step_before']:.1f}% of those were reached by the scan one step earlier."
+        + bound,
     ]
 
 

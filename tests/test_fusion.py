@@ -225,6 +225,26 @@ def test_returns_reach_the_vehicles_they_land_on(small_dataset) -> None:
     assert 0 <= seen["unreached_reached_one_step_before"] <= 1
 
 
+def test_lidar_visible_truth_hides_what_no_ray_reaches() -> None:
+    from agents.common.envs import make_vec_env
+    from perception.fusion import LidarVisibleTruth
+
+    def present(spec: LidarSpec, stack: int) -> np.ndarray:
+        venv = LidarVisibleTruth(make_vec_env("autodrive/HighwayFast-v0", 8), spec, stack)
+        venv.reset(seed=4)
+        for _ in range(3):
+            obs, *_ = venv.step(np.ones(8, int))
+        venv.close()
+        return obs[..., 0] > 0.5
+
+    blind = present(LidarSpec(maximum_range=1.0), 1)  # no ray reaches anyone: the ego alone
+    assert blind[:, 0].all() and not blind[:, 1:].any()
+    one, two = present(LidarSpec(), 1), present(LidarSpec(), 2)
+    assert one[:, 1:].any() and two.sum() >= one.sum()  # the scan before adds what this one missed
+    with pytest.raises(ValueError, match="at least one scan"):
+        LidarVisibleTruth(make_vec_env("autodrive/HighwayFast-v0", 1), LidarSpec(), 0)
+
+
 def test_reduced_fusion_experiment(tmp_path) -> None:
     from perception.fusion import FusionConfig, format_table, run
 
@@ -232,6 +252,7 @@ def test_reduced_fusion_experiment(tmp_path) -> None:
     result = run(cfg, tmp_path)
     models = result["models"]
     assert set(models) == {"camera", "lidar", "fused"}
+    assert np.isfinite(result["lidar_visible_truth"]["mean_return"])
     assert set(result["lidar_visibility"]) == {
         "vehicles",
         "unreached_share",

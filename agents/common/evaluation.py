@@ -21,6 +21,7 @@ def evaluate_policy(
     num_envs: int | None = None,
     deterministic: bool = True,
     max_steps: int = 10_000_000,
+    venv=None,
 ) -> dict:
     """Run ``episodes`` full episodes with ``policy.predict`` and summarise them.
 
@@ -30,12 +31,14 @@ def evaluate_policy(
     ``info["is_success"]`` (stable-baselines3's convention: the value at an episode's last step), and
     ``off_road_rate`` when it reports highway-env's ``info["rewards"]["on_road_reward"]`` (the share of
     episodes whose last step is off the road, e.g. racetrack-v0's off-road termination).
+    ``venv``: a vector env already made (and wrapped) to evaluate on instead of ``env_id``'s (which then
+    only names it); it is closed at the end.
     """
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
-    n = num_envs or min(episodes, 64)
-    n = max(1, min(n, episodes))
-    venv = make_vec_env(env_id, n, seed=seed, env_kwargs=env_kwargs)
+    if venv is None:
+        n = num_envs or min(episodes, 64)
+        venv = make_vec_env(env_id, max(1, min(n, episodes)), seed=seed, env_kwargs=env_kwargs)
     n = venv.num_envs  # several controlled vehicles: a row per agent, and an episode is an agent's
     quota = np.array([episodes // n + (1 if i < episodes % n else 0) for i in range(n)])
     returns: list[float] = []
