@@ -7,6 +7,8 @@ Pixels -> perception -> agent -> action, in a handful of files:
 - ``perception/model.py`` + ``perception/decode.py``: the CNN and its detections -> Kinematics/occupancy;
 - ``perception/train.py``, ``perception/metrics.py``: training and the acceptance metrics;
 - ``perception/wrapper.py``: ``PerceptionWrapper(env, model)``, a camera env seen as a Kinematics env;
+- ``perception/lidar.py``, ``perception/tracking.py``: the LiDAR beside the camera, its geometric objects,
+  and the object-level fusion and tracking between the CNN's detections and the planner;
 - ``perception/gridworld.py``: the gridworld chain, pixels -> map -> plan -> act.
 
 Importing the package registers ``autodrive/<World>Perceived-v0`` for every driving world (HighwayFast,
