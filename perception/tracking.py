@@ -183,9 +183,9 @@ def fuse_lidar_objects(
 ) -> tuple[TrafficState, np.ndarray]:
     """Object-level fusion of a perceived scene (``s`` (B, 1+K), slot 0 the ego) with the LiDAR's own
     objects (:func:`perception.lidar.objects`): a detection whose core the scan saw empty, or that lies on
-    the ego, is dropped (a ghost of a noisy camera), and every LiDAR object that no remaining detection
-    overlaps is added, so a vehicle the CNN missed but a ray hit is in the scene -> (B, 1+K+cells) and its
-    present mask."""
+    the ego, is dropped (a ghost of a noisy camera); a detection a LiDAR object covers takes that object's
+    velocity; and every LiDAR object that no remaining detection covers is added, so a vehicle the CNN
+    missed but a ray hit is in the scene -> (B, 1+K+cells) and its present mask."""
     present = np.asarray(present, bool).copy()
     ego = np.stack([s.x[:, 0], s.y[:, 0]], axis=1)
     xy = np.stack([s.x[:, 1:], s.y[:, 1:]], axis=-1)
@@ -200,6 +200,14 @@ def fuse_lidar_objects(
     found, obj = objects(scans, pose, ego_v, spec)
     # (B, K, cells): a LiDAR object on a kept detection is that vehicle, already in the scene
     pair = _overlapping(obj[:, None, :, :2], xy[:, :, None, :], theta[:, None, None]) & present[:, 1:, None]
+    # a covered detection keeps its position and takes the velocity of its nearest LiDAR object: each ray
+    # measures the relative speed along itself, which a CNN only infers from the frames' differences
+    near = np.where(pair, np.abs(obj[:, None, :, 0] - xy[:, :, None, 0]), np.inf).argmin(-1)  # (B, K)
+    bi, ki = np.nonzero(pair.any(-1))
+    v = obj[bi, near[bi, ki], 2:]
+    speed, heading = s.speed.copy(), s.heading.copy()
+    speed[bi, ki + 1], heading[bi, ki + 1] = np.hypot(v[:, 0], v[:, 1]), np.arctan2(v[:, 1], v[:, 0])
+    s = TrafficState(x=s.x, y=s.y, heading=heading, speed=speed, time=s.time)
     found &= ~pair.any(1)
     speed, heading = np.hypot(obj[..., 2], obj[..., 3]), np.arctan2(obj[..., 3], obj[..., 2])
     out = TrafficState(

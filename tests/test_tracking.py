@@ -97,12 +97,14 @@ def test_refuted_only_where_a_ray_saw_through() -> None:
 
 def test_object_fusion_drops_camera_ghosts_and_adds_what_the_camera_missed() -> None:
     s, present = _scene([(20.0, 0.0), (0.0, 4.0), (1.0, 0.3)])  # the camera's three detections
+    s.speed[0, 2] = 20.0  # the camera misjudges the car alongside, which drives at the ego's 25 m/s
     # the LiDAR sees no car ahead (the first detection is a ghost), the one alongside, and one behind
     scan = _cast([(0.0, 4.0), (-15.0, 0.0)])
     pose = np.zeros((1, 3))
     out, keep = fuse_lidar_objects(s, present, scan, pose, SPEC)
     # the ego kept, the ghost ahead vetoed, the car alongside kept, the ghost on the ego dropped
     np.testing.assert_array_equal(keep[0, :4], [True, False, True, False])
+    np.testing.assert_allclose(out.speed[0, 2], 25.0, atol=0.5)  # the LiDAR's velocity: no relative speed
     added = np.nonzero(keep[0, 4:])[0] + 4
     assert len(added) == 1  # the car behind; the car alongside is one vehicle, not added twice
     assert abs(out.x[0, added[0]] + 15.0) < 0.5 and abs(out.y[0, added[0]]) < 0.5
