@@ -537,10 +537,11 @@ def _tracked_line(cfg: dict, models: dict) -> list[str]:
     return [
         "",
         f"Tracked: the same CNN's detections through `perception.tracking`: a vehicle perception lost coasts "
-        f"for up to {cfg['coast_steps']} steps at its last velocity until a LiDAR ray shows its place empty"
+        f"for up to {cfg['coast_steps']} steps at its last velocity, or until a LiDAR ray shows its place empty"
         + (
-            objects + " (a detection the scan saw empty, or on the ego, is dropped; a LiDAR object no "
-            "detection covers is added)."
+            objects
+            + " (a detection the scan saw empty, or on the ego, is dropped; a detection a LiDAR object "
+            "covers takes its velocity; a LiDAR object no detection covers is added)."
             if cfg.get("lidar_objects")
             else "."
         ),
