@@ -84,16 +84,7 @@ class Tracker:
                 self.tracks[..., :2], heading, ego, scans, lidar_angles, max_range, self.core, self.margin
             )
         self.age[(self.age >= 1) & ~coasted] = self.coast_steps + 1  # refuted tracks end now
-        t = self.tracks
-        speed, heading = np.hypot(t[..., 2], t[..., 3]), np.arctan2(t[..., 3], t[..., 2])
-        out = TrafficState(
-            x=np.concatenate([s.x, t[..., 0]], axis=1),
-            y=np.concatenate([s.y, t[..., 1]], axis=1),
-            heading=np.concatenate([s.heading, heading], axis=1),
-            speed=np.concatenate([s.speed, speed], axis=1),
-            time=s.time,
-        )
-        return out, np.concatenate([present, coasted], axis=1)
+        return _append(s, present, self.tracks, coasted)
 
     def _associate(self, det: np.ndarray, seen: np.ndarray, alive: np.ndarray) -> tuple[np.ndarray, ...]:
         """Greedy nearest-first matching of predictions to detections inside the gate, per env at once."""
@@ -209,15 +200,23 @@ def fuse_lidar_objects(
     speed[bi, ki + 1], heading[bi, ki + 1] = np.hypot(v[:, 0], v[:, 1]), np.arctan2(v[:, 1], v[:, 0])
     s = TrafficState(x=s.x, y=s.y, heading=heading, speed=speed, time=s.time)
     found &= ~pair.any(1)
-    speed, heading = np.hypot(obj[..., 2], obj[..., 3]), np.arctan2(obj[..., 3], obj[..., 2])
+    return _append(s, present, obj, found)
+
+
+def _append(
+    s: TrafficState, present: np.ndarray, extra: np.ndarray, shown: np.ndarray
+) -> tuple[TrafficState, np.ndarray]:
+    """The scene ``s`` (B, N) with vehicles of world x, y, vx, vy ``extra`` (B, M, 4) appended, and the
+    present mask with ``shown`` (B, M) appended."""
+    speed, heading = np.hypot(extra[..., 2], extra[..., 3]), np.arctan2(extra[..., 3], extra[..., 2])
     out = TrafficState(
-        x=np.concatenate([s.x, obj[..., 0]], axis=1),
-        y=np.concatenate([s.y, obj[..., 1]], axis=1),
+        x=np.concatenate([s.x, extra[..., 0]], axis=1),
+        y=np.concatenate([s.y, extra[..., 1]], axis=1),
         heading=np.concatenate([s.heading, heading], axis=1),
         speed=np.concatenate([s.speed, speed], axis=1),
         time=s.time,
     )
-    return out, np.concatenate([present, found], axis=1)
+    return out, np.concatenate([present, shown], axis=1)
 
 
 def _overlapping(a: np.ndarray, b: np.ndarray, view: np.ndarray) -> np.ndarray:

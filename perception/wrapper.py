@@ -149,9 +149,8 @@ class Perceiver:
             state, present = fuse_lidar_objects(state, present, scans, np.asarray(pose), self.model.cfg.lidar)
         if self.tracker is not None:
             spec = self.model.cfg.lidar
-            state, present = self.tracker.update(
-                state, present, fresh, scans, spec.angles, spec.maximum_range
-            ) if self.reads_lidar else self.tracker.update(state, present, fresh)  # fmt: skip
+            lidar = (scans, spec.angles, spec.maximum_range) if self.reads_lidar else ()
+            state, present = self.tracker.update(state, present, fresh, *lidar)
         return observe_state(self.planner.observation, state, self.planner, present)
 
 
